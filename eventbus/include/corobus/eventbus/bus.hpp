@@ -1,0 +1,87 @@
+#pragma once
+// The event bus: publish, subscribe, stream and close, on the backend the config names.
+//
+// Every call that talks to the broker is an awaitable and reports failure by throwing
+// boost::system::system_error with a corobus::errc (or an asio/broker) error code.
+// A bus owns its io threads; run your coroutines on bus.get_executor() and call close()
+// (or destroy the bus) from outside them. When close() returns, no task the bus started is
+// alive and its threads and descriptors are gone.
+#include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/envelope.hpp>
+#include <corobus/eventbus/handlers.hpp>
+#include <corobus/eventbus/message.hpp>
+#include <corobus/eventbus/metrics.hpp>
+#include <corobus/eventbus/stream.hpp>
+#include <corobus/runtime/io_pool.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace corobus {
+
+namespace detail {
+class bus_core;
+}
+
+// A live subscription (it lasts until the bus closes).
+class subscription {
+ public:
+  subscription(std::string topic, std::string group) : topic_(std::move(topic)), group_(std::move(group)) {}
+  const std::string& topic() const noexcept { return topic_; }
+  const std::string& group() const noexcept { return group_; }
+
+ private:
+  std::string topic_;
+  std::string group_;
+};
+
+class bus {
+ public:
+  using executor_type = io_pool::executor_type;
+
+  // Opens the bus: validates `cfg` (errc::invalid_config), starts the io threads and the
+  // backend.
+  explicit bus(config cfg = {});
+  ~bus();  // close()
+
+  bus(const bus&) = delete;
+  bus& operator=(const bus&) = delete;
+
+  executor_type get_executor() noexcept;
+
+  // Sends raw bytes. Completes when the backend accepted the message.
+  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload,
+                                          publish_options options = {});
+  // Validates the envelope (errc::invalid_envelope, nothing sent) and sends it keyed by its
+  // aggregate id, with its metadata also in headers.
+  asio::awaitable<publish_result> publish_envelope(std::string_view topic, envelope e);
+
+  // Raw messages, unordered, at most `concurrency` handlers at once.
+  asio::awaitable<subscription> subscribe(std::string_view topic, message_handler handler,
+                                          subscribe_options options = {});
+  // Envelopes in order per aggregate id: one aggregate's handler calls never overlap, and a
+  // failing message is retried in place before the next of its aggregate starts.
+  asio::awaitable<subscription> subscribe_envelopes(std::string_view topic, envelope_handler handler,
+                                                    subscribe_options options = {});
+  // A pull loop over raw messages with explicit ack.
+  asio::awaitable<corobus::stream> stream(std::string_view topic, subscribe_options options = {});
+
+  // Refuses new work, lets in-flight handlers finish within config::close_grace, cancels the
+  // rest, joins every task and the io threads. Idempotent; concurrent callers all return
+  // when it is done. Must not be called from the bus's own io threads.
+  void close();
+  bool closed() const noexcept;
+
+  metrics_snapshot metrics() const noexcept;
+  const corobus::config& get_config() const noexcept;
+
+ private:
+  asio::awaitable<subscription> attach_handler(std::string_view topic, subscribe_options& options,
+                                               bool keyed, std::variant<message_handler, envelope_handler> handler);
+  std::string group_name(std::string_view topic, const subscribe_options& options);
+
+  std::shared_ptr<detail::bus_core> core_;
+};
+
+}  // namespace corobus

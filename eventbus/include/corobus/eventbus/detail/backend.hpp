@@ -1,0 +1,30 @@
+#pragma once
+// What a transport provides to the bus. The bus does the checking (closed, names, envelope
+// validity) and the delivery semantics; a backend moves messages.
+#include <corobus/eventbus/detail/subscriber.hpp>
+#include <corobus/eventbus/envelope.hpp>
+#include <corobus/eventbus/message.hpp>
+
+#include <memory>
+
+namespace corobus::detail {
+
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  virtual asio::awaitable<publish_result> publish(message msg) = 0;
+  // `env` is valid; the message's key is its aggregate id.
+  virtual asio::awaitable<publish_result> publish_envelope(std::string topic,
+                                                           std::shared_ptr<const envelope> env) = 0;
+
+  // Starts feeding `sub` (its topic and group).
+  virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;
+
+  // close(), first step: fetch nothing more.
+  virtual void stop_intake() = 0;
+  // close(), last step, once every task ended: close the clients.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace corobus::detail

@@ -1,0 +1,69 @@
+#pragma once
+// The state a bus and everything it started share: the io pool, the task scope, counters,
+// the backend and the subscriptions. The public `bus` is its only owner; streams and
+// deliveries hold weak references.
+#include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/detail/backend.hpp>
+#include <corobus/eventbus/detail/counters.hpp>
+#include <corobus/eventbus/detail/inbound.hpp>
+#include <corobus/runtime/io_pool.hpp>
+#include <corobus/runtime/task_scope.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corobus::detail {
+
+class bus_core : public std::enable_shared_from_this<bus_core> {
+ public:
+  explicit bus_core(config cfg);
+  ~bus_core();
+
+  const corobus::config& cfg() const noexcept { return cfg_; }
+  io_pool& pool() noexcept { return pool_; }
+  task_scope& scope() noexcept { return scope_; }
+  counters& stats() noexcept { return stats_; }
+  detail::backend& backend() noexcept { return *backend_; }
+
+  // Throws system_error(errc::closed) once close() began; `what` says what was refused.
+  void ensure_open(std::string_view what) const;
+  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
+
+  void add_subscriber(std::shared_ptr<subscriber> sub);
+
+  // A message is done: its handler succeeded, or it was acked.
+  void settle(const inbound& in) noexcept;
+  // A message that will not be handled (close): counted and logged by the caller's summary.
+  void abandon(std::size_t n) noexcept;
+
+  // Hands `in` to `sub`. For an envelope subscriber the message is decoded first; one that
+  // cannot be decoded goes to the dead-letter topic at once. Waits while `sub` is full.
+  asio::awaitable<void> dispatch(subscriber& sub, inbound in);
+
+  // Writes `in` to `<topic>.dlq` with the error and its origin in headers; the message is
+  // then done. A failed write is logged and counted as lost, never silent.
+  asio::awaitable<void> dead_letter(inbound in, std::string error, unsigned attempts);
+
+  // The close sequence of the design; idempotent, concurrent callers wait for the same end.
+  // Not from an io thread of this bus.
+  void close();
+
+ private:
+  void close_once();
+
+  corobus::config cfg_;
+  counters stats_;
+  io_pool pool_;
+  task_scope scope_;
+  std::unique_ptr<detail::backend> backend_;
+  std::atomic<bool> closing_{false};
+  std::once_flag close_once_;
+  std::mutex subscribers_mutex_;
+  std::vector<std::shared_ptr<subscriber>> subscribers_;
+};
+
+}  // namespace corobus::detail

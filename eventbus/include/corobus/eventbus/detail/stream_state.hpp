@@ -1,0 +1,48 @@
+#pragma once
+// The shared state of a stream: the subscriber a backend feeds, and the queue the user's
+// next() pops. Deliveries hold it, and reach the bus through a weak reference, so a delivery
+// that outlives its bus is safe.
+#include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/detail/subscriber.hpp>
+#include <corobus/eventbus/stream.hpp>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+
+namespace corobus::detail {
+
+class bus_core;
+
+class stream_state final : public subscriber, public std::enable_shared_from_this<stream_state> {
+ public:
+  stream_state(std::weak_ptr<bus_core> core, std::string topic, std::string group, std::size_t capacity,
+               retry_policy retry);
+
+  corobus::stream make_stream() { return corobus::stream(shared_from_this()); }
+  asio::awaitable<std::optional<delivery>> next();
+
+  // A delivery's end: done, or failed with `reason`.
+  void ack(inbound& in);
+  asio::awaitable<void> nack(inbound in, std::string reason);
+  // A delivery dropped without ack or nack (a destructor cannot wait, so a dead letter, if
+  // due, is written by a task of the bus).
+  void dropped(inbound in);
+
+  push_status try_accept(inbound& in) override { return queue_->try_push(in); }
+  asio::awaitable<void> accept(inbound in) override { co_await queue_->async_push(std::move(in)); }
+  void close_intake() override { queue_->close(); }
+  std::size_t take_abandoned() override;
+
+ private:
+  // Puts a failed message back for next(), or says it must be dead-lettered.
+  bool redeliver(inbound& in);
+
+  std::weak_ptr<bus_core> core_;
+  retry_policy retry_;
+  std::shared_ptr<async_queue<inbound>> queue_;
+  std::mutex mutex_;
+  std::deque<inbound> redeliveries_;  // failed messages waiting while the queue was full
+};
+
+}  // namespace corobus::detail

@@ -1,0 +1,37 @@
+#pragma once
+// The consuming end of one subscription, as a backend sees it: somewhere to hand messages.
+#include <corobus/eventbus/detail/inbound.hpp>
+#include <corobus/runtime/async_queue.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace corobus::detail {
+
+class subscriber {
+ public:
+  subscriber(std::string topic, std::string group, bool wants_envelopes)
+      : topic_(std::move(topic)), group_(std::move(group)), wants_envelopes_(wants_envelopes) {}
+  virtual ~subscriber() = default;
+
+  const std::string& topic() const noexcept { return topic_; }
+  const std::string& group() const noexcept { return group_; }
+  // True when messages must carry a decoded envelope (dispatch() decodes them).
+  bool wants_envelopes() const noexcept { return wants_envelopes_; }
+
+  // The fast path: takes `in` when there is room now.
+  virtual push_status try_accept(inbound& in) = 0;
+  // Waits for room; throws system_error(errc::closed) after close_intake().
+  virtual asio::awaitable<void> accept(inbound in) = 0;
+  // No new messages; what was accepted is still handled.
+  virtual void close_intake() = 0;
+  // After its tasks ended: counts (and forgets) what was accepted but never handled.
+  virtual std::size_t take_abandoned() = 0;
+
+ private:
+  std::string topic_;
+  std::string group_;
+  bool wants_envelopes_;
+};
+
+}  // namespace corobus::detail

@@ -1,0 +1,67 @@
+#pragma once
+// A message as publish sends it and a subscriber receives it.
+#include <corobus/eventbus/envelope.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corobus {
+
+struct header {
+  std::string name;
+  std::string value;
+  friend bool operator==(const header&, const header&) = default;
+};
+// Ordered, and a name may repeat, as in Kafka record headers.
+using headers = std::vector<header>;
+
+// The value of the first header called `name`, or nullptr.
+const std::string* find_header(const headers& hs, std::string_view name) noexcept;
+
+struct message {
+  std::string topic;
+  std::string key;  // the ordering key; for envelopes, the aggregate id
+  std::string payload;
+  corobus::headers headers;
+  std::int32_t partition = 0;
+  std::int64_t offset = -1;  // position in its topic (partition), as the backend numbers it
+};
+
+struct publish_options {
+  std::string key;
+  corobus::headers headers;
+};
+
+// What the broker acknowledged.
+struct publish_result {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = -1;
+};
+
+// Headers that carry a dead letter's history.
+namespace dead_letter_headers {
+inline constexpr std::string_view error = "x-corobus-error";
+inline constexpr std::string_view origin_topic = "x-corobus-origin-topic";
+inline constexpr std::string_view origin_partition = "x-corobus-origin-partition";
+inline constexpr std::string_view origin_offset = "x-corobus-origin-offset";
+inline constexpr std::string_view attempts = "x-corobus-attempts";
+}  // namespace dead_letter_headers
+
+// Envelope metadata as headers (the names the original event bus used).
+namespace envelope_headers {
+inline constexpr std::string_view event_id = "X-Event-ID";
+inline constexpr std::string_view aggregate_id = "X-Aggregate-ID";
+inline constexpr std::string_view event_type = "X-Event-Type";
+inline constexpr std::string_view event_version = "X-Event-Version";
+inline constexpr std::string_view trace_id = "X-Trace-ID";
+inline constexpr std::string_view correlation_id = "X-Correlation-ID";
+inline constexpr std::string_view tenant_id = "X-Tenant-ID";
+}  // namespace envelope_headers
+
+// An envelope's metadata as the headers above (trace, correlation and tenant only when set).
+headers metadata_headers(const envelope& e);
+
+}  // namespace corobus

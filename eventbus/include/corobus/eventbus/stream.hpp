@@ -1,0 +1,60 @@
+#pragma once
+// Pull-style consumption: a plain co_await loop.
+//
+//   auto s = co_await bus.stream("audit");
+//   while (auto d = co_await s.next()) {   // ends when the bus closes
+//     co_await handle(d->message());
+//     co_await d->ack();
+//   }
+//
+// A delivery that is neither acked nor nacked when it is destroyed counts as a nack: it is
+// delivered again, and after the last attempt of the retry policy it goes to `<topic>.dlq`.
+#include <corobus/eventbus/message.hpp>
+#include <corobus/runtime/asio.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace corobus {
+
+namespace detail {
+class stream_state;
+struct inbound;
+}  // namespace detail
+
+class delivery {
+ public:
+  delivery(delivery&&) noexcept;
+  delivery& operator=(delivery&&) noexcept;
+  ~delivery();
+
+  const corobus::message& message() const noexcept;
+  unsigned attempt() const noexcept;  // 1 for the first delivery
+
+  // The message is done.
+  asio::awaitable<void> ack();
+  // The message failed: it is delivered again, or dead-lettered after the last attempt.
+  asio::awaitable<void> nack(std::string reason);
+
+ private:
+  friend class detail::stream_state;
+  delivery(std::shared_ptr<detail::stream_state> state, detail::inbound in);
+
+  std::shared_ptr<detail::stream_state> state_;
+  std::unique_ptr<detail::inbound> in_;  // null once settled or moved from
+};
+
+class stream {
+ public:
+  // The next message; empty once the bus closed.
+  asio::awaitable<std::optional<delivery>> next();
+  const std::string& topic() const noexcept;
+
+ private:
+  friend class detail::stream_state;
+  explicit stream(std::shared_ptr<detail::stream_state> state) : state_(std::move(state)) {}
+  std::shared_ptr<detail::stream_state> state_;
+};
+
+}  // namespace corobus

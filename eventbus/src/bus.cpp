@@ -1,0 +1,123 @@
+#include <corobus/eventbus/bus.hpp>
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/handler_subscriber.hpp>
+#include <corobus/eventbus/detail/stream_state.hpp>
+#include <corobus/eventbus/topic.hpp>
+
+#include <fmt/format.h>
+
+namespace corobus {
+
+bus::bus(corobus::config cfg) : core_(std::make_shared<detail::bus_core>(std::move(cfg))) {}
+
+bus::~bus() { close(); }
+
+bus::executor_type bus::get_executor() noexcept { return core_->pool().get_executor(); }
+
+asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string payload, publish_options options) {
+  core_->ensure_open("publish");
+  validate_topic(topic);
+  message msg;
+  msg.topic = std::string(topic);
+  msg.key = std::move(options.key);
+  msg.payload = std::move(payload);
+  msg.headers = std::move(options.headers);
+  auto& stats = core_->stats();
+  try {
+    auto result = co_await core_->backend().publish(std::move(msg));
+    detail::counters::bump(stats.published);
+    co_return result;
+  } catch (...) {
+    detail::counters::bump(stats.publish_errors);
+    throw;
+  }
+}
+
+asio::awaitable<publish_result> bus::publish_envelope(std::string_view topic, envelope e) {
+  core_->ensure_open("publish_envelope");
+  validate_topic(topic);
+  e.validate();
+  auto& stats = core_->stats();
+  try {
+    auto result = co_await core_->backend().publish_envelope(std::string(topic),
+                                                             std::make_shared<const envelope>(std::move(e)));
+    detail::counters::bump(stats.published);
+    co_return result;
+  } catch (...) {
+    detail::counters::bump(stats.publish_errors);
+    throw;
+  }
+}
+
+std::string bus::group_name(std::string_view topic, const subscribe_options& options) {
+  if (!options.group.empty()) {
+    if (auto p = topic_problem(options.group))
+      throw_error(errc::invalid_argument, fmt::format("invalid group name '{}': {}", options.group, *p));
+    return options.group;
+  }
+  static std::atomic<std::uint64_t> anonymous{0};
+  return fmt::format("{}.subscriber-{}", topic, anonymous.fetch_add(1, std::memory_order_relaxed));
+}
+
+asio::awaitable<subscription> bus::attach_handler(std::string_view topic, subscribe_options& options, bool keyed,
+                                                  std::variant<message_handler, envelope_handler> handler) {
+  core_->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
+  validate_topic(topic);
+  const auto& cfg = core_->cfg();
+  corobus::config checked = cfg;  // per-subscription values obey the same rules as the config's
+  checked.lanes = options.lanes.value_or(cfg.lanes);
+  checked.lane_capacity = options.lane_capacity.value_or(cfg.lane_capacity);
+  checked.concurrency = options.concurrency.value_or(cfg.concurrency);
+  checked.retry = options.retry.value_or(cfg.retry);
+  checked.validate();
+  std::visit([](const auto& h) {
+    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
+  }, handler);
+
+  const auto shape = keyed ? lane_shape::keyed(checked.lanes, checked.lane_capacity)
+                           : lane_shape::unordered(checked.concurrency, checked.lane_capacity);
+  auto group = group_name(topic, options);
+  auto sub = std::make_shared<detail::handler_subscriber>(*core_, std::string(topic), group, shape,
+                                                          checked.retry, std::move(handler));
+  core_->add_subscriber(sub);
+  co_await core_->backend().attach(sub);
+  co_return subscription(std::string(topic), std::move(group));
+}
+
+asio::awaitable<subscription> bus::subscribe(std::string_view topic, message_handler handler,
+                                             subscribe_options options) {
+  return attach_handler(topic, options, false, std::move(handler));
+}
+
+asio::awaitable<subscription> bus::subscribe_envelopes(std::string_view topic, envelope_handler handler,
+                                                       subscribe_options options) {
+  return attach_handler(topic, options, true, std::move(handler));
+}
+
+asio::awaitable<corobus::stream> bus::stream(std::string_view topic, subscribe_options options) {
+  core_->ensure_open("stream");
+  validate_topic(topic);
+  const auto retry = options.retry.value_or(core_->cfg().retry);
+  corobus::config checked = core_->cfg();
+  checked.retry = retry;
+  checked.validate();
+  auto state = std::make_shared<detail::stream_state>(core_, std::string(topic), group_name(topic, options),
+                                                      core_->cfg().stream_capacity, retry);
+  core_->add_subscriber(state);
+  co_await core_->backend().attach(state);
+  co_return state->make_stream();
+}
+
+void bus::close() { core_->close(); }
+bool bus::closed() const noexcept { return core_->closing(); }
+
+metrics_snapshot bus::metrics() const noexcept {
+  auto s = core_->stats().snapshot();
+  s.live_tasks = core_->scope().live();
+  s.peak_tasks = core_->scope().peak();
+  return s;
+}
+
+const corobus::config& bus::get_config() const noexcept { return core_->cfg(); }
+
+}  // namespace corobus

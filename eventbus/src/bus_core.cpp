@@ -1,0 +1,150 @@
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/memory_backend.hpp>
+#include <corobus/eventbus/topic.hpp>
+#include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace corobus::detail {
+namespace {
+
+std::unique_ptr<backend> make_backend(bus_core& core) {
+  switch (core.cfg().backend) {
+    case backend_kind::memory: return std::make_unique<memory_backend>(core);
+    case backend_kind::kafka:
+    case backend_kind::nats: break;
+  }
+  throw_error(errc::invalid_config, "invalid configuration: this build has only the memory backend");
+}
+
+}  // namespace
+
+bus_core::bus_core(config cfg) : cfg_((cfg.validate(), std::move(cfg))), pool_(cfg_.io_threads) {
+  backend_ = make_backend(*this);
+}
+
+bus_core::~bus_core() { close(); }
+
+void bus_core::ensure_open(std::string_view what) const {
+  if (closing()) throw_error(errc::closed, fmt::format("{}: the bus is closed", what));
+}
+
+void bus_core::add_subscriber(std::shared_ptr<subscriber> sub) {
+  std::lock_guard lock(subscribers_mutex_);
+  subscribers_.push_back(std::move(sub));
+}
+
+void bus_core::settle(const inbound&) noexcept {
+  counters::bump(stats_.delivered);
+  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void bus_core::abandon(std::size_t n) noexcept {
+  counters::bump(stats_.abandoned, n);
+  stats_.in_flight.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+}
+
+asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
+  stats_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  if (sub.wants_envelopes() && !in.env) {
+    std::string error;
+    try {
+      in.env = std::make_shared<const envelope>(envelope::decode(in.msg->payload));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!in.env) {
+      counters::bump(stats_.undecodable);
+      co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
+      co_return;
+    }
+  }
+  switch (sub.try_accept(in)) {
+    case push_status::pushed: co_return;
+    case push_status::full: break;
+    case push_status::closed:
+      stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      throw_error(errc::closed, fmt::format("subscription to '{}' is closed", sub.topic()));
+  }
+  try {
+    co_await sub.accept(std::move(in));
+  } catch (...) {
+    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {
+  const auto& m = *in.msg;
+  message dl;
+  dl.topic = dead_letter_topic(m.topic);
+  dl.key = m.key;
+  dl.payload = !m.payload.empty() || !in.env ? m.payload : in.env->encode();
+  dl.headers = m.headers;
+  dl.headers.push_back({std::string(dead_letter_headers::error), error});
+  dl.headers.push_back({std::string(dead_letter_headers::origin_topic), m.topic});
+  dl.headers.push_back({std::string(dead_letter_headers::origin_partition), std::to_string(m.partition)});
+  dl.headers.push_back({std::string(dead_letter_headers::origin_offset), std::to_string(m.offset)});
+  dl.headers.push_back({std::string(dead_letter_headers::attempts), std::to_string(attempts)});
+  const auto where = fmt::format("'{}' partition {} offset {} key '{}'", m.topic, m.partition, m.offset, m.key);
+
+  std::string failure;
+  try {
+    co_await backend_->publish(std::move(dl));
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (failure.empty()) {
+    counters::bump(stats_.dead_lettered);
+    log().warn("message {} dead-lettered to '{}' after {} attempt(s): {}", where, dead_letter_topic(m.topic),
+               attempts, error);
+  } else {
+    counters::bump(stats_.lost);
+    log().error("message {} could not be dead-lettered ({}); it failed with: {}", where, failure, error);
+  }
+  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void bus_core::close() {
+  if (pool_.running_in_this_thread())
+    throw std::logic_error("corobus: close() called from one of the bus's own io threads");
+  std::call_once(close_once_, [this] { close_once(); });
+}
+
+void bus_core::close_once() {
+  // (1) refuse new publishes and subscribes, (2) stop fetching
+  closing_.store(true, std::memory_order_release);
+  backend_->stop_intake();
+  std::vector<std::shared_ptr<subscriber>> subs;
+  {
+    std::lock_guard lock(subscribers_mutex_);
+    subs.swap(subscribers_);
+  }
+  for (auto& s : subs) s->close_intake();
+
+  // (3) in-flight and queued work finishes within the grace period, (4) then is cancelled,
+  // (5) and the scope is joined: no task outlives close().
+  if (!scope_.wait_idle_for(cfg_.close_grace))
+    log().warn("close: {} task(s) still running after the {} ms grace period; cancelling them",
+               scope_.live(), cfg_.close_grace.count());
+  scope_.cancel();
+  scope_.wait_idle();
+
+  std::size_t abandoned = 0;
+  for (auto& s : subs) abandoned += s->take_abandoned();
+  if (abandoned != 0) {
+    abandon(abandoned);
+    log().warn("close: {} accepted message(s) were not handled before the bus closed", abandoned);
+  }
+
+  // (6) close the clients, (7) stop and join the io threads. Subscriptions hold strands of
+  // the pool, so they go first.
+  backend_->shutdown();
+  subs.clear();
+  pool_.shutdown();
+}
+
+}  // namespace corobus::detail

@@ -1,0 +1,119 @@
+#include <corobus/eventbus/envelope.hpp>
+#include <corobus/eventbus/detail/timestamp.hpp>
+#include <corobus/runtime/error.hpp>
+
+#include <boost/json.hpp>
+
+#include <array>
+
+namespace corobus {
+namespace json = boost::json;
+
+namespace {
+
+bool aggregate_char_allowed(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+         c == '_' || c == '-' || c == '.' || c == '/';
+}
+
+// Parses the payload without heap use for small payloads; nullopt when it is not JSON.
+std::optional<json::value> parse_payload(std::string_view text, json::storage_ptr sp = {}) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec, std::move(sp));
+  if (ec) return std::nullopt;
+  return v;
+}
+
+const json::string* string_field(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  if (it == o.end() || !it->value().is_string()) return nullptr;
+  return &it->value().get_string();
+}
+
+std::string optional_string(const json::object& o, std::string_view name) {
+  const auto* s = string_field(o, name);
+  return s ? std::string(*s) : std::string();
+}
+
+[[noreturn]] void reject(const std::string& why) { throw_error(errc::invalid_envelope, why); }
+
+}  // namespace
+
+envelope envelope::make(std::string aggregate_id, std::string event_type, std::int64_t version,
+                        std::string payload_json) {
+  envelope e;
+  e.event_id = make_uuid_v7();
+  e.aggregate_id = std::move(aggregate_id);
+  e.event_type = std::move(event_type);
+  e.event_version = version;
+  e.timestamp = std::chrono::system_clock::now();
+  e.payload = std::move(payload_json);
+  return e;
+}
+
+std::optional<std::string> envelope::problem() const {
+  if (event_id.empty()) return "event_id is empty";
+  if (aggregate_id.empty()) return "aggregate_id is empty";
+  if (aggregate_id.size() > 256)
+    return "aggregate_id is " + std::to_string(aggregate_id.size()) + " characters long (at most 256)";
+  for (char c : aggregate_id)
+    if (!aggregate_char_allowed(c))
+      return "aggregate_id contains a character outside [A-Za-z0-9:_-./] (code " +
+             std::to_string(static_cast<unsigned char>(c)) + ")";
+  if (event_type.empty()) return "event_type is empty";
+  if (event_version <= 0) return "event_version must be > 0, got " + std::to_string(event_version);
+  if (payload.empty()) return "payload is empty";
+  std::array<unsigned char, 4096> buffer;
+  json::monotonic_resource scratch(buffer.data(), buffer.size());
+  if (!parse_payload(payload, &scratch)) return "payload is not valid JSON";
+  return std::nullopt;
+}
+
+void envelope::validate() const {
+  if (auto p = problem()) reject(*p);
+}
+
+std::string envelope::encode() const {
+  validate();
+  json::object o;
+  o["event_id"] = event_id;
+  o["aggregate_id"] = aggregate_id;
+  o["event_type"] = event_type;
+  o["event_version"] = event_version;
+  o["timestamp"] = detail::format_rfc3339(timestamp);
+  if (!trace_id.empty()) o["trace_id"] = trace_id;
+  if (!correlation_id.empty()) o["correlation_id"] = correlation_id;
+  if (!tenant_id.empty()) o["tenant_id"] = tenant_id;
+  o["payload"] = *parse_payload(payload);
+  return json::serialize(o);
+}
+
+envelope envelope::decode(std::string_view text) {
+  auto parsed = parse_payload(text);
+  if (!parsed) reject("not valid JSON");
+  if (!parsed->is_object()) reject("not a JSON object");
+  const auto& o = parsed->get_object();
+
+  envelope e;
+  e.event_id = optional_string(o, "event_id");
+  e.aggregate_id = optional_string(o, "aggregate_id");
+  e.event_type = optional_string(o, "event_type");
+  if (auto it = o.find("event_version"); it != o.end()) {
+    if (!it->value().is_int64() && !it->value().is_uint64()) reject("event_version is not an integer");
+    e.event_version = it->value().to_number<std::int64_t>();
+  }
+  if (const auto* ts = string_field(o, "timestamp")) {
+    auto tp = detail::parse_rfc3339(*ts);
+    if (!tp) reject("timestamp '" + std::string(*ts) + "' is not RFC 3339");
+    e.timestamp = *tp;
+  }
+  e.trace_id = optional_string(o, "trace_id");
+  e.correlation_id = optional_string(o, "correlation_id");
+  e.tenant_id = optional_string(o, "tenant_id");
+  if (auto it = o.find("payload"); it != o.end() && !it->value().is_null())
+    e.payload = json::serialize(it->value());
+  e.validate();
+  return e;
+}
+
+}  // namespace corobus

@@ -1,0 +1,88 @@
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/handler_subscriber.hpp>
+#include <corobus/runtime/log.hpp>
+#include <corobus/runtime/stable_hash.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+namespace corobus::detail {
+namespace {
+
+asio::awaitable<bool> cancelled() {
+  auto cs = co_await asio::this_coro::cancellation_state;
+  co_return cs.cancelled() != asio::cancellation_type::none;
+}
+
+}  // namespace
+
+handler_subscriber::handler_subscriber(bus_core& core, std::string topic, std::string group, lane_shape shape,
+                                       retry_policy retry,
+                                       std::variant<message_handler, envelope_handler> handler)
+    : subscriber(std::move(topic), std::move(group), std::holds_alternative<envelope_handler>(handler)),
+      core_(core),
+      retry_(retry),
+      handler_(std::move(handler)),
+      lanes_(core.scope(), core.pool(), shape, [this](inbound in) { return process(std::move(in)); },
+             fmt::format("lane of '{}' group '{}'", this->topic(), this->group())) {}
+
+std::uint32_t handler_subscriber::lane_key(const inbound& in) {
+  return stable_hash(in.env ? std::string_view(in.env->aggregate_id) : std::string_view(in.msg->key));
+}
+
+push_status handler_subscriber::try_accept(inbound& in) { return lanes_.try_push(lane_key(in), in); }
+
+asio::awaitable<void> handler_subscriber::accept(inbound in) {
+  const auto key = lane_key(in);
+  co_await lanes_.push(key, std::move(in));
+}
+
+void handler_subscriber::close_intake() { lanes_.close(); }
+
+std::size_t handler_subscriber::take_abandoned() { return lanes_.take_abandoned().size(); }
+
+asio::awaitable<void> handler_subscriber::call_handler(const inbound& in) {
+  if (auto* h = std::get_if<envelope_handler>(&handler_))
+    co_await (*h)(*in.env);
+  else
+    co_await std::get<message_handler>(handler_)(*in.msg);
+}
+
+// Runs in the message's lane: the lane takes its next message only when this returns, so a
+// retried message holds back the later messages of its key and order is kept.
+asio::awaitable<void> handler_subscriber::process(inbound in) {
+  std::string error;
+  for (unsigned attempt = 1;; ++attempt) {
+    if (attempt > 1) {
+      counters::bump(core_.stats().retried);
+      asio::steady_timer backoff(co_await asio::this_coro::executor, retry_.backoff_before(attempt));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (co_await cancelled()) break;
+    bool ok = false;
+    try {
+      co_await call_handler(in);
+      ok = true;
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown exception";
+    }
+    if (ok) {
+      core_.settle(in);
+      co_return;
+    }
+    if (co_await cancelled()) break;
+    if (attempt >= retry_.attempts) {
+      co_await core_.dead_letter(std::move(in), std::move(error), attempt);
+      co_return;
+    }
+    log().warn("handler for '{}' offset {} key '{}' failed (attempt {} of {}): {}", in.msg->topic,
+               in.msg->offset, in.msg->key, attempt, retry_.attempts, error);
+  }
+  // Cancelled by close(): the message is not done (a broker would deliver it again).
+  core_.abandon(1);
+}
+
+}  // namespace corobus::detail

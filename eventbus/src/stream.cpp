@@ -1,0 +1,118 @@
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/stream_state.hpp>
+#include <corobus/runtime/log.hpp>
+
+namespace corobus {
+
+// ---- delivery
+
+delivery::delivery(std::shared_ptr<detail::stream_state> state, detail::inbound in)
+    : state_(std::move(state)), in_(std::make_unique<detail::inbound>(std::move(in))) {}
+
+delivery::delivery(delivery&&) noexcept = default;
+
+delivery& delivery::operator=(delivery&& other) noexcept {
+  if (this != &other) {
+    if (in_) state_->dropped(std::move(*in_));
+    state_ = std::move(other.state_);
+    in_ = std::move(other.in_);
+  }
+  return *this;
+}
+
+delivery::~delivery() {
+  if (in_) state_->dropped(std::move(*in_));
+}
+
+const message& delivery::message() const noexcept { return *in_->msg; }
+unsigned delivery::attempt() const noexcept { return in_->attempt; }
+
+asio::awaitable<void> delivery::ack() {
+  if (!in_) co_return;
+  auto in = std::move(in_);
+  state_->ack(*in);
+}
+
+asio::awaitable<void> delivery::nack(std::string reason) {
+  if (!in_) co_return;
+  auto in = std::move(in_);
+  co_await state_->nack(std::move(*in), std::move(reason));
+}
+
+// ---- stream
+
+asio::awaitable<std::optional<delivery>> stream::next() { return state_->next(); }
+const std::string& stream::topic() const noexcept { return state_->topic(); }
+
+namespace detail {
+
+stream_state::stream_state(std::weak_ptr<bus_core> core, std::string topic, std::string group,
+                           std::size_t capacity, retry_policy retry)
+    : subscriber(std::move(topic), std::move(group), false),
+      core_(std::move(core)),
+      retry_(retry),
+      queue_(async_queue<inbound>::create(capacity)) {}
+
+asio::awaitable<std::optional<delivery>> stream_state::next() {
+  std::optional<inbound> in;
+  {
+    std::lock_guard lock(mutex_);
+    if (!redeliveries_.empty()) {
+      in = std::move(redeliveries_.front());
+      redeliveries_.pop_front();
+    }
+  }
+  if (!in) in = queue_->try_pop();
+  if (!in) in = co_await queue_->async_pop();
+  if (!in) co_return std::nullopt;
+  co_return delivery(shared_from_this(), std::move(*in));
+}
+
+void stream_state::ack(inbound& in) {
+  if (auto core = core_.lock()) core->settle(in);
+}
+
+bool stream_state::redeliver(inbound& in) {
+  if (in.attempt >= retry_.attempts) return false;
+  ++in.attempt;
+  if (auto core = core_.lock()) counters::bump(core->stats().retried);
+  switch (queue_->try_push(in)) {
+    case push_status::pushed: return true;
+    case push_status::closed:  // the bus is closing: not handled, and counted so
+      if (auto core = core_.lock()) core->abandon(1);
+      return true;
+    case push_status::full: break;
+  }
+  std::lock_guard lock(mutex_);
+  redeliveries_.push_back(std::move(in));
+  return true;
+}
+
+asio::awaitable<void> stream_state::nack(inbound in, std::string reason) {
+  if (redeliver(in)) co_return;
+  const auto attempts = in.attempt;
+  if (auto core = core_.lock()) co_await core->dead_letter(std::move(in), std::move(reason), attempts);
+}
+
+void stream_state::dropped(inbound in) {
+  if (redeliver(in)) return;
+  auto core = core_.lock();
+  if (!core) return;
+  const auto attempts = in.attempt;
+  try {
+    core->scope().spawn(core->pool().make_strand(),
+                        core->dead_letter(std::move(in), "delivery dropped without ack", attempts),
+                        "dead letter of a dropped delivery");
+  } catch (const std::exception& e) {  // the bus is closing: not handled, and counted so
+    log().warn("a dropped delivery of '{}' could not be dead-lettered: {}", topic(), e.what());
+    core->abandon(1);
+  }
+}
+
+std::size_t stream_state::take_abandoned() {
+  std::lock_guard lock(mutex_);
+  return queue_->close_and_take().size() + std::exchange(redeliveries_, {}).size();
+}
+
+}  // namespace detail
+}  // namespace corobus

@@ -1,0 +1,49 @@
+#pragma once
+// A fixed set of threads running one io_context. Its owner starts it and joins it; no thread
+// outlives join(), and join() also destroys the io_context, so its descriptors (epoll,
+// eventfd, timerfd) are closed when it returns.
+#include <corobus/runtime/asio.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace corobus {
+
+class io_pool {
+ public:
+  using executor_type = asio::io_context::executor_type;
+
+  // `threads` == 0 means std::thread::hardware_concurrency().
+  explicit io_pool(std::size_t threads = 0);
+  ~io_pool();
+
+  io_pool(const io_pool&) = delete;
+  io_pool& operator=(const io_pool&) = delete;
+
+  executor_type get_executor() noexcept;
+  asio::strand<executor_type> make_strand();
+  std::size_t size() const noexcept { return size_; }
+
+  // True on one of this pool's threads.
+  bool running_in_this_thread() const noexcept;
+
+  // Stops the io_context, joins the threads and destroys the io_context. Handlers that have
+  // not run are destroyed without running (a coroutine still suspended on the pool is
+  // destroyed), so callers first wait for the work they care about. Every object holding one
+  // of its strands or timers must be gone by then. Not from a pool thread. Idempotent.
+  void shutdown();
+
+ private:
+  std::size_t size_;
+  mutable std::optional<asio::io_context> io_;
+  std::optional<asio::executor_work_guard<executor_type>> work_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace corobus

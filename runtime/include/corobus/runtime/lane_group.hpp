@@ -1,0 +1,116 @@
+#pragma once
+// Lanes: keyed ordering that holds with asynchronous handlers.
+//
+// A strand alone does not keep order: a coroutine handler that suspends releases the strand
+// and the next item of the same key would start. A lane is therefore one coroutine on its own
+// strand that pops from a bounded queue and awaits `process(item)` to completion before it
+// pops the next. Items are routed to a queue by a stable hash of their key.
+//
+// One shape serves both uses:
+//   keyed(lanes)           lanes queues, one consumer each: per-key order
+//   unordered(concurrency) one queue, `concurrency` consumers: no order, bounded parallelism
+//
+// close() stops intake; the consumers finish what is queued and end. A consumer that sees
+// cancellation stops taking items; what is left is returned by take_abandoned().
+#include <corobus/runtime/async_queue.hpp>
+#include <corobus/runtime/io_pool.hpp>
+#include <corobus/runtime/task_scope.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace corobus {
+
+struct lane_shape {
+  std::size_t queues = 1;
+  std::size_t consumers_per_queue = 1;
+  std::size_t capacity = 1;  // items each queue holds before push waits
+
+  static lane_shape keyed(std::size_t lanes, std::size_t capacity) { return {lanes, 1, capacity}; }
+  static lane_shape unordered(std::size_t concurrency, std::size_t capacity) {
+    return {1, concurrency, capacity};
+  }
+};
+
+template <class T>
+class lane_group {
+ public:
+  using process_fn = std::function<asio::awaitable<void>(T)>;
+
+  // Starts the consumers in `scope` on strands of `pool`. `name` labels them in logs.
+  lane_group(task_scope& scope, io_pool& pool, lane_shape shape, process_fn process, const std::string& name)
+      : process_(std::make_shared<process_fn>(std::move(process))) {
+    queues_.reserve(shape.queues);
+    for (std::size_t q = 0; q < shape.queues; ++q) queues_.push_back(async_queue<T>::create(shape.capacity));
+    for (std::size_t q = 0; q < shape.queues; ++q)
+      for (std::size_t c = 0; c < shape.consumers_per_queue; ++c)
+        scope.spawn(pool.make_strand(), consume(queues_[q], process_), name);
+  }
+
+  ~lane_group() { close(); }
+  lane_group(const lane_group&) = delete;
+  lane_group& operator=(const lane_group&) = delete;
+
+  async_queue<T>& queue_for(std::uint32_t key_hash) { return *queues_[key_hash % queues_.size()]; }
+
+  // The fast path: false when the lane is full (or closed; see push_status).
+  push_status try_push(std::uint32_t key_hash, T& item) { return queue_for(key_hash).try_push(item); }
+
+  // Waits while the lane is full; throws system_error(errc::closed) after close().
+  asio::awaitable<void> push(std::uint32_t key_hash, T item) {
+    auto& q = queue_for(key_hash);
+    if (q.try_push(item) == push_status::pushed) co_return;
+    co_await q.async_push(std::move(item));
+  }
+
+  void close() {
+    for (auto& q : queues_) q->close();
+  }
+
+  // After the consumers ended: the items no consumer took (close and cancellation).
+  std::vector<T> take_abandoned() {
+    std::vector<T> left;
+    for (auto& q : queues_)
+      for (auto& item : q->close_and_take()) left.push_back(std::move(item));
+    return left;
+  }
+
+  std::size_t queued() const {
+    std::size_t n = 0;
+    for (auto& q : queues_) n += q->size();
+    return n;
+  }
+
+ private:
+  static asio::awaitable<void> consume(std::shared_ptr<async_queue<T>> queue,
+                                       std::shared_ptr<process_fn> process) {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    while (cs.cancelled() == asio::cancellation_type::none) {
+      auto item = queue->try_pop();
+      if (!item) {
+        auto [ec, next] = co_await queue->async_pop(asio::as_tuple(asio::use_awaitable));
+        if (ec || !next) co_return;  // cancelled, or closed and drained
+        item = std::move(next);
+      }
+      // `process` handles its own failures; should one escape anyway, the lane goes on,
+      // because a lane that ended would stall every later item of its keys.
+      try {
+        co_await (*process)(std::move(*item));
+      } catch (const std::exception& e) {
+        log().error("lane item processing failed: {}", e.what());
+      }
+    }
+  }
+
+  std::shared_ptr<process_fn> process_;
+  std::vector<std::shared_ptr<async_queue<T>>> queues_;
+};
+
+}  // namespace corobus

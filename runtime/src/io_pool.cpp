@@ -1,0 +1,54 @@
+#include <corobus/runtime/io_pool.hpp>
+#include <corobus/runtime/error.hpp>
+
+#include <corobus/runtime/log.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace corobus {
+
+io_pool::io_pool(std::size_t threads)
+    : size_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {
+  if (size_ > 1024) throw_error(errc::invalid_config, "io_threads must be at most 1024");
+  io_.emplace(static_cast<int>(size_));
+  work_.emplace(io_->get_executor());
+  threads_.reserve(size_);
+  for (std::size_t i = 0; i < size_; ++i) {
+    threads_.emplace_back([this] {
+      // Library tasks catch their own errors; anything escaping a handler is a bug worth a
+      // log line, and the thread goes on serving the pool.
+      for (;;) {
+        try {
+          io_->run();
+          return;
+        } catch (const std::exception& e) {
+          log().error("unhandled exception on an io thread: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+io_pool::~io_pool() { shutdown(); }
+
+io_pool::executor_type io_pool::get_executor() noexcept { return io_->get_executor(); }
+
+asio::strand<io_pool::executor_type> io_pool::make_strand() { return asio::make_strand(*io_); }
+
+bool io_pool::running_in_this_thread() const noexcept {
+  return io_ && io_->get_executor().running_in_this_thread();
+}
+
+void io_pool::shutdown() {
+  if (!io_) return;
+  if (running_in_this_thread())
+    throw std::logic_error("corobus::io_pool::shutdown() called from one of its own threads");
+  work_.reset();
+  io_->stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  io_.reset();
+}
+
+}  // namespace corobus

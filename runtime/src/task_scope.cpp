@@ -1,0 +1,70 @@
+#include <corobus/runtime/task_scope.hpp>
+#include <corobus/runtime/error.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <vector>
+
+namespace corobus {
+
+task_scope::~task_scope() { wait_idle(); }
+
+std::shared_ptr<task_scope::task> task_scope::admit(asio::any_io_executor ex, std::string name) {
+  auto t = std::make_shared<task>();
+  t->executor = std::move(ex);
+  t->name = std::move(name);
+  std::lock_guard lock(mutex_);
+  if (cancelled_) throw_error(errc::closed, "task scope is closed: cannot start '" + t->name + "'");
+  t->position = tasks_.insert(tasks_.end(), t);
+  const auto now = live_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (now > peak_.load(std::memory_order_relaxed)) peak_.store(now, std::memory_order_relaxed);
+  started_.fetch_add(1, std::memory_order_relaxed);
+  return t;
+}
+
+void task_scope::finish(const std::shared_ptr<task>& t, std::exception_ptr e) noexcept {
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log().error("task '{}' ended with an exception: {}", t->name, ex.what());
+    } catch (...) {
+      log().error("task '{}' ended with an unknown exception", t->name);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  tasks_.erase(t->position);
+  if (live_.fetch_sub(1, std::memory_order_relaxed) == 1) idle_.notify_all();
+}
+
+void task_scope::cancel() {
+  std::vector<std::shared_ptr<task>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    targets.assign(tasks_.begin(), tasks_.end());
+  }
+  // A cancellation signal is not thread-safe: emit it where the task runs.
+  for (auto& t : targets) {
+    asio::dispatch(t->executor,
+                   [t] { t->signal.emit(asio::cancellation_type::terminal); });
+  }
+}
+
+bool task_scope::cancelled() const noexcept {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
+bool task_scope::wait_idle_for(std::chrono::steady_clock::duration timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return tasks_.empty(); });
+}
+
+void task_scope::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return tasks_.empty(); });
+}
+
+}  // namespace corobus
