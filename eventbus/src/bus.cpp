@@ -33,6 +33,10 @@ asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string
   }
 }
 
+asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string payload) {
+  return publish(topic, std::move(payload), publish_options{});
+}
+
 asio::awaitable<publish_result> bus::publish_envelope(std::string_view topic, envelope e) {
   core_->ensure_open("publish_envelope");
   validate_topic(topic);
@@ -59,10 +63,14 @@ std::string bus::group_name(std::string_view topic, const subscribe_options& opt
   return fmt::format("{}.subscriber-{}", topic, anonymous.fetch_add(1, std::memory_order_relaxed));
 }
 
-asio::awaitable<subscription> bus::attach_handler(std::string_view topic, subscribe_options& options, bool keyed,
-                                                  std::variant<message_handler, envelope_handler> handler) {
+std::shared_ptr<detail::subscriber> bus::make_handler_subscriber(
+    std::string_view topic, const subscribe_options& options, std::variant<message_handler, envelope_handler> handler) {
+  const bool keyed = std::holds_alternative<envelope_handler>(handler);
   core_->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
   validate_topic(topic);
+  std::visit([](const auto& h) {
+    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
+  }, handler);
   const auto& cfg = core_->cfg();
   corobus::config checked = cfg;  // per-subscription values obey the same rules as the config's
   checked.lanes = options.lanes.value_or(cfg.lanes);
@@ -70,42 +78,50 @@ asio::awaitable<subscription> bus::attach_handler(std::string_view topic, subscr
   checked.concurrency = options.concurrency.value_or(cfg.concurrency);
   checked.retry = options.retry.value_or(cfg.retry);
   checked.validate();
-  std::visit([](const auto& h) {
-    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
-  }, handler);
-
   const auto shape = keyed ? lane_shape::keyed(checked.lanes, checked.lane_capacity)
                            : lane_shape::unordered(checked.concurrency, checked.lane_capacity);
-  auto group = group_name(topic, options);
-  auto sub = std::make_shared<detail::handler_subscriber>(*core_, std::string(topic), group, shape,
-                                                          checked.retry, std::move(handler));
+  return std::make_shared<detail::handler_subscriber>(*core_, std::string(topic), group_name(topic, options), shape,
+                                                      checked.retry, std::move(handler));
+}
+
+asio::awaitable<subscription> bus::attach(std::shared_ptr<detail::subscriber> sub) {
   core_->add_subscriber(sub);
   co_await core_->backend().attach(sub);
-  co_return subscription(std::string(topic), std::move(group));
+  co_return subscription(sub->topic(), sub->group());
 }
 
 asio::awaitable<subscription> bus::subscribe(std::string_view topic, message_handler handler,
-                                             subscribe_options options) {
-  return attach_handler(topic, options, false, std::move(handler));
+                                             const subscribe_options& options) {
+  return attach(make_handler_subscriber(topic, options, std::move(handler)));
+}
+
+asio::awaitable<subscription> bus::subscribe(std::string_view topic, message_handler handler) {
+  return subscribe(topic, std::move(handler), subscribe_options{});
 }
 
 asio::awaitable<subscription> bus::subscribe_envelopes(std::string_view topic, envelope_handler handler,
-                                                       subscribe_options options) {
-  return attach_handler(topic, options, true, std::move(handler));
+                                                       const subscribe_options& options) {
+  return attach(make_handler_subscriber(topic, options, std::move(handler)));
 }
 
-asio::awaitable<corobus::stream> bus::stream(std::string_view topic, subscribe_options options) {
+asio::awaitable<subscription> bus::subscribe_envelopes(std::string_view topic, envelope_handler handler) {
+  return subscribe_envelopes(topic, std::move(handler), subscribe_options{});
+}
+
+asio::awaitable<corobus::stream> bus::stream(std::string_view topic) { return stream(topic, subscribe_options{}); }
+
+asio::awaitable<corobus::stream> bus::stream(std::string_view topic, const subscribe_options& options) {
   core_->ensure_open("stream");
   validate_topic(topic);
-  const auto retry = options.retry.value_or(core_->cfg().retry);
   corobus::config checked = core_->cfg();
-  checked.retry = retry;
+  checked.retry = options.retry.value_or(checked.retry);
   checked.validate();
   auto state = std::make_shared<detail::stream_state>(core_, std::string(topic), group_name(topic, options),
-                                                      core_->cfg().stream_capacity, retry);
-  core_->add_subscriber(state);
-  co_await core_->backend().attach(state);
-  co_return state->make_stream();
+                                                      checked.stream_capacity, checked.retry);
+  return [](bus& self, std::shared_ptr<detail::stream_state> state) -> asio::awaitable<corobus::stream> {
+    co_await self.attach(state);
+    co_return state->make_stream();
+  }(*this, std::move(state));
 }
 
 void bus::close() { core_->close(); }

@@ -115,6 +115,7 @@ void bus_core::close() {
 }
 
 void bus_core::close_once() {
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.close_grace;
   // (1) refuse new publishes and subscribes, (2) stop fetching
   closing_.store(true, std::memory_order_release);
   backend_->stop_intake();
@@ -127,7 +128,7 @@ void bus_core::close_once() {
 
   // (3) in-flight and queued work finishes within the grace period, (4) then is cancelled,
   // (5) and the scope is joined: no task outlives close().
-  if (!scope_.wait_idle_for(cfg_.close_grace))
+  if (!scope_.wait_idle_for(deadline - std::chrono::steady_clock::now()))
     log().warn("close: {} task(s) still running after the {} ms grace period; cancelling them",
                scope_.live(), cfg_.close_grace.count());
   scope_.cancel();
@@ -140,11 +141,12 @@ void bus_core::close_once() {
     log().warn("close: {} accepted message(s) were not handled before the bus closed", abandoned);
   }
 
-  // (6) close the clients, (7) stop and join the io threads. Subscriptions hold strands of
-  // the pool, so they go first.
+  // (6) close the clients, (7) stop and join the io threads; the application's coroutines on
+  // them have what is left of the grace period to finish. Subscriptions hold strands of the
+  // pool, so they go first.
   backend_->shutdown();
   subs.clear();
-  pool_.shutdown();
+  pool_.shutdown(deadline);
 }
 
 }  // namespace corobus::detail

@@ -8,15 +8,6 @@
 #include <fmt/format.h>
 
 namespace corobus::detail {
-namespace {
-
-asio::awaitable<bool> cancelled() {
-  auto cs = co_await asio::this_coro::cancellation_state;
-  co_return cs.cancelled() != asio::cancellation_type::none;
-}
-
-}  // namespace
-
 handler_subscriber::handler_subscriber(bus_core& core, std::string topic, std::string group, lane_shape shape,
                                        retry_policy retry,
                                        std::variant<message_handler, envelope_handler> handler)
@@ -52,6 +43,9 @@ asio::awaitable<void> handler_subscriber::call_handler(const inbound& in) {
 // Runs in the message's lane: the lane takes its next message only when this returns, so a
 // retried message holds back the later messages of its key and order is kept.
 asio::awaitable<void> handler_subscriber::process(inbound in) {
+  // Read synchronously: once the lane is cancelled, asio throws from every further co_await.
+  const auto state = co_await asio::this_coro::cancellation_state;
+  const auto cancelled = [&state] { return state.cancelled() != asio::cancellation_type::none; };
   std::string error;
   for (unsigned attempt = 1;; ++attempt) {
     if (attempt > 1) {
@@ -59,7 +53,7 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
       asio::steady_timer backoff(co_await asio::this_coro::executor, retry_.backoff_before(attempt));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (co_await cancelled()) break;
+    if (cancelled()) break;
     bool ok = false;
     try {
       co_await call_handler(in);
@@ -73,7 +67,7 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
       core_.settle(in);
       co_return;
     }
-    if (co_await cancelled()) break;
+    if (cancelled()) break;
     if (attempt >= retry_.attempts) {
       co_await core_.dead_letter(std::move(in), std::move(error), attempt);
       co_return;

@@ -57,7 +57,8 @@ asio::awaitable<publish_result> memory_backend::deliver(std::shared_ptr<const ro
                                                         std::shared_ptr<const envelope> env) {
   for (const auto& g : routes->groups) {
     const auto& member = g->pick(msg->key);
-    co_await core_.dispatch(*member, inbound{msg, member->wants_envelopes() ? env : nullptr});
+    inbound in(msg, member->wants_envelopes() ? env : nullptr);
+    co_await core_.dispatch(*member, std::move(in));
   }
   co_return publish_result{msg->topic, msg->partition, msg->offset};
 }

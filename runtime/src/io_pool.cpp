@@ -21,6 +21,9 @@ io_pool::io_pool(std::size_t threads)
       for (;;) {
         try {
           io_->run();
+          std::lock_guard lock(mutex_);
+          ++finished_;
+          out_of_work_.notify_all();
           return;
         } catch (const std::exception& e) {
           log().error("unhandled exception on an io thread: {}", e.what());
@@ -40,11 +43,15 @@ bool io_pool::running_in_this_thread() const noexcept {
   return io_ && io_->get_executor().running_in_this_thread();
 }
 
-void io_pool::shutdown() {
+void io_pool::shutdown(std::chrono::steady_clock::time_point drain_deadline) {
   if (!io_) return;
   if (running_in_this_thread())
     throw std::logic_error("corobus::io_pool::shutdown() called from one of its own threads");
   work_.reset();
+  {
+    std::unique_lock lock(mutex_);
+    out_of_work_.wait_until(lock, drain_deadline, [this] { return finished_ == threads_.size(); });
+  }
   io_->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

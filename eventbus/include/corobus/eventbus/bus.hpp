@@ -17,11 +17,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace corobus {
 
 namespace detail {
 class bus_core;
+class subscriber;
 }
 
 // A live subscription (it lasts until the bus closes).
@@ -36,6 +38,9 @@ class subscription {
   std::string group_;
 };
 
+// The awaitable calls take options through overloads rather than default arguments: g++ 12
+// destroys a default argument of class type twice when the call stands in a co_await
+// expression (GCC coroutine bug), which would corrupt the caller's frame.
 class bus {
  public:
   using executor_type = io_pool::executor_type;
@@ -51,21 +56,24 @@ class bus {
   executor_type get_executor() noexcept;
 
   // Sends raw bytes. Completes when the backend accepted the message.
-  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload,
-                                          publish_options options = {});
+  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload, publish_options options);
+  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload);
   // Validates the envelope (errc::invalid_envelope, nothing sent) and sends it keyed by its
   // aggregate id, with its metadata also in headers.
   asio::awaitable<publish_result> publish_envelope(std::string_view topic, envelope e);
 
   // Raw messages, unordered, at most `concurrency` handlers at once.
   asio::awaitable<subscription> subscribe(std::string_view topic, message_handler handler,
-                                          subscribe_options options = {});
+                                          const subscribe_options& options);
+  asio::awaitable<subscription> subscribe(std::string_view topic, message_handler handler);
   // Envelopes in order per aggregate id: one aggregate's handler calls never overlap, and a
   // failing message is retried in place before the next of its aggregate starts.
   asio::awaitable<subscription> subscribe_envelopes(std::string_view topic, envelope_handler handler,
-                                                    subscribe_options options = {});
+                                                    const subscribe_options& options);
+  asio::awaitable<subscription> subscribe_envelopes(std::string_view topic, envelope_handler handler);
   // A pull loop over raw messages with explicit ack.
-  asio::awaitable<corobus::stream> stream(std::string_view topic, subscribe_options options = {});
+  asio::awaitable<corobus::stream> stream(std::string_view topic, const subscribe_options& options);
+  asio::awaitable<corobus::stream> stream(std::string_view topic);
 
   // Refuses new work, lets in-flight handlers finish within config::close_grace, cancels the
   // rest, joins every task and the io threads. Idempotent; concurrent callers all return
@@ -77,8 +85,11 @@ class bus {
   const corobus::config& get_config() const noexcept;
 
  private:
-  asio::awaitable<subscription> attach_handler(std::string_view topic, subscribe_options& options,
-                                               bool keyed, std::variant<message_handler, envelope_handler> handler);
+  // The checks and the set-up run before the first suspension, so the coroutine part only
+  // hands the subscriber to the backend.
+  std::shared_ptr<detail::subscriber> make_handler_subscriber(std::string_view topic, const subscribe_options& options,
+                                                              std::variant<message_handler, envelope_handler> handler);
+  asio::awaitable<subscription> attach(std::shared_ptr<detail::subscriber> sub);
   std::string group_name(std::string_view topic, const subscribe_options& options);
 
   std::shared_ptr<detail::bus_core> core_;

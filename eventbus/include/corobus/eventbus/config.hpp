@@ -39,6 +39,12 @@ struct config {
 };
 
 struct subscribe_options {
+  // Not an aggregate on purpose: g++ 12 destroys an aggregate temporary twice when it stands
+  // in a co_await expression (`co_await f({...})`), corrupting memory. A type with a
+  // constructor is handled correctly, and designated initialisers fail to compile instead.
+  subscribe_options() = default;
+  explicit subscribe_options(std::string group) : group(std::move(group)) {}
+
   std::string group;  // empty: a group of its own, so it sees every message
   std::optional<std::size_t> lanes;
   std::optional<std::size_t> lane_capacity;

@@ -11,6 +11,11 @@
 namespace corobus {
 
 struct envelope {
+  // Not an aggregate on purpose: g++ 12 destroys an aggregate temporary twice when it stands
+  // in a co_await expression (`co_await f({...})`), corrupting memory. A type with a
+  // constructor is handled correctly, and designated initialisers fail to compile instead.
+  envelope() = default;
+
   std::string event_id;      // UUIDv7 when made by make()
   std::string aggregate_id;  // the ordering key: <= 256 chars of [A-Za-z0-9:_\-./]
   std::string event_type;

@@ -30,6 +30,13 @@ struct message {
 };
 
 struct publish_options {
+  // Not an aggregate on purpose: g++ 12 destroys an aggregate temporary twice when it stands
+  // in a co_await expression (`co_await f({...})`), corrupting memory. A type with a
+  // constructor is handled correctly, and designated initialisers fail to compile instead.
+  publish_options() = default;
+  explicit publish_options(std::string key, corobus::headers headers = {})
+      : key(std::move(key)), headers(std::move(headers)) {}
+
   std::string key;
   corobus::headers headers;
 };

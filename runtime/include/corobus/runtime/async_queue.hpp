@@ -170,9 +170,10 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
       return;
     }
     const auto id = ++next_id_;
-    arm_cancellation(handler, &async_queue::cancel_pop, id);
     auto ex = executor_of(handler);
-    pop_waiters_.push_back(pop_waiter{id, std::move(ex), std::move(handler)});
+    asio::any_completion_handler<pop_signature> erased(std::move(handler));
+    arm_cancellation(erased, &async_queue::cancel_pop, id);
+    pop_waiters_.push_back(pop_waiter{id, std::move(ex), std::move(erased)});
   }
 
   template <class Handler>
@@ -197,13 +198,16 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
       return;
     }
     const auto id = ++next_id_;
-    arm_cancellation(handler, &async_queue::cancel_push, id);
     auto ex = executor_of(handler);
-    push_waiters_.push_back(push_waiter{id, std::move(value), std::move(ex), std::move(handler)});
+    asio::any_completion_handler<push_signature> erased(std::move(handler));
+    arm_cancellation(erased, &async_queue::cancel_push, id);
+    push_waiters_.push_back(push_waiter{id, std::move(value), std::move(ex), std::move(erased)});
   }
 
   // The handler installed in the waiter's cancellation slot finds the waiter by id, so a
-  // stale one (its wait already completed) does nothing.
+  // stale one (its wait already completed) does nothing. It is armed on the type-erased
+  // handler: any_completion_handler puts a cancellation state of its own into the original
+  // slot when it is made, which would replace a handler installed there before.
   template <class Handler>
   void arm_cancellation(Handler& handler, void (async_queue::*cancel)(std::uint64_t), std::uint64_t id) {
     auto slot = asio::get_associated_cancellation_slot(handler);

@@ -8,7 +8,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -33,17 +36,21 @@ class io_pool {
   // True on one of this pool's threads.
   bool running_in_this_thread() const noexcept;
 
-  // Stops the io_context, joins the threads and destroys the io_context. Handlers that have
-  // not run are destroyed without running (a coroutine still suspended on the pool is
-  // destroyed), so callers first wait for the work they care about. Every object holding one
-  // of its strands or timers must be gone by then. Not from a pool thread. Idempotent.
-  void shutdown();
+  // Lets the threads run out of work until `drain_deadline` (a coroutine that is resumed
+  // during close, say by the end of a stream, can still finish), then stops the io_context,
+  // joins the threads and destroys the io_context. Handlers still queued then are destroyed
+  // without running. Every object holding one of its strands or timers must be gone by then.
+  // Not from a pool thread. Idempotent.
+  void shutdown(std::chrono::steady_clock::time_point drain_deadline = {});
 
  private:
   std::size_t size_;
   mutable std::optional<asio::io_context> io_;
   std::optional<asio::executor_work_guard<executor_type>> work_;
   std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable out_of_work_;
+  std::size_t finished_ = 0;  // threads whose run() returned
 };
 
 }  // namespace corobus

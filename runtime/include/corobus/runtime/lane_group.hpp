@@ -95,9 +95,10 @@ class lane_group {
     while (cs.cancelled() == asio::cancellation_type::none) {
       auto item = queue->try_pop();
       if (!item) {
-        auto [ec, next] = co_await queue->async_pop(asio::as_tuple(asio::use_awaitable));
-        if (ec || !next) co_return;  // cancelled, or closed and drained
-        item = std::move(next);
+        // No structured binding here: g++ 12 mishandles one bound to a co_await result.
+        auto popped = co_await queue->async_pop(asio::as_tuple(asio::use_awaitable));
+        if (std::get<0>(popped) || !std::get<1>(popped)) co_return;  // cancelled, or closed and drained
+        item = std::move(std::get<1>(popped));
       }
       // `process` handles its own failures; should one escape anyway, the lane goes on,
       // because a lane that ended would stall every later item of its keys.

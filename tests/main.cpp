@@ -1,0 +1,48 @@
+// The test binary's entry point. Its global fixture registers the "corobus" logger before
+// the library first logs, with a sink that counts warnings (so tests can check that nothing
+// is dropped without a log line) next to the usual stderr output.
+#define BOOST_TEST_MODULE corobus
+#include <boost/test/unit_test.hpp>
+
+#include "support.hpp"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <mutex>
+
+namespace corobus::test {
+namespace {
+
+std::atomic<std::size_t> warnings{0};
+
+class counting_sink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (msg.level >= spdlog::level::warn) warnings.fetch_add(1);
+  }
+  void flush_() override {}
+};
+
+}  // namespace
+
+struct logging_fixture {
+  logging_fixture() {
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    // Quiet by default: the suites provoke many warnings on purpose.
+    console->set_level(std::getenv("COROBUS_TEST_LOG") ? spdlog::level::trace : spdlog::level::critical);
+    auto logger = std::make_shared<spdlog::logger>(
+        "corobus", spdlog::sinks_init_list{console, std::make_shared<counting_sink>()});
+    logger->set_level(spdlog::level::trace);
+    spdlog::register_logger(logger);
+  }
+};
+
+std::size_t logged_warnings() { return warnings.load(); }
+
+}  // namespace corobus::test
+
+using corobus::test::logging_fixture;
+BOOST_TEST_GLOBAL_FIXTURE(logging_fixture);

@@ -1,0 +1,45 @@
+#pragma once
+// Helpers shared by the suites: run a coroutine to completion from the test thread, wait on
+// a condition with a deadline (never a fixed sleep), and read the process's threads and
+// descriptors.
+#include <corobus/runtime/asio.hpp>
+
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <future>
+#include <stdexcept>
+#include <string>
+
+namespace corobus::test {
+
+using namespace std::chrono_literals;
+
+// Runs the awaitable `make()` returns on `ex` and waits for its result.
+template <class Executor, class MakeAwaitable>
+auto run(const Executor& ex, MakeAwaitable make, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  auto result = asio::co_spawn(ex, make(), asio::use_future);
+  if (result.wait_for(timeout) != std::future_status::ready)
+    throw std::runtime_error("test coroutine did not finish in time");
+  return result.get();
+}
+
+// Polls `condition` until it holds or `timeout` passes; true when it held.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s);
+
+// The same, from inside a coroutine (polls with a timer, so the io threads stay free).
+asio::awaitable<bool> eventually_async(std::function<bool()> condition, std::chrono::milliseconds timeout = 20s);
+
+// Suspends the calling coroutine for `d`.
+asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d);
+
+std::size_t thread_count();      // entries of /proc/self/task
+std::size_t descriptor_count();  // entries of /proc/self/fd
+
+// Lines the "corobus" logger wrote at warning level or above, since the test binary started.
+std::size_t logged_warnings();
+
+}  // namespace corobus::test
