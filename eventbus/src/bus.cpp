@@ -43,8 +43,7 @@ asio::awaitable<publish_result> bus::publish_envelope(std::string_view topic, en
   e.validate();
   auto& stats = core_->stats();
   try {
-    auto result = co_await core_->backend().publish_envelope(std::string(topic),
-                                                             std::make_shared<const envelope>(std::move(e)));
+    auto result = co_await core_->backend().publish_envelope(std::string(topic), std::move(e));
     detail::counters::bump(stats.published);
     co_return result;
   } catch (...) {

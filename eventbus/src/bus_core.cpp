@@ -37,18 +37,13 @@ void bus_core::add_subscriber(std::shared_ptr<subscriber> sub) {
   subscribers_.push_back(std::move(sub));
 }
 
-void bus_core::settle(const inbound&) noexcept {
-  counters::bump(stats_.delivered);
-  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-}
+void bus_core::settle(const inbound&) noexcept { counters::bump(stats_.delivered); }
 
-void bus_core::abandon(std::size_t n) noexcept {
-  counters::bump(stats_.abandoned, n);
-  stats_.in_flight.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
-}
+void bus_core::abandon(std::size_t n) noexcept { counters::bump(stats_.abandoned, n); }
 
 asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
-  stats_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  // Counted before the hand-over, so that the message's end is never counted before its start.
+  counters::bump(stats_.accepted);
   if (sub.wants_envelopes() && !in.env) {
     std::string error;
     try {
@@ -66,13 +61,13 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
     case push_status::pushed: co_return;
     case push_status::full: break;
     case push_status::closed:
-      stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      stats_.accepted.fetch_sub(1, std::memory_order_relaxed);
       throw_error(errc::closed, fmt::format("subscription to '{}' is closed", sub.topic()));
   }
   try {
     co_await sub.accept(std::move(in));
   } catch (...) {
-    stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    stats_.accepted.fetch_sub(1, std::memory_order_relaxed);
     throw;
   }
 }
@@ -105,7 +100,6 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
     counters::bump(stats_.lost);
     log().error("message {} could not be dead-lettered ({}); it failed with: {}", where, failure, error);
   }
-  stats_.in_flight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void bus_core::close() {
@@ -142,8 +136,7 @@ void bus_core::close_once() {
   }
 
   // (6) close the clients, (7) stop and join the io threads; the application's coroutines on
-  // them have what is left of the grace period to finish. Subscriptions hold strands of the
-  // pool, so they go first.
+  // them have what is left of the grace period to finish.
   backend_->shutdown();
   subs.clear();
   pool_.shutdown(deadline);

@@ -42,11 +42,11 @@ std::string optional_string(const json::object& o, std::string_view name) {
 envelope envelope::make(std::string aggregate_id, std::string event_type, std::int64_t version,
                         std::string payload_json) {
   envelope e;
-  e.event_id = make_uuid_v7();
+  e.timestamp = std::chrono::system_clock::now();
+  e.event_id = make_uuid_v7(e.timestamp);
   e.aggregate_id = std::move(aggregate_id);
   e.event_type = std::move(event_type);
   e.event_version = version;
-  e.timestamp = std::chrono::system_clock::now();
   e.payload = std::move(payload_json);
   return e;
 }

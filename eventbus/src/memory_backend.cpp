@@ -13,49 +13,63 @@ const std::shared_ptr<subscriber>& memory_backend::group::pick(std::string_view 
   return members[mixed % members.size()];
 }
 
-memory_backend::topic_state& memory_backend::topic(const std::string& name) {
-  {
-    std::shared_lock lock(topics_mutex_);
-    if (shut_down_) throw_error(errc::closed, "the in-process backend is shut down");
-    if (auto it = topics_.find(name); it != topics_.end()) return *it->second;
-  }
-  std::unique_lock lock(topics_mutex_);
-  if (shut_down_) throw_error(errc::closed, "the in-process backend is shut down");
-  auto& slot = topics_[name];
-  if (!slot) slot = std::make_unique<topic_state>();
-  return *slot;
+memory_backend::memory_backend(bus_core& core) : core_(core) {
+  directories_.push_back(std::make_unique<const directory>());
+  routings_.push_back(std::make_unique<const routing>());  // the table of a topic nobody subscribed to
+  directory_.store(directories_.back().get(), std::memory_order_release);
 }
 
-std::shared_ptr<const memory_backend::routing> memory_backend::routes_of(topic_state& t) {
-  std::lock_guard lock(t.mutex);
-  return t.routes;
+memory_backend::~memory_backend() = default;
+
+memory_backend::topic_state& memory_backend::topic(const std::string& name) {
+  if (shut_down_.load(std::memory_order_acquire)) throw_error(errc::closed, "the in-process backend is shut down");
+  const auto* dir = directory_.load(std::memory_order_acquire);
+  if (auto it = dir->find(name); it != dir->end()) return *it->second;
+
+  std::lock_guard lock(writers_);
+  dir = directory_.load(std::memory_order_acquire);
+  if (auto it = dir->find(name); it != dir->end()) return *it->second;
+  auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
+  t.routes.store(routings_.front().get(), std::memory_order_release);
+  auto grown = std::make_unique<directory>(*dir);
+  grown->emplace(name, &t);
+  directory_.store(grown.get(), std::memory_order_release);
+  directories_.push_back(std::move(grown));
+  return t;
 }
 
 asio::awaitable<publish_result> memory_backend::publish(message msg) {
   auto& t = topic(msg.topic);
   msg.offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
-  return deliver(routes_of(t), std::make_shared<const message>(std::move(msg)), nullptr);
+  return deliver(*t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)), nullptr);
 }
 
-asio::awaitable<publish_result> memory_backend::publish_envelope(std::string topic_name,
-                                                                 std::shared_ptr<const envelope> env) {
+asio::awaitable<publish_result> memory_backend::publish_envelope(std::string topic_name, envelope env) {
   auto& t = topic(topic_name);
-  auto routes = routes_of(t);
-  auto msg = std::make_shared<message>();
-  msg->topic = std::move(topic_name);
-  msg->key = env->aggregate_id;
-  msg->offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
-  if (routes->needs_bytes) {
-    msg->payload = env->encode();
-    msg->headers = metadata_headers(*env);
+  const auto& routes = *t.routes.load(std::memory_order_acquire);
+  // The message and its envelope in one allocation: both end when the last subscriber is done.
+  struct envelope_message {
+    message msg;
+    envelope env;
+  };
+  auto both = std::make_shared<envelope_message>();
+  both->env = std::move(env);
+  auto& msg = both->msg;
+  msg.topic = std::move(topic_name);
+  msg.key = both->env.aggregate_id;
+  msg.offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
+  if (routes.needs_bytes) {
+    msg.payload = both->env.encode();
+    msg.headers = metadata_headers(both->env);
   }
-  return deliver(std::move(routes), std::move(msg), std::move(env));
+  std::shared_ptr<const message> m(both, &both->msg);
+  std::shared_ptr<const envelope> e(std::move(both), &both->env);
+  return deliver(routes, std::move(m), std::move(e));
 }
 
-asio::awaitable<publish_result> memory_backend::deliver(std::shared_ptr<const routing> routes,
-                                                        std::shared_ptr<const message> msg,
+asio::awaitable<publish_result> memory_backend::deliver(const routing& routes, std::shared_ptr<const message> msg,
                                                         std::shared_ptr<const envelope> env) {
-  for (const auto& g : routes->groups) {
+  for (const auto& g : routes.groups) {
     const auto& member = g->pick(msg->key);
     inbound in(msg, member->wants_envelopes() ? env : nullptr);
     co_await core_.dispatch(*member, std::move(in));
@@ -65,11 +79,12 @@ asio::awaitable<publish_result> memory_backend::deliver(std::shared_ptr<const ro
 
 asio::awaitable<void> memory_backend::attach(std::shared_ptr<subscriber> sub) {
   auto& t = topic(sub->topic());
-  std::lock_guard lock(t.mutex);
-  auto next = std::make_shared<routing>();
-  next->needs_bytes = t.routes->needs_bytes || !sub->wants_envelopes();
+  std::lock_guard lock(writers_);
+  const auto& current = *t.routes.load(std::memory_order_acquire);
+  auto next = std::make_unique<routing>();
+  next->needs_bytes = current.needs_bytes || !sub->wants_envelopes();
   bool joined = false;
-  for (const auto& g : t.routes->groups) {
+  for (const auto& g : current.groups) {
     if (g->name != sub->group()) {
       next->groups.push_back(g);
       continue;
@@ -87,17 +102,18 @@ asio::awaitable<void> memory_backend::attach(std::shared_ptr<subscriber> sub) {
     g->members.push_back(std::move(sub));
     next->groups.push_back(std::move(g));
   }
-  t.routes = std::move(next);
+  t.routes.store(next.get(), std::memory_order_release);
+  routings_.push_back(std::move(next));
   co_return;
 }
 
 void memory_backend::shutdown() {
-  std::unique_lock lock(topics_mutex_);
-  shut_down_ = true;
-  for (auto& [name, t] : topics_) {
-    std::lock_guard topic_lock(t->mutex);
-    t->routes = std::make_shared<routing>();
-  }
+  // Publishing stops here. The tables stay until the backend is destroyed: a publisher that
+  // loaded one just before may still read it. They hold subscribers, which is harmless once
+  // the scope is joined: strands and timers lived only in the lanes' coroutine frames.
+  shut_down_.store(true, std::memory_order_release);
+  std::lock_guard lock(writers_);
+  for (auto& t : topics_) t->routes.store(routings_.front().get(), std::memory_order_release);
 }
 
 }  // namespace corobus::detail

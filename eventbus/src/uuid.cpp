@@ -7,7 +7,7 @@
 
 namespace corobus {
 
-std::string make_uuid_v7() {
+std::string make_uuid_v7(std::chrono::system_clock::time_point now) {
   // RFC 9562 method 1: rand_a (12 bits) is a counter within the millisecond, so ids made by
   // one thread sort in creation order; when it overflows the timestamp moves on by one.
   struct state {
@@ -17,9 +17,8 @@ std::string make_uuid_v7() {
   };
   thread_local state st;
 
-  auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
   if (ms <= st.last_ms) {
     if (++st.counter > 0x0fff) {
       st.counter = 0;

@@ -26,7 +26,7 @@ struct config {
 
   // Subscription defaults (subscribe_options may override them per subscription).
   std::size_t lanes = 256;           // keyed lanes per envelope subscription
-  std::size_t lane_capacity = 1000;  // messages a lane holds before intake waits
+  std::size_t lane_capacity = 64;   // messages a lane holds before intake waits
   std::size_t concurrency = 64;      // handlers at once in an unordered subscription
   std::size_t stream_capacity = 1000;
   retry_policy retry;

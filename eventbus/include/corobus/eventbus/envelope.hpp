@@ -46,6 +46,6 @@ struct envelope {
 
 // A UUID version 7 (RFC 9562): 48-bit Unix milliseconds, then random bits, so ids sort by
 // creation time. Monotonic within a thread.
-std::string make_uuid_v7();
+std::string make_uuid_v7(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace corobus

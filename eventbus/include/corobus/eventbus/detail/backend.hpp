@@ -15,8 +15,7 @@ class backend {
 
   virtual asio::awaitable<publish_result> publish(message msg) = 0;
   // `env` is valid; the message's key is its aggregate id.
-  virtual asio::awaitable<publish_result> publish_envelope(std::string topic,
-                                                           std::shared_ptr<const envelope> env) = 0;
+  virtual asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) = 0;
 
   // Starts feeding `sub` (its topic and group).
   virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;

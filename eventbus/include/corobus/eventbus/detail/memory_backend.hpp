@@ -3,12 +3,16 @@
 // groups; a publish hands the message to one member of every group (the same group name
 // shares the work), with backpressure from the members' lanes. Envelopes travel as objects:
 // the JSON form is made only when a subscriber wants bytes.
+//
+// The publish path takes no lock: the topic directory and each routing table are immutable
+// snapshots behind atomic pointers. attach() publishes a new snapshot; replaced ones are kept
+// until shutdown (they are few: one per subscription), so a publisher never reads freed memory.
 #include <corobus/eventbus/detail/backend.hpp>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,10 +23,11 @@ class bus_core;
 
 class memory_backend final : public backend {
  public:
-  explicit memory_backend(bus_core& core) : core_(core) {}
+  explicit memory_backend(bus_core& core);
+  ~memory_backend() override;
 
   asio::awaitable<publish_result> publish(message msg) override;
-  asio::awaitable<publish_result> publish_envelope(std::string topic, std::shared_ptr<const envelope> env) override;
+  asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void stop_intake() override {}
   void shutdown() override;
@@ -34,27 +39,28 @@ class memory_backend final : public backend {
     mutable std::atomic<std::size_t> next_member{0};  // round robin for keyless messages
     const std::shared_ptr<subscriber>& pick(std::string_view key) const;
   };
-  // Immutable once published; attach() swaps in a new one.
   struct routing {
     std::vector<std::shared_ptr<group>> groups;
     bool needs_bytes = false;  // a subscriber takes raw messages
   };
   struct topic_state {
     std::atomic<std::int64_t> next_offset{0};
-    std::mutex mutex;
-    std::shared_ptr<const routing> routes = std::make_shared<routing>();
+    std::atomic<const routing*> routes;
   };
+  using directory = std::unordered_map<std::string, topic_state*>;
 
   topic_state& topic(const std::string& name);
-  std::shared_ptr<const routing> routes_of(topic_state& t);
-  asio::awaitable<publish_result> deliver(std::shared_ptr<const routing> routes,
-                                          std::shared_ptr<const message> msg,
+  asio::awaitable<publish_result> deliver(const routing& routes, std::shared_ptr<const message> msg,
                                           std::shared_ptr<const envelope> env);
 
   bus_core& core_;
-  std::shared_mutex topics_mutex_;
-  std::unordered_map<std::string, std::unique_ptr<topic_state>> topics_;
-  bool shut_down_ = false;
+  std::atomic<const directory*> directory_;
+  std::atomic<bool> shut_down_{false};
+  // Owns every snapshot ever published; taken only by writers (new topic, attach, shutdown).
+  std::mutex writers_;
+  std::vector<std::unique_ptr<const directory>> directories_;
+  std::vector<std::unique_ptr<topic_state>> topics_;
+  std::vector<std::unique_ptr<const routing>> routings_;
 };
 
 }  // namespace corobus::detail

@@ -1,0 +1,59 @@
+// The corobus benchmark program: runs the scenarios and prints what they measured.
+//   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES]
+#include "scenario.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+using namespace corobus::bench;
+
+namespace {
+
+void print(const result& r) {
+  fmt::print("{}\n", r.name);
+  fmt::print("  messages        {} sent, {} received, {} order violations\n", r.sent, r.received, r.order_violations);
+  fmt::print("  throughput      {:.0f} msg/s ({:.3f} s)\n", r.rate(), r.seconds);
+  fmt::print("  end-to-end      p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n", r.p50_ms, r.p99_ms, r.max_ms);
+  fmt::print("  peak RSS        {:.1f} MiB\n", r.rss_peak_kib / 1024.0);
+  fmt::print("  threads         {} before, {} after close\n", r.threads_before, r.threads_after);
+  fmt::print("  descriptors     {} before, {} after close\n", r.fds_before, r.fds_after);
+  fmt::print("  tasks           {} at peak, {} after close\n", r.tasks_peak, r.tasks_after);
+  fmt::print("  verdict         {}\n", r.clean() ? "clean" : "NOT CLEAN");
+}
+
+std::size_t number(int& i, int argc, char** argv) {
+  if (i + 1 >= argc) {
+    fmt::print(stderr, "{} needs a number\n", argv[i]);
+    std::exit(2);
+  }
+  return std::stoul(argv[++i]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parameters p;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--messages")) p.messages = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--aggregates")) p.aggregates = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--threads")) p.io_threads = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--payload")) p.payload_bytes = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--publishers")) p.publishers = number(i, argc, argv);
+    else {
+      fmt::print(stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES]\n");
+      return 2;
+    }
+  }
+  if (p.aggregates == 0 || p.messages < p.aggregates || p.publishers == 0 || p.publishers > p.aggregates) {
+    fmt::print(stderr, "need at least one message per aggregate\n");
+    return 2;
+  }
+  fmt::print("corobus benchmark: {} messages over {} aggregates, {} io threads, {} publishers, {}-byte payloads\n\n",
+             p.messages, p.aggregates, p.io_threads, p.publishers, p.payload_bytes);
+  const auto r = run_memory_dispatch(p);
+  print(r);
+  return r.clean() ? 0 : 1;
+}

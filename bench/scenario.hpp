@@ -1,0 +1,40 @@
+#pragma once
+// A benchmark scenario's parameters and what it measured.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace corobus::bench {
+
+struct parameters {
+  std::size_t messages = 1'000'000;
+  std::size_t aggregates = 1'000;
+  std::size_t io_threads = 2;
+  std::size_t publishers = 2;  // concurrent publishing coroutines, each owns a slice of the aggregates
+  std::size_t payload_bytes = 100;
+};
+
+struct result {
+  std::string name;
+  std::size_t sent = 0;
+  std::size_t received = 0;
+  std::size_t order_violations = 0;
+  double seconds = 0;  // first publish to last message handled
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  std::size_t rss_peak_kib = 0;
+  std::size_t threads_before = 0, threads_after = 0;
+  std::size_t fds_before = 0, fds_after = 0;
+  std::size_t tasks_peak = 0, tasks_after = 0;
+
+  double rate() const { return seconds > 0 ? received / seconds : 0; }
+  bool clean() const {
+    return received == sent && order_violations == 0 && threads_after == threads_before && fds_after == fds_before &&
+           tasks_after == 0;
+  }
+};
+
+// Keyed dispatch on the in-process bus: publish envelopes over `aggregates` keys, a trivial
+// async handler checks the order.
+result run_memory_dispatch(const parameters& p);
+
+}  // namespace corobus::bench
