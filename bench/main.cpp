@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--payload")) p.payload_bytes = number(i, argc, argv);
     else if (!std::strcmp(argv[i], "--publishers")) p.publishers = number(i, argc, argv);
     else {
-      fmt::print(stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES]\n");
-      return 2;
+      const bool asked = !std::strcmp(argv[i], "--help");
+      fmt::print(asked ? stdout : stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES]\n");
+      return asked ? 0 : 2;
     }
   }
   if (p.aggregates == 0 || p.messages < p.aggregates || p.publishers == 0 || p.publishers > p.aggregates) {

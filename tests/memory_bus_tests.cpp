@@ -50,6 +50,13 @@ struct inbox {
     std::lock_guard lock(m);
     return items;
   }
+  // A handler that keeps what it is given.
+  auto collector() {
+    return [this](const T& v) -> asio::awaitable<void> {
+      add(v);
+      co_return;
+    };
+  }
 };
 
 }  // namespace
@@ -60,10 +67,7 @@ BOOST_AUTO_TEST_CASE(publish_and_subscribe_raw_messages) {
   bus b(fast_config());
   inbox<message> got;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("raw", [&](const message& m) -> asio::awaitable<void> {
-      got.add(m);
-      co_return;
-    });
+    co_await b.subscribe("raw", got.collector());
     for (int i = 0; i < 10; ++i) {
       publish_options options;
       options.key = "k" + std::to_string(i);
@@ -115,10 +119,7 @@ BOOST_AUTO_TEST_CASE(envelopes_arrive_whole) {
   sent.tenant_id = "acme";
   sent.trace_id = "t-1";
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
-      got.add(e);
-      co_return;
-    });
+    co_await b.subscribe_envelopes("orders", got.collector());
     co_await b.publish_envelope("orders", sent);
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
@@ -130,10 +131,7 @@ BOOST_AUTO_TEST_CASE(raw_subscribers_see_envelope_json_and_metadata_headers) {
   inbox<message> got;
   const auto sent = envelope::make("order-8", "OrderPlaced", 1, R"({"n":1})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders", [&](const message& m) -> asio::awaitable<void> {
-      got.add(m);
-      co_return;
-    });
+    co_await b.subscribe("orders", got.collector());
     co_await b.publish_envelope("orders", sent);
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
@@ -148,10 +146,7 @@ BOOST_AUTO_TEST_CASE(raw_json_published_to_an_envelope_subscriber_is_decoded) {
   inbox<envelope> got;
   const auto sent = envelope::make("order-9", "OrderPlaced", 4, R"({"n":2})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
-      got.add(e);
-      co_return;
-    });
+    co_await b.subscribe_envelopes("orders", got.collector());
     co_await b.publish("orders", sent.encode());
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
@@ -197,10 +192,7 @@ BOOST_AUTO_TEST_CASE(a_nacked_or_dropped_delivery_comes_back_then_goes_to_the_de
   inbox<message> dead;
   std::vector<unsigned> attempts;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("jobs.dlq", [&](const message& m) -> asio::awaitable<void> {
-      dead.add(m);
-      co_return;
-    });
+    co_await b.subscribe("jobs.dlq", dead.collector());
     auto s = co_await b.stream("jobs");
     co_await b.publish("jobs", "job-1", publish_options("j1"));
     {
@@ -236,10 +228,7 @@ BOOST_AUTO_TEST_CASE(a_failing_handler_is_retried_then_dead_lettered_with_its_er
   const auto warnings_before = logged_warnings();
   const auto poison = envelope::make("order-1", "OrderPlaced", 1, R"({"bad":true})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders.dlq", [&](const message& m) -> asio::awaitable<void> {
-      dead.add(m);
-      co_return;
-    });
+    co_await b.subscribe("orders.dlq", dead.collector());
     co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
       ++calls;
       throw std::runtime_error("database is down");
@@ -287,10 +276,7 @@ BOOST_AUTO_TEST_CASE(a_poison_envelope_goes_to_the_dead_letter_topic_at_once) {
   std::atomic<int> calls{0};
   inbox<message> dead;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders.dlq", [&](const message& m) -> asio::awaitable<void> {
-      dead.add(m);
-      co_return;
-    });
+    co_await b.subscribe("orders.dlq", dead.collector());
     co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
       ++calls;
       co_return;
