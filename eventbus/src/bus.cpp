@@ -25,10 +25,10 @@ asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string
   auto& stats = core_->stats();
   try {
     auto result = co_await core_->backend().publish(std::move(msg));
-    detail::counters::bump(stats.published);
+    stats.published.add();
     co_return result;
   } catch (...) {
-    detail::counters::bump(stats.publish_errors);
+    stats.publish_errors.add();
     throw;
   }
 }
@@ -44,10 +44,10 @@ asio::awaitable<publish_result> bus::publish_envelope(std::string_view topic, en
   auto& stats = core_->stats();
   try {
     auto result = co_await core_->backend().publish_envelope(std::string(topic), std::move(e));
-    detail::counters::bump(stats.published);
+    stats.published.add();
     co_return result;
   } catch (...) {
-    detail::counters::bump(stats.publish_errors);
+    stats.publish_errors.add();
     throw;
   }
 }

@@ -37,13 +37,13 @@ void bus_core::add_subscriber(std::shared_ptr<subscriber> sub) {
   subscribers_.push_back(std::move(sub));
 }
 
-void bus_core::settle(const inbound&) noexcept { counters::bump(stats_.delivered); }
+void bus_core::settle(const inbound&) noexcept { stats_.delivered.add(); }
 
-void bus_core::abandon(std::size_t n) noexcept { counters::bump(stats_.abandoned, n); }
+void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
 
 asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
   // Counted before the hand-over, so that the message's end is never counted before its start.
-  counters::bump(stats_.accepted);
+  stats_.accepted.add();
   if (sub.wants_envelopes() && !in.env) {
     std::string error;
     try {
@@ -52,7 +52,7 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
       error = e.what();
     }
     if (!in.env) {
-      counters::bump(stats_.undecodable);
+      stats_.undecodable.add();
       co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
       co_return;
     }
@@ -61,13 +61,13 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
     case push_status::pushed: co_return;
     case push_status::full: break;
     case push_status::closed:
-      stats_.accepted.fetch_sub(1, std::memory_order_relaxed);
+      stats_.accepted.subtract();
       throw_error(errc::closed, fmt::format("subscription to '{}' is closed", sub.topic()));
   }
   try {
     co_await sub.accept(std::move(in));
   } catch (...) {
-    stats_.accepted.fetch_sub(1, std::memory_order_relaxed);
+    stats_.accepted.subtract();
     throw;
   }
 }
@@ -93,11 +93,11 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
     failure = e.what();
   }
   if (failure.empty()) {
-    counters::bump(stats_.dead_lettered);
+    stats_.dead_lettered.add();
     log().warn("message {} dead-lettered to '{}' after {} attempt(s): {}", where, dead_letter_topic(m.topic),
                attempts, error);
   } else {
-    counters::bump(stats_.lost);
+    stats_.lost.add();
     log().error("message {} could not be dead-lettered ({}); it failed with: {}", where, failure, error);
   }
 }

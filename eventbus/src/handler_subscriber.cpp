@@ -49,7 +49,7 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
   std::string error;
   for (unsigned attempt = 1;; ++attempt) {
     if (attempt > 1) {
-      counters::bump(core_.stats().retried);
+      core_.stats().retried.add();
       asio::steady_timer backoff(co_await asio::this_coro::executor, retry_.backoff_before(attempt));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
     }

@@ -75,7 +75,7 @@ void stream_state::ack(inbound& in) {
 bool stream_state::redeliver(inbound& in) {
   if (in.attempt >= retry_.attempts) return false;
   ++in.attempt;
-  if (auto core = core_.lock()) counters::bump(core->stats().retried);
+  if (auto core = core_.lock()) core->stats().retried.add();
   switch (queue_->try_push(in)) {
     case push_status::pushed: return true;
     case push_status::closed:  // the bus is closing: not handled, and counted so
