@@ -74,8 +74,8 @@ result run_memory_dispatch(const parameters& p) {
   r.p99_ms = latency.percentile_ms(99);
   r.max_ms = latency.percentile_ms(100);
   r.rss_peak_kib = status_kib("VmHWM");
+  r.threads_after = settled_thread_count(r.threads_before);
   const process_snapshot after;
-  r.threads_after = after.threads;
   r.fds_after = after.descriptors;
   return r;
 }

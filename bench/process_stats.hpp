@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <chrono>
 
 namespace corobus::bench {
 
@@ -26,6 +28,13 @@ inline std::size_t status_kib(const std::string& field) {
     in.ignore(4096, '\n');
   }
   return 0;
+}
+
+// A joined thread can stay listed in /proc/self/task for a moment after join() returned.
+inline std::size_t settled_thread_count(std::size_t expected) {
+  for (int i = 0; i < 1000 && count_entries("/proc/self/task") > expected; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return count_entries("/proc/self/task");
 }
 
 struct process_snapshot {

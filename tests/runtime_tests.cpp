@@ -35,20 +35,22 @@ BOOST_AUTO_TEST_CASE(io_pool_runs_on_its_threads_and_shutdown_joins_them) {
     std::mutex m;
     std::set<std::thread::id> seen;
     std::atomic<int> done{0};
+    std::atomic<int> off_pool{0};  // Boost.Test is not thread-safe: count here, check below
     for (int i = 0; i < 300; ++i)
       asio::post(pool.get_executor(), [&] {
-        BOOST_CHECK(pool.running_in_this_thread());
+        if (!pool.running_in_this_thread()) ++off_pool;
         std::lock_guard lock(m);
         seen.insert(std::this_thread::get_id());
         ++done;
       });
     BOOST_TEST(eventually([&] { return done == 300; }));
+    BOOST_TEST(off_pool == 0);
     BOOST_TEST(!pool.running_in_this_thread());
     pool.shutdown();
     BOOST_TEST(seen.size() >= 1u);
     BOOST_TEST(seen.count(std::this_thread::get_id()) == 0u);
   }
-  BOOST_TEST(thread_count() == threads_before);
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
   BOOST_TEST(descriptor_count() == fds_before);
 }
 
@@ -81,20 +83,40 @@ BOOST_AUTO_TEST_CASE(task_scope_counts_live_and_peak_tasks) {
 BOOST_AUTO_TEST_CASE(task_scope_cancel_reaches_every_task) {
   io_pool pool(2);
   task_scope scope;
-  std::atomic<int> aborted{0};
+  std::atomic<int> started{0}, aborted{0};
   for (int i = 0; i < 50; ++i)
-    scope.spawn(pool.make_strand(), [](std::atomic<int>& a) -> asio::awaitable<void> {
+    scope.spawn(pool.make_strand(), [](std::atomic<int>& s, std::atomic<int>& a) -> asio::awaitable<void> {
+      ++s;
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
-      auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec == asio::error::operation_aborted) ++a;
-    }(aborted), "sleeper");
-  BOOST_TEST(eventually([&] { return scope.live() == 50; }));
+      const auto done = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (std::get<0>(done) == asio::error::operation_aborted) ++a;
+    }(started, aborted), "sleeper");
+  BOOST_TEST(eventually([&] { return started == 50; }));
   const auto start = std::chrono::steady_clock::now();
   scope.cancel();
   BOOST_TEST(scope.wait_idle_for(5s));
   BOOST_TEST((std::chrono::steady_clock::now() - start < 1s));
   BOOST_TEST(aborted == 50);
   BOOST_TEST(scope.cancelled());
+}
+
+BOOST_AUTO_TEST_CASE(task_scope_cancel_before_a_task_starts_means_it_never_runs) {
+  io_pool pool(1);
+  task_scope scope;
+  std::atomic<bool> gate{false};
+  std::atomic<int> ran{0};
+  auto strand = pool.make_strand();
+  asio::post(strand, [&] { eventually([&] { return gate.load(); }); });  // hold the strand
+  for (int i = 0; i < 10; ++i)
+    scope.spawn(strand, [](std::atomic<int>& r) -> asio::awaitable<void> {
+      ++r;
+      co_return;
+    }(ran), "late starter");
+  scope.cancel();
+  gate = true;
+  BOOST_TEST(scope.wait_idle_for(5s));
+  BOOST_TEST(ran == 0);
+  BOOST_TEST(scope.live() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(task_scope_refuses_new_tasks_after_cancel) {

@@ -39,6 +39,11 @@ std::size_t entries(const char* dir) {
 }  // namespace
 
 std::size_t thread_count() { return entries("/proc/self/task"); }
+
+std::size_t settled_thread_count(std::size_t expected) {
+  eventually([&] { return thread_count() <= expected; }, 1000ms);
+  return thread_count();
+}
 std::size_t descriptor_count() { return entries("/proc/self/fd"); }
 
 }  // namespace corobus::test

@@ -37,6 +37,9 @@ asio::awaitable<bool> eventually_async(std::function<bool()> condition, std::chr
 asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d);
 
 std::size_t thread_count();      // entries of /proc/self/task
+// The thread count once it stops falling toward `expected` (up to a second): a joined
+// thread can stay listed in /proc/self/task for a moment after join() returned.
+std::size_t settled_thread_count(std::size_t expected);
 std::size_t descriptor_count();  // entries of /proc/self/fd
 
 // Lines the "corobus" logger wrote at warning level or above, since the test binary started.

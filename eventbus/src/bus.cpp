@@ -12,47 +12,64 @@ bus::bus(corobus::config cfg) : core_(std::make_shared<detail::bus_core>(std::mo
 
 bus::~bus() { close(); }
 
-bus::executor_type bus::get_executor() noexcept { return core_->pool().get_executor(); }
+bus::executor_type bus::get_executor() { return core_->pool().get_executor(); }
 
-asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string payload, publish_options options) {
-  core_->ensure_open("publish");
+namespace {
+
+// The frame keeps the bus core alive: a bus destroyed while a publish waits (for room in a
+// lane, for a broker) must not pull the state from under it.
+asio::awaitable<publish_result> publish_with(std::shared_ptr<detail::bus_core> core, message msg) {
+  core->ensure_open("publish");
+  validate_topic(msg.topic);
+  auto& stats = core->stats();
+  try {
+    auto result = co_await core->backend().publish(std::move(msg));
+    stats.published.add();
+    co_return result;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
+asio::awaitable<publish_result> publish_envelope_with(std::shared_ptr<detail::bus_core> core, std::string topic,
+                                                      envelope e) {
+  core->ensure_open("publish_envelope");
   validate_topic(topic);
+  e.validate();
+  auto& stats = core->stats();
+  try {
+    auto result = co_await core->backend().publish_envelope(std::move(topic), std::move(e));
+    stats.published.add();
+    co_return result;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<publish_result> bus::publish(std::string topic, std::string payload, publish_options options) {
   message msg;
-  msg.topic = std::string(topic);
+  msg.topic = std::move(topic);
   msg.key = std::move(options.key);
   msg.payload = std::move(payload);
   msg.headers = std::move(options.headers);
-  auto& stats = core_->stats();
-  try {
-    auto result = co_await core_->backend().publish(std::move(msg));
-    stats.published.add();
-    co_return result;
-  } catch (...) {
-    stats.publish_errors.add();
-    throw;
-  }
+  return publish_with(core_, std::move(msg));
 }
 
-asio::awaitable<publish_result> bus::publish(std::string_view topic, std::string payload) {
-  return publish(topic, std::move(payload), publish_options{});
+asio::awaitable<publish_result> bus::publish(std::string topic, std::string payload) {
+  return publish(std::move(topic), std::move(payload), publish_options{});
 }
 
-asio::awaitable<publish_result> bus::publish_envelope(std::string_view topic, envelope e) {
-  core_->ensure_open("publish_envelope");
-  validate_topic(topic);
-  e.validate();
-  auto& stats = core_->stats();
-  try {
-    auto result = co_await core_->backend().publish_envelope(std::string(topic), std::move(e));
-    stats.published.add();
-    co_return result;
-  } catch (...) {
-    stats.publish_errors.add();
-    throw;
-  }
+asio::awaitable<publish_result> bus::publish_envelope(std::string topic, envelope e) {
+  return publish_envelope_with(core_, std::move(topic), std::move(e));
 }
 
-std::string bus::group_name(std::string_view topic, const subscribe_options& options) {
+namespace {
+
+std::string group_name(std::string_view topic, const subscribe_options& options) {
   if (!options.group.empty()) {
     if (auto p = topic_problem(options.group))
       throw_error(errc::invalid_argument, fmt::format("invalid group name '{}': {}", options.group, *p));
@@ -62,65 +79,78 @@ std::string bus::group_name(std::string_view topic, const subscribe_options& opt
   return fmt::format("{}.subscriber-{}", topic, anonymous.fetch_add(1, std::memory_order_relaxed));
 }
 
-std::shared_ptr<detail::subscriber> bus::make_handler_subscriber(
-    std::string_view topic, const subscribe_options& options, std::variant<message_handler, envelope_handler> handler) {
-  const bool keyed = std::holds_alternative<envelope_handler>(handler);
-  core_->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
-  validate_topic(topic);
-  std::visit([](const auto& h) {
-    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
-  }, handler);
-  const auto& cfg = core_->cfg();
-  corobus::config checked = cfg;  // per-subscription values obey the same rules as the config's
+// The subscription's settings, checked by the same rules as the config's.
+corobus::config settings_for(const corobus::config& cfg, const subscribe_options& options) {
+  corobus::config checked = cfg;
   checked.lanes = options.lanes.value_or(cfg.lanes);
   checked.lane_capacity = options.lane_capacity.value_or(cfg.lane_capacity);
   checked.concurrency = options.concurrency.value_or(cfg.concurrency);
   checked.retry = options.retry.value_or(cfg.retry);
   checked.validate();
-  const auto shape = keyed ? lane_shape::keyed(checked.lanes, checked.lane_capacity)
-                           : lane_shape::unordered(checked.concurrency, checked.lane_capacity);
-  return std::make_shared<detail::handler_subscriber>(*core_, std::string(topic), group_name(topic, options), shape,
-                                                      checked.retry, std::move(handler));
+  return checked;
 }
 
-asio::awaitable<subscription> bus::attach(std::shared_ptr<detail::subscriber> sub) {
-  core_->add_subscriber(sub);
-  co_await core_->backend().attach(sub);
-  co_return subscription(sub->topic(), sub->group());
+asio::awaitable<void> attach(detail::bus_core& core, const std::shared_ptr<detail::subscriber>& sub) {
+  core.add_subscriber(sub);
+  co_await core.backend().attach(sub);
 }
 
-asio::awaitable<subscription> bus::subscribe(std::string_view topic, message_handler handler,
-                                             const subscribe_options& options) {
-  return attach(make_handler_subscriber(topic, options, std::move(handler)));
-}
-
-asio::awaitable<subscription> bus::subscribe(std::string_view topic, message_handler handler) {
-  return subscribe(topic, std::move(handler), subscribe_options{});
-}
-
-asio::awaitable<subscription> bus::subscribe_envelopes(std::string_view topic, envelope_handler handler,
-                                                       const subscribe_options& options) {
-  return attach(make_handler_subscriber(topic, options, std::move(handler)));
-}
-
-asio::awaitable<subscription> bus::subscribe_envelopes(std::string_view topic, envelope_handler handler) {
-  return subscribe_envelopes(topic, std::move(handler), subscribe_options{});
-}
-
-asio::awaitable<corobus::stream> bus::stream(std::string_view topic) { return stream(topic, subscribe_options{}); }
-
-asio::awaitable<corobus::stream> bus::stream(std::string_view topic, const subscribe_options& options) {
-  core_->ensure_open("stream");
+asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_core> core, std::string topic,
+                                             std::variant<message_handler, envelope_handler> handler,
+                                             subscribe_options options) {
+  const bool keyed = std::holds_alternative<envelope_handler>(handler);
+  core->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
   validate_topic(topic);
-  corobus::config checked = core_->cfg();
-  checked.retry = options.retry.value_or(checked.retry);
-  checked.validate();
-  auto state = std::make_shared<detail::stream_state>(core_, std::string(topic), group_name(topic, options),
-                                                      checked.stream_capacity, checked.retry);
-  return [](bus& self, std::shared_ptr<detail::stream_state> state) -> asio::awaitable<corobus::stream> {
-    co_await self.attach(state);
-    co_return state->make_stream();
-  }(*this, std::move(state));
+  std::visit([](const auto& h) {
+    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
+  }, handler);
+  const auto settings = settings_for(core->cfg(), options);
+  const auto shape = keyed ? lane_shape::keyed(settings.lanes, settings.lane_capacity)
+                           : lane_shape::unordered(settings.concurrency, settings.lane_capacity);
+  auto group = group_name(topic, options);
+  auto sub = std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry,
+                                                          std::move(handler));
+  co_await attach(*core, sub);
+  co_return subscription(std::move(topic), std::move(group));
+}
+
+asio::awaitable<corobus::stream> stream_with(std::shared_ptr<detail::bus_core> core, std::string topic,
+                                             subscribe_options options) {
+  core->ensure_open("stream");
+  validate_topic(topic);
+  const auto settings = settings_for(core->cfg(), options);
+  auto state = std::make_shared<detail::stream_state>(core, topic, group_name(topic, options),
+                                                      settings.stream_capacity, settings.retry);
+  co_await attach(*core, state);
+  co_return state->make_stream();
+}
+
+}  // namespace
+
+asio::awaitable<subscription> bus::subscribe(std::string topic, message_handler handler,
+                                             subscribe_options options) {
+  return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
+}
+
+asio::awaitable<subscription> bus::subscribe(std::string topic, message_handler handler) {
+  return subscribe(std::move(topic), std::move(handler), subscribe_options{});
+}
+
+asio::awaitable<subscription> bus::subscribe_envelopes(std::string topic, envelope_handler handler,
+                                                       subscribe_options options) {
+  return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
+}
+
+asio::awaitable<subscription> bus::subscribe_envelopes(std::string topic, envelope_handler handler) {
+  return subscribe_envelopes(std::move(topic), std::move(handler), subscribe_options{});
+}
+
+asio::awaitable<corobus::stream> bus::stream(std::string topic, subscribe_options options) {
+  return stream_with(core_, std::move(topic), std::move(options));
+}
+
+asio::awaitable<corobus::stream> bus::stream(std::string topic) {
+  return stream(std::move(topic), subscribe_options{});
 }
 
 void bus::close() { core_->close(); }

@@ -32,9 +32,11 @@ void bus_core::ensure_open(std::string_view what) const {
   if (closing()) throw_error(errc::closed, fmt::format("{}: the bus is closed", what));
 }
 
-void bus_core::add_subscriber(std::shared_ptr<subscriber> sub) {
+void bus_core::add_subscriber(const std::shared_ptr<subscriber>& sub) {
   std::lock_guard lock(subscribers_mutex_);
-  subscribers_.push_back(std::move(sub));
+  ensure_open("subscribe");
+  sub->start();
+  subscribers_.push_back(sub);
 }
 
 void bus_core::settle(const inbound&) noexcept { stats_.delivered.add(); }
@@ -79,6 +81,10 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
   dl.key = m.key;
   dl.payload = !m.payload.empty() || !in.env ? m.payload : in.env->encode();
   dl.headers = m.headers;
+  if (in.env && !find_header(dl.headers, envelope_headers::event_id)) {
+    auto metadata = metadata_headers(*in.env);  // the in-process backend skips them when nobody reads bytes
+    dl.headers.insert(dl.headers.end(), metadata.begin(), metadata.end());
+  }
   dl.headers.push_back({std::string(dead_letter_headers::error), error});
   dl.headers.push_back({std::string(dead_letter_headers::origin_topic), m.topic});
   dl.headers.push_back({std::string(dead_letter_headers::origin_partition), std::to_string(m.partition)});
@@ -96,6 +102,9 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
     stats_.dead_lettered.add();
     log().warn("message {} dead-lettered to '{}' after {} attempt(s): {}", where, dead_letter_topic(m.topic),
                attempts, error);
+  } else if (closing()) {  // the dead-letter topic's subscribers closed first: not handled
+    abandon(1);
+    log().warn("message {} failed with '{}' while the bus closed; not dead-lettered ({})", where, error, failure);
   } else {
     stats_.lost.add();
     log().error("message {} could not be dead-lettered ({}); it failed with: {}", where, failure, error);
@@ -110,14 +119,15 @@ void bus_core::close() {
 
 void bus_core::close_once() {
   const auto deadline = std::chrono::steady_clock::now() + cfg_.close_grace;
-  // (1) refuse new publishes and subscribes, (2) stop fetching
-  closing_.store(true, std::memory_order_release);
-  backend_->stop_intake();
+  // (1) refuse new publishes and subscribes, (2) stop fetching. Marked under the lock that
+  // add_subscriber holds: a subscriber is either refused or in the list closed below.
   std::vector<std::shared_ptr<subscriber>> subs;
   {
     std::lock_guard lock(subscribers_mutex_);
+    closing_.store(true, std::memory_order_release);
     subs.swap(subscribers_);
   }
+  backend_->stop_intake();
   for (auto& s : subs) s->close_intake();
 
   // (3) in-flight and queued work finishes within the grace period, (4) then is cancelled,

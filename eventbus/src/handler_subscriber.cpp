@@ -13,25 +13,29 @@ handler_subscriber::handler_subscriber(bus_core& core, std::string topic, std::s
                                        std::variant<message_handler, envelope_handler> handler)
     : subscriber(std::move(topic), std::move(group), std::holds_alternative<envelope_handler>(handler)),
       core_(core),
+      shape_(shape),
       retry_(retry),
-      handler_(std::move(handler)),
-      lanes_(core.scope(), core.pool(), shape, [this](inbound in) { return process(std::move(in)); },
-             fmt::format("lane of '{}' group '{}'", this->topic(), this->group())) {}
+      handler_(std::move(handler)) {}
+
+void handler_subscriber::start() {
+  lanes_.emplace(core_.scope(), core_.pool(), shape_, [this](inbound in) { return process(std::move(in)); },
+                 fmt::format("lane of '{}' group '{}'", topic(), group()));
+}
 
 std::uint32_t handler_subscriber::lane_key(const inbound& in) {
   return stable_hash(in.env ? std::string_view(in.env->aggregate_id) : std::string_view(in.msg->key));
 }
 
-push_status handler_subscriber::try_accept(inbound& in) { return lanes_.try_push(lane_key(in), in); }
+push_status handler_subscriber::try_accept(inbound& in) { return lanes_->try_push(lane_key(in), in); }
 
 asio::awaitable<void> handler_subscriber::accept(inbound in) {
   const auto key = lane_key(in);
-  co_await lanes_.push(key, std::move(in));
+  co_await lanes_->push(key, std::move(in));
 }
 
-void handler_subscriber::close_intake() { lanes_.close(); }
+void handler_subscriber::close_intake() { lanes_->close(); }
 
-std::size_t handler_subscriber::take_abandoned() { return lanes_.take_abandoned().size(); }
+std::size_t handler_subscriber::take_abandoned() { return lanes_->take_abandoned().size(); }
 
 asio::awaitable<void> handler_subscriber::call_handler(const inbound& in) {
   if (auto* h = std::get_if<envelope_handler>(&handler_))
@@ -49,11 +53,11 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
   std::string error;
   for (unsigned attempt = 1;; ++attempt) {
     if (attempt > 1) {
-      core_.stats().retried.add();
       asio::steady_timer backoff(co_await asio::this_coro::executor, retry_.backoff_before(attempt));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (cancelled()) break;
+    if (attempt > 1) core_.stats().retried.add();
     bool ok = false;
     try {
       co_await call_handler(in);

@@ -65,6 +65,8 @@ asio::awaitable<std::optional<delivery>> stream_state::next() {
   if (!in) in = queue_->try_pop();
   if (!in) in = co_await queue_->async_pop();
   if (!in) co_return std::nullopt;
+  if (in->attempt > 1)
+    if (auto core = core_.lock()) core->stats().retried.add();
   co_return delivery(shared_from_this(), std::move(*in));
 }
 
@@ -75,29 +77,38 @@ void stream_state::ack(inbound& in) {
 bool stream_state::redeliver(inbound& in) {
   if (in.attempt >= retry_.attempts) return false;
   ++in.attempt;
-  if (auto core = core_.lock()) core->stats().retried.add();
-  switch (queue_->try_push(in)) {
-    case push_status::pushed: return true;
-    case push_status::closed:  // the bus is closing: not handled, and counted so
-      if (auto core = core_.lock()) core->abandon(1);
-      return true;
-    case push_status::full: break;
-  }
+  if (queue_->try_push(in) == push_status::pushed) return true;
+  // Full or closed. Decided under the lock take_abandoned() takes, so a message put aside
+  // here is either counted by it or abandoned now.
   std::lock_guard lock(mutex_);
-  redeliveries_.push_back(std::move(in));
+  if (queue_->closed()) {
+    if (auto core = core_.lock()) core->abandon(1);
+  } else {
+    redeliveries_.push_back(std::move(in));
+  }
   return true;
 }
 
 asio::awaitable<void> stream_state::nack(inbound in, std::string reason) {
   if (redeliver(in)) co_return;
+  auto core = core_.lock();
+  if (!core) co_return;
+  if (core->closing()) {  // too late for a dead letter: not handled, and counted so
+    core->abandon(1);
+    co_return;
+  }
   const auto attempts = in.attempt;
-  if (auto core = core_.lock()) co_await core->dead_letter(std::move(in), std::move(reason), attempts);
+  co_await core->dead_letter(std::move(in), std::move(reason), attempts);
 }
 
 void stream_state::dropped(inbound in) {
   if (redeliver(in)) return;
   auto core = core_.lock();
   if (!core) return;
+  if (core->closing()) {  // the pool may be gone already: no task can be started
+    core->abandon(1);
+    return;
+  }
   const auto attempts = in.attempt;
   try {
     core->scope().spawn(core->pool().make_strand(),

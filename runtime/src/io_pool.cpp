@@ -14,6 +14,17 @@ io_pool::io_pool(std::size_t threads)
   io_.emplace(static_cast<int>(size_));
   work_.emplace(io_->get_executor());
   threads_.reserve(size_);
+  try {
+    start_threads();
+  } catch (...) {  // joinable threads must not be destroyed: stop the ones that started
+    io_->stop();
+    for (auto& t : threads_) t.join();
+    throw;
+  }
+  for (const auto& t : threads_) thread_ids_.push_back(t.get_id());
+}
+
+void io_pool::start_threads() {
   for (std::size_t i = 0; i < size_; ++i) {
     threads_.emplace_back([this] {
       // Library tasks catch their own errors; anything escaping a handler is a bug worth a
@@ -27,6 +38,8 @@ io_pool::io_pool(std::size_t threads)
           return;
         } catch (const std::exception& e) {
           log().error("unhandled exception on an io thread: {}", e.what());
+        } catch (...) {
+          log().error("unhandled exception on an io thread (not a std::exception)");
         }
       }
     });
@@ -35,12 +48,15 @@ io_pool::io_pool(std::size_t threads)
 
 io_pool::~io_pool() { shutdown(); }
 
-io_pool::executor_type io_pool::get_executor() noexcept { return io_->get_executor(); }
+io_pool::executor_type io_pool::get_executor() {
+  if (!io_) throw_error(errc::closed, "the io pool is shut down");
+  return io_->get_executor();
+}
 
-asio::strand<io_pool::executor_type> io_pool::make_strand() { return asio::make_strand(*io_); }
+asio::strand<io_pool::executor_type> io_pool::make_strand() { return asio::make_strand(get_executor()); }
 
 bool io_pool::running_in_this_thread() const noexcept {
-  return io_ && io_->get_executor().running_in_this_thread();
+  return std::find(thread_ids_.begin(), thread_ids_.end(), std::this_thread::get_id()) != thread_ids_.end();
 }
 
 void io_pool::shutdown(std::chrono::steady_clock::time_point drain_deadline) {

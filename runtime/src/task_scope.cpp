@@ -64,7 +64,11 @@ bool task_scope::wait_idle_for(std::chrono::steady_clock::duration timeout) {
 
 void task_scope::wait_idle() {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return tasks_.empty(); });
+  while (!idle_.wait_for(lock, std::chrono::seconds(5), [this] { return tasks_.empty(); })) {
+    std::string names;
+    for (const auto& t : tasks_) names += (names.empty() ? "'" : ", '") + t->name + "'";
+    log().warn("still waiting for {} task(s) to end: {}", tasks_.size(), names);
+  }
 }
 
 }  // namespace corobus

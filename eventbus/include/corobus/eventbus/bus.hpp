@@ -17,13 +17,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace corobus {
 
 namespace detail {
 class bus_core;
-class subscriber;
 }
 
 // A live subscription (it lasts until the bus closes).
@@ -38,9 +36,10 @@ class subscription {
   std::string group_;
 };
 
-// The awaitable calls take options through overloads rather than default arguments: g++ 12
-// destroys a default argument of class type twice when the call stands in a co_await
-// expression (GCC coroutine bug), which would corrupt the caller's frame.
+// Every awaitable here starts when it is awaited and owns its arguments, and checks (closed,
+// names, handler) happen then too. Options come through overloads rather than default
+// arguments: g++ 12 destroys a default argument of aggregate type twice when the call stands
+// in a co_await expression.
 class bus {
  public:
   using executor_type = io_pool::executor_type;
@@ -53,27 +52,28 @@ class bus {
   bus(const bus&) = delete;
   bus& operator=(const bus&) = delete;
 
-  executor_type get_executor() noexcept;
+  // The io threads' executor, for your own coroutines. Throws errc::closed after close().
+  executor_type get_executor();
 
-  // Sends raw bytes. Completes when the backend accepted the message.
-  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload, publish_options options);
-  asio::awaitable<publish_result> publish(std::string_view topic, std::string payload);
+  // Sends raw bytes. Completes when the backend accepted the message. Like every awaitable
+  // here it starts when awaited, so it owns its arguments (a topic made on the fly is fine).
+  asio::awaitable<publish_result> publish(std::string topic, std::string payload, publish_options options);
+  asio::awaitable<publish_result> publish(std::string topic, std::string payload);
   // Validates the envelope (errc::invalid_envelope, nothing sent) and sends it keyed by its
   // aggregate id, with its metadata also in headers.
-  asio::awaitable<publish_result> publish_envelope(std::string_view topic, envelope e);
+  asio::awaitable<publish_result> publish_envelope(std::string topic, envelope e);
 
   // Raw messages, unordered, at most `concurrency` handlers at once.
-  asio::awaitable<subscription> subscribe(std::string_view topic, message_handler handler,
-                                          const subscribe_options& options);
-  asio::awaitable<subscription> subscribe(std::string_view topic, message_handler handler);
+  asio::awaitable<subscription> subscribe(std::string topic, message_handler handler, subscribe_options options);
+  asio::awaitable<subscription> subscribe(std::string topic, message_handler handler);
   // Envelopes in order per aggregate id: one aggregate's handler calls never overlap, and a
   // failing message is retried in place before the next of its aggregate starts.
-  asio::awaitable<subscription> subscribe_envelopes(std::string_view topic, envelope_handler handler,
-                                                    const subscribe_options& options);
-  asio::awaitable<subscription> subscribe_envelopes(std::string_view topic, envelope_handler handler);
+  asio::awaitable<subscription> subscribe_envelopes(std::string topic, envelope_handler handler,
+                                                    subscribe_options options);
+  asio::awaitable<subscription> subscribe_envelopes(std::string topic, envelope_handler handler);
   // A pull loop over raw messages with explicit ack.
-  asio::awaitable<corobus::stream> stream(std::string_view topic, const subscribe_options& options);
-  asio::awaitable<corobus::stream> stream(std::string_view topic);
+  asio::awaitable<corobus::stream> stream(std::string topic, subscribe_options options);
+  asio::awaitable<corobus::stream> stream(std::string topic);
 
   // Refuses new work, lets in-flight handlers finish within config::close_grace, cancels the
   // rest, joins every task and the io threads. Idempotent; concurrent callers all return
@@ -85,13 +85,6 @@ class bus {
   const corobus::config& get_config() const noexcept;
 
  private:
-  // The checks and the set-up run before the first suspension, so the coroutine part only
-  // hands the subscriber to the backend.
-  std::shared_ptr<detail::subscriber> make_handler_subscriber(std::string_view topic, const subscribe_options& options,
-                                                              std::variant<message_handler, envelope_handler> handler);
-  asio::awaitable<subscription> attach(std::shared_ptr<detail::subscriber> sub);
-  std::string group_name(std::string_view topic, const subscribe_options& options);
-
   std::shared_ptr<detail::bus_core> core_;
 };
 

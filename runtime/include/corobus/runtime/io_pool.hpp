@@ -1,6 +1,6 @@
 #pragma once
-// A fixed set of threads running one io_context. Its owner starts it and joins it; no thread
-// outlives join(), and join() also destroys the io_context, so its descriptors (epoll,
+// A fixed set of threads running one io_context. Its owner starts it and shuts it down; no
+// thread outlives shutdown(), which also destroys the io_context, so its descriptors (epoll,
 // eventfd, timerfd) are closed when it returns.
 #include <corobus/runtime/asio.hpp>
 
@@ -29,11 +29,12 @@ class io_pool {
   io_pool(const io_pool&) = delete;
   io_pool& operator=(const io_pool&) = delete;
 
-  executor_type get_executor() noexcept;
+  // Both throw system_error(errc::closed) after shutdown().
+  executor_type get_executor();
   asio::strand<executor_type> make_strand();
   std::size_t size() const noexcept { return size_; }
 
-  // True on one of this pool's threads.
+  // True on one of this pool's threads (safe to ask from any thread, at any time).
   bool running_in_this_thread() const noexcept;
 
   // Lets the threads run out of work until `drain_deadline` (a coroutine that is resumed
@@ -44,8 +45,11 @@ class io_pool {
   void shutdown(std::chrono::steady_clock::time_point drain_deadline = {});
 
  private:
+  void start_threads();
+
   std::size_t size_;
-  mutable std::optional<asio::io_context> io_;
+  std::optional<asio::io_context> io_;
+  std::vector<std::thread::id> thread_ids_;  // fixed once the constructor returns
   std::optional<asio::executor_work_guard<executor_type>> work_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;

@@ -49,9 +49,14 @@ class lane_group {
       : process_(std::make_shared<process_fn>(std::move(process))) {
     queues_.reserve(shape.queues);
     for (std::size_t q = 0; q < shape.queues; ++q) queues_.push_back(async_queue<T>::create(shape.capacity));
-    for (std::size_t q = 0; q < shape.queues; ++q)
-      for (std::size_t c = 0; c < shape.consumers_per_queue; ++c)
-        scope.spawn(pool.make_strand(), consume(queues_[q], process_), name);
+    try {
+      for (std::size_t q = 0; q < shape.queues; ++q)
+        for (std::size_t c = 0; c < shape.consumers_per_queue; ++c)
+          scope.spawn(pool.make_strand(), consume(queues_[q], process_), name);
+    } catch (...) {
+      close();  // the consumers already started end on the closed queues
+      throw;
+    }
   }
 
   ~lane_group() { close(); }

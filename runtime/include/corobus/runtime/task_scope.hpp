@@ -10,6 +10,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/dispatch.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -40,9 +41,18 @@ class task_scope {
   template <class Executor>
   void spawn(const Executor& ex, asio::awaitable<void> task, std::string name) {
     auto t = admit(asio::any_io_executor(ex), std::move(name));
-    asio::co_spawn(ex, std::move(task),
-                   asio::bind_cancellation_slot(t->signal.slot(),
-                                                [this, t](std::exception_ptr e) { finish(t, e); }));
+    // The task's signal is only touched on its executor: the slot is bound there, and
+    // cancel() emits there. A task that reaches its executor after cancel() never starts.
+    asio::dispatch(ex, [this, t, ex, task = std::move(task)]() mutable {
+      if (cancelled()) return finish(t, nullptr);
+      try {
+        asio::co_spawn(ex, std::move(task),
+                       asio::bind_cancellation_slot(t->signal.slot(),
+                                                    [this, t](std::exception_ptr e) { finish(t, e); }));
+      } catch (...) {
+        finish(t, std::current_exception());
+      }
+    });
   }
 
   // Emits terminal cancellation to every live task (on each task's executor) and refuses new
@@ -52,6 +62,7 @@ class task_scope {
 
   // Blocks until no task lives, or `timeout` passed; true when idle. Not from a task itself.
   bool wait_idle_for(std::chrono::steady_clock::duration timeout);
+  // Blocks until no task lives; every few seconds it logs the tasks it still waits for.
   void wait_idle();
 
   std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }

@@ -33,7 +33,9 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   void ensure_open(std::string_view what) const;
   bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
 
-  void add_subscriber(std::shared_ptr<subscriber> sub);
+  // Starts `sub` and registers it, so that close() will close it; throws errc::closed once
+  // close() began (then `sub` was not started).
+  void add_subscriber(const std::shared_ptr<subscriber>& sub);
 
   // A message is done: its handler succeeded, or it was acked.
   void settle(const inbound& in) noexcept;

@@ -6,6 +6,7 @@
 #include <corobus/eventbus/handlers.hpp>
 #include <corobus/runtime/lane_group.hpp>
 
+#include <optional>
 #include <variant>
 
 namespace corobus::detail {
@@ -19,6 +20,7 @@ class handler_subscriber final : public subscriber {
   handler_subscriber(bus_core& core, std::string topic, std::string group, lane_shape shape,
                      retry_policy retry, std::variant<message_handler, envelope_handler> handler);
 
+  void start() override;
   push_status try_accept(inbound& in) override;
   asio::awaitable<void> accept(inbound in) override;
   void close_intake() override;
@@ -30,9 +32,10 @@ class handler_subscriber final : public subscriber {
   asio::awaitable<void> call_handler(const inbound& in);
 
   bus_core& core_;
+  lane_shape shape_;
   retry_policy retry_;
   std::variant<message_handler, envelope_handler> handler_;
-  lane_group<inbound> lanes_;
+  std::optional<lane_group<inbound>> lanes_;  // made by start()
 };
 
 }  // namespace corobus::detail

@@ -19,6 +19,10 @@ class subscriber {
   // True when messages must carry a decoded envelope (dispatch() decodes them).
   bool wants_envelopes() const noexcept { return wants_envelopes_; }
 
+  // Starts its tasks, if it has any. Called once, by bus_core::add_subscriber, under the
+  // lock that close() takes to mark the bus closing.
+  virtual void start() {}
+
   // The fast path: takes `in` when there is room now.
   virtual push_status try_accept(inbound& in) = 0;
   // Waits for room; throws system_error(errc::closed) after close_intake().
