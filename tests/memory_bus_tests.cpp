@@ -187,6 +187,44 @@ BOOST_AUTO_TEST_CASE(a_stream_ends_when_the_bus_closes) {
   closer.join();
 }
 
+BOOST_AUTO_TEST_CASE(thousands_of_topics_each_reach_their_own_subscribers) {
+  bus b(fast_config());
+  constexpr int topics = 3000, subscribed = 300;
+  std::vector<std::atomic<int>> got(subscribed);
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < subscribed; ++i)
+      co_await b.subscribe("topic-" + std::to_string(i), [&got, i](const message& m) -> asio::awaitable<void> {
+        if (m.topic == "topic-" + std::to_string(i)) ++got[i];
+        co_return;
+      });
+    for (int i = 0; i < topics; ++i) co_await b.publish("topic-" + std::to_string(i), "x");
+  });
+  BOOST_TEST(eventually([&] { return b.metrics().delivered == static_cast<std::uint64_t>(subscribed); }));
+  for (int i = 0; i < subscribed; ++i) BOOST_TEST_REQUIRE(got[i] == 1);
+  BOOST_TEST(b.metrics().unrouted == static_cast<std::uint64_t>(topics - subscribed));  // counted, not silent
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_stream_ends_its_subscription_and_never_holds_publishers_back) {
+  auto cfg = fast_config();
+  cfg.stream_capacity = 10;
+  bus b(cfg);
+  std::atomic<int> handled{0};
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.subscribe("audit", [&](const message&) -> asio::awaitable<void> {
+      ++handled;
+      co_return;
+    });
+    {
+      auto forgotten = co_await b.stream("audit");
+      for (int i = 0; i < 5; ++i) co_await b.publish("audit", "queued");
+    }  // the last handle goes: the 5 it held are abandoned, and it receives no more
+    for (int i = 0; i < 100; ++i) co_await b.publish("audit", "after");  // would block at 10 otherwise
+  });
+  BOOST_TEST(eventually([&] { return handled == 105; }));
+  BOOST_TEST(b.metrics().abandoned == 5u);
+  BOOST_TEST(eventually([&] { return b.metrics().in_flight == 0; }));
+}
+
 BOOST_AUTO_TEST_CASE(a_nacked_or_dropped_delivery_comes_back_then_goes_to_the_dead_letter_topic) {
   bus b(fast_config());  // 3 attempts
   inbox<message> dead;

@@ -39,6 +39,20 @@ void bus_core::add_subscriber(const std::shared_ptr<subscriber>& sub) {
   subscribers_.push_back(sub);
 }
 
+void bus_core::remove_subscriber(const std::shared_ptr<subscriber>& sub) {
+  {
+    std::lock_guard lock(subscribers_mutex_);
+    if (closing()) return;  // close() takes care of it
+    std::erase(subscribers_, sub);
+  }
+  backend_->detach(sub);
+  sub->close_intake();
+  if (const auto left = sub->take_abandoned(); left != 0) {
+    abandon(left);
+    log().warn("{} message(s) of '{}' were not handled: the subscription ended", left, sub->topic());
+  }
+}
+
 void bus_core::settle(const inbound&) noexcept { stats_.delivered.add(); }
 
 void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
@@ -62,15 +76,21 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
   switch (sub.try_accept(in)) {
     case push_status::pushed: co_return;
     case push_status::full: break;
-    case push_status::closed:
+    case push_status::closed:  // the subscription ended (or the bus closes) meanwhile
       stats_.accepted.subtract();
-      throw_error(errc::closed, fmt::format("subscription to '{}' is closed", sub.topic()));
+      ensure_open("publish");
+      co_return;
   }
+  bool refused = false;
   try {
     co_await sub.accept(std::move(in));
-  } catch (...) {
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != errc::closed) throw;
+    refused = true;
+  }
+  if (refused) {
     stats_.accepted.subtract();
-    throw;
+    ensure_open("publish");
   }
 }
 

@@ -1,4 +1,5 @@
 #include <corobus/eventbus/envelope.hpp>
+#include <corobus/eventbus/detail/raw_member.hpp>
 #include <corobus/eventbus/detail/timestamp.hpp>
 #include <corobus/runtime/error.hpp>
 
@@ -84,8 +85,12 @@ std::string envelope::encode() const {
   if (!trace_id.empty()) o["trace_id"] = trace_id;
   if (!correlation_id.empty()) o["correlation_id"] = correlation_id;
   if (!tenant_id.empty()) o["tenant_id"] = tenant_id;
-  o["payload"] = *parse_payload(payload);
-  return json::serialize(o);
+  // The payload goes in as the producer wrote it (validated above), not re-serialised:
+  // see detail/raw_member.hpp.
+  auto text = json::serialize(o);
+  text.pop_back();  // the closing brace
+  text.append(R"(,"payload":)").append(payload).push_back('}');
+  return text;
 }
 
 envelope envelope::decode(std::string_view text) {
@@ -110,8 +115,10 @@ envelope envelope::decode(std::string_view text) {
   e.trace_id = optional_string(o, "trace_id");
   e.correlation_id = optional_string(o, "correlation_id");
   e.tenant_id = optional_string(o, "tenant_id");
-  if (auto it = o.find("payload"); it != o.end() && !it->value().is_null())
-    e.payload = json::serialize(it->value());
+  if (auto it = o.find("payload"); it != o.end() && !it->value().is_null()) {
+    const auto raw = detail::raw_member(text, "payload");
+    e.payload = raw ? std::string(*raw) : json::serialize(it->value());  // a key with escapes: rare
+  }
   e.validate();
   return e;
 }

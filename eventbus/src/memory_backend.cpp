@@ -1,6 +1,7 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
 #include <corobus/runtime/stable_hash.hpp>
 
 namespace corobus::detail {
@@ -13,8 +14,24 @@ const std::shared_ptr<subscriber>& memory_backend::group::pick(std::string_view 
   return members[mixed % members.size()];
 }
 
+memory_backend::topic_state* memory_backend::directory::find(std::string_view name) const {
+  const auto mask = slots.size() - 1;
+  for (auto i = stable_hash(name) & mask;; i = (i + 1) & mask) {
+    auto* t = slots[i].load(std::memory_order_acquire);
+    if (!t || t->name == name) return t;
+  }
+}
+
+void memory_backend::directory::insert(topic_state* t) {
+  const auto mask = slots.size() - 1;
+  auto i = stable_hash(t->name) & mask;
+  while (slots[i].load(std::memory_order_relaxed)) i = (i + 1) & mask;
+  slots[i].store(t, std::memory_order_release);
+  ++used;
+}
+
 memory_backend::memory_backend(bus_core& core) : core_(core) {
-  directories_.push_back(std::make_unique<const directory>());
+  directories_.push_back(std::make_unique<directory>(64));
   routings_.push_back(std::make_unique<const routing>());  // the table of a topic nobody subscribed to
   directory_.store(directories_.back().get(), std::memory_order_release);
 }
@@ -23,25 +40,31 @@ memory_backend::~memory_backend() = default;
 
 memory_backend::topic_state& memory_backend::topic(const std::string& name) {
   if (shut_down_.load(std::memory_order_acquire)) throw_error(errc::closed, "the in-process backend is shut down");
-  const auto* dir = directory_.load(std::memory_order_acquire);
-  if (auto it = dir->find(name); it != dir->end()) return *it->second;
+  if (auto* t = directory_.load(std::memory_order_acquire)->find(name)) return *t;
 
   std::lock_guard lock(writers_);
-  dir = directory_.load(std::memory_order_acquire);
-  if (auto it = dir->find(name); it != dir->end()) return *it->second;
-  auto& t = *topics_.emplace_back(std::make_unique<topic_state>());
-  t.routes.store(routings_.front().get(), std::memory_order_release);
-  auto grown = std::make_unique<directory>(*dir);
-  grown->emplace(name, &t);
-  directory_.store(grown.get(), std::memory_order_release);
-  directories_.push_back(std::move(grown));
-  return t;
+  auto* dir = directories_.back().get();
+  if (auto* t = dir->find(name)) return *t;
+  auto* t = topics_.emplace_back(std::make_unique<topic_state>(name)).get();
+  t->routes.store(routings_.front().get(), std::memory_order_release);
+  if (2 * (dir->used + 1) > dir->slots.size()) {  // keep it at most half full: short probes
+    auto grown = std::make_unique<directory>(2 * dir->slots.size());
+    for (const auto& slot : dir->slots)
+      if (auto* existing = slot.load(std::memory_order_relaxed)) grown->insert(existing);
+    dir = directories_.emplace_back(std::move(grown)).get();
+    dir->insert(t);
+    directory_.store(dir, std::memory_order_release);
+  } else {
+    dir->insert(t);
+  }
+  return *t;
 }
 
 asio::awaitable<publish_result> memory_backend::publish(message msg) {
   auto& t = topic(msg.topic);
   msg.offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
-  return deliver(*t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)), nullptr);
+  return deliver(t, *t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)),
+                 nullptr);
 }
 
 asio::awaitable<publish_result> memory_backend::publish_envelope(std::string topic_name, envelope env) {
@@ -64,11 +87,19 @@ asio::awaitable<publish_result> memory_backend::publish_envelope(std::string top
   }
   std::shared_ptr<const message> m(both, &both->msg);
   std::shared_ptr<const envelope> e(std::move(both), &both->env);
-  return deliver(routes, std::move(m), std::move(e));
+  return deliver(t, routes, std::move(m), std::move(e));
 }
 
-asio::awaitable<publish_result> memory_backend::deliver(const routing& routes, std::shared_ptr<const message> msg,
+asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const routing& routes,
+                                                        std::shared_ptr<const message> msg,
                                                         std::shared_ptr<const envelope> env) {
+  if (routes.groups.empty()) {
+    // An in-process topic keeps nothing: without a subscriber the message ends here. Counted,
+    // and said once per topic.
+    core_.stats().unrouted.add();
+    if (!t.told_unrouted.exchange(true, std::memory_order_relaxed))
+      log().info("no subscriber on '{}': the in-process backend does not keep messages published there", t.name);
+  }
   for (const auto& g : routes.groups) {
     const auto& member = g->pick(msg->key);
     inbound in(msg, member->wants_envelopes() ? env : nullptr);
@@ -102,9 +133,30 @@ asio::awaitable<void> memory_backend::attach(std::shared_ptr<subscriber> sub) {
     g->members.push_back(std::move(sub));
     next->groups.push_back(std::move(g));
   }
+  replace_routes(t, std::move(next));
+  co_return;
+}
+
+void memory_backend::detach(const std::shared_ptr<subscriber>& sub) {
+  if (shut_down_.load(std::memory_order_acquire)) return;
+  auto& t = topic(sub->topic());
+  std::lock_guard lock(writers_);
+  auto next = std::make_unique<routing>();
+  for (const auto& g : t.routes.load(std::memory_order_acquire)->groups) {
+    auto shrunk = std::make_shared<group>();
+    shrunk->name = g->name;
+    for (const auto& m : g->members)
+      if (m != sub) shrunk->members.push_back(m);
+    if (shrunk->members.empty()) continue;
+    for (const auto& m : shrunk->members) next->needs_bytes |= !m->wants_envelopes();
+    next->groups.push_back(std::move(shrunk));
+  }
+  replace_routes(t, std::move(next));
+}
+
+void memory_backend::replace_routes(topic_state& t, std::unique_ptr<routing> next) {
   t.routes.store(next.get(), std::memory_order_release);
   routings_.push_back(std::move(next));
-  co_return;
 }
 
 void memory_backend::shutdown() {

@@ -53,6 +53,15 @@ stream_state::stream_state(std::weak_ptr<bus_core> core, std::string topic, std:
       retry_(retry),
       queue_(async_queue<inbound>::create(capacity)) {}
 
+corobus::stream stream_state::make_stream() {
+  std::shared_ptr<void> subscription(nullptr, [weak = weak_from_this()](void*) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (auto core = self->core_.lock()) core->remove_subscriber(self);
+  });
+  return corobus::stream(shared_from_this(), std::move(subscription));
+}
+
 asio::awaitable<std::optional<delivery>> stream_state::next() {
   std::optional<inbound> in;
   {

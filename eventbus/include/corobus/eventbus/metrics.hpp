@@ -8,6 +8,7 @@ namespace corobus {
 struct metrics_snapshot {
   std::uint64_t published = 0;       // publishes the backend accepted
   std::uint64_t publish_errors = 0;  // publishes that failed (the caller got the error)
+  std::uint64_t unrouted = 0;        // in-process: published to a topic nobody subscribed to
   std::uint64_t delivered = 0;       // messages handled successfully (or acked)
   std::uint64_t retried = 0;         // handler attempts after a failure
   std::uint64_t dead_lettered = 0;   // messages written to a dead-letter topic

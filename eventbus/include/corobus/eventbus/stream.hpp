@@ -45,6 +45,8 @@ class delivery {
   std::unique_ptr<detail::inbound> in_;  // null once settled or moved from
 };
 
+// Copies share one subscription; when the last copy is gone, the subscription ends (what it
+// had queued is counted as abandoned), so a forgotten stream never holds publishers back.
 class stream {
  public:
   // The next message; empty once the bus closed.
@@ -53,8 +55,10 @@ class stream {
 
  private:
   friend class detail::stream_state;
-  explicit stream(std::shared_ptr<detail::stream_state> state) : state_(std::move(state)) {}
+  stream(std::shared_ptr<detail::stream_state> state, std::shared_ptr<void> subscription)
+      : state_(std::move(state)), subscription_(std::move(subscription)) {}
   std::shared_ptr<detail::stream_state> state_;
+  std::shared_ptr<void> subscription_;  // ends the subscription when the last copy goes
 };
 
 }  // namespace corobus

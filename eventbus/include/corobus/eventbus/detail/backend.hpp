@@ -19,6 +19,8 @@ class backend {
 
   // Starts feeding `sub` (its topic and group).
   virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;
+  // Stops feeding `sub`; its group's other members (if any) take its share.
+  virtual void detach(const std::shared_ptr<subscriber>& sub) = 0;
 
   // close(), first step: fetch nothing more.
   virtual void stop_intake() = 0;

@@ -13,6 +13,7 @@ namespace corobus::detail {
 struct counters {
   striped_counter published;
   striped_counter publish_errors;
+  striped_counter unrouted;
   striped_counter accepted;  // taken by a subscription
   striped_counter delivered;
   striped_counter retried;
@@ -25,6 +26,7 @@ struct counters {
     metrics_snapshot s;
     s.published = published.load();
     s.publish_errors = publish_errors.load();
+    s.unrouted = unrouted.load();
     s.delivered = delivered.load();
     s.retried = retried.load();
     s.dead_lettered = dead_lettered.load();

@@ -4,9 +4,11 @@
 // shares the work), with backpressure from the members' lanes. Envelopes travel as objects:
 // the JSON form is made only when a subscriber wants bytes.
 //
-// The publish path takes no lock: the topic directory and each routing table are immutable
-// snapshots behind atomic pointers. attach() publishes a new snapshot; replaced ones are kept
-// until shutdown (they are few: one per subscription), so a publisher never reads freed memory.
+// The publish path takes no lock. Topics live in an insert-only open-addressing table of
+// atomic slots (a full table is replaced by one twice its size), and each topic's routing
+// table is an immutable snapshot behind an atomic pointer that attach()/detach() replace.
+// Replaced tables and snapshots are kept until the backend is destroyed, so a publisher never
+// reads freed memory; they add up to O(topics + subscription changes).
 #include <corobus/eventbus/detail/backend.hpp>
 
 #include <atomic>
@@ -14,7 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace corobus::detail {
@@ -29,6 +31,7 @@ class memory_backend final : public backend {
   asio::awaitable<publish_result> publish(message msg) override;
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
+  void detach(const std::shared_ptr<subscriber>& sub) override;
   void stop_intake() override {}
   void shutdown() override;
 
@@ -44,13 +47,24 @@ class memory_backend final : public backend {
     bool needs_bytes = false;  // a subscriber takes raw messages
   };
   struct topic_state {
+    explicit topic_state(std::string n) : name(std::move(n)) {}
+    const std::string name;
     std::atomic<std::int64_t> next_offset{0};
     std::atomic<const routing*> routes;
+    std::atomic<bool> told_unrouted{false};  // logged once that nobody subscribes
   };
-  using directory = std::unordered_map<std::string, topic_state*>;
+  struct directory {
+    explicit directory(std::size_t capacity) : slots(capacity) {}
+    std::vector<std::atomic<topic_state*>> slots;  // a power of two, at most half full
+    std::size_t used = 0;                           // written under writers_
+    topic_state* find(std::string_view name) const;
+    void insert(topic_state* t);
+  };
 
   topic_state& topic(const std::string& name);
-  asio::awaitable<publish_result> deliver(const routing& routes, std::shared_ptr<const message> msg,
+  // Publishes `next` as the topic's table. Under writers_.
+  void replace_routes(topic_state& t, std::unique_ptr<routing> next);
+  asio::awaitable<publish_result> deliver(topic_state& t, const routing& routes, std::shared_ptr<const message> msg,
                                           std::shared_ptr<const envelope> env);
 
   bus_core& core_;
@@ -58,7 +72,7 @@ class memory_backend final : public backend {
   std::atomic<bool> shut_down_{false};
   // Owns every snapshot ever published; taken only by writers (new topic, attach, shutdown).
   std::mutex writers_;
-  std::vector<std::unique_ptr<const directory>> directories_;
+  std::vector<std::unique_ptr<directory>> directories_;
   std::vector<std::unique_ptr<topic_state>> topics_;
   std::vector<std::unique_ptr<const routing>> routings_;
 };

@@ -19,7 +19,8 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   stream_state(std::weak_ptr<bus_core> core, std::string topic, std::string group, std::size_t capacity,
                retry_policy retry);
 
-  corobus::stream make_stream() { return corobus::stream(shared_from_this()); }
+  // The user's handle; the subscription ends when its last copy is gone.
+  corobus::stream make_stream();
   asio::awaitable<std::optional<delivery>> next();
 
   // A delivery's end: done, or failed with `reason`.

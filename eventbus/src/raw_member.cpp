@@ -1,0 +1,68 @@
+#include <corobus/eventbus/detail/raw_member.hpp>
+
+namespace corobus::detail {
+namespace {
+
+// A cursor over valid JSON: each step assumes well-formed input.
+struct cursor {
+  std::string_view s;
+  std::size_t i = 0;
+
+  void skip_space() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  }
+  // At a '"': moves past the closing quote, returns the text between the quotes.
+  std::string_view string() {
+    const auto start = ++i;
+    while (s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+    return s.substr(start, i++ - start);
+  }
+  // Moves past one value of any kind.
+  void value() {
+    if (s[i] == '"') {
+      string();
+      return;
+    }
+    if (s[i] == '{' || s[i] == '[') {
+      int depth = 0;
+      do {
+        if (s[i] == '"') {
+          string();
+          continue;
+        }
+        if (s[i] == '{' || s[i] == '[') ++depth;
+        if (s[i] == '}' || s[i] == ']') --depth;
+        ++i;
+      } while (depth > 0);
+      return;
+    }
+    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\n' && s[i] != '\r')
+      ++i;  // number, true, false, null
+  }
+};
+
+}  // namespace
+
+std::optional<std::string_view> raw_member(std::string_view document, std::string_view key) {
+  cursor c{document};
+  c.skip_space();
+  if (c.i >= document.size() || document[c.i] != '{') return std::nullopt;
+  ++c.i;
+  std::optional<std::string_view> found;
+  for (;;) {
+    c.skip_space();
+    if (document[c.i] == '}') return found;
+    const auto name = c.string();
+    c.skip_space();
+    ++c.i;  // ':'
+    c.skip_space();
+    const auto start = c.i;
+    c.value();
+    if (name == key) found = document.substr(start, c.i - start);
+    c.skip_space();
+    if (document[c.i] == ',') ++c.i;
+  }
+}
+
+}  // namespace corobus::detail
