@@ -39,9 +39,7 @@ struct config {
 };
 
 struct subscribe_options {
-  // Not an aggregate on purpose: g++ 12 destroys an aggregate temporary twice when it stands
-  // in a co_await expression (`co_await f({...})`), corrupting memory. A type with a
-  // constructor is handled correctly, and designated initialisers fail to compile instead.
+  // Not an aggregate on purpose: see publish_options in message.hpp.
   subscribe_options() = default;
   explicit subscribe_options(std::string group) : group(std::move(group)) {}
 

@@ -11,9 +11,7 @@
 namespace corobus {
 
 struct envelope {
-  // Not an aggregate on purpose: g++ 12 destroys an aggregate temporary twice when it stands
-  // in a co_await expression (`co_await f({...})`), corrupting memory. A type with a
-  // constructor is handled correctly, and designated initialisers fail to compile instead.
+  // Not an aggregate on purpose: see publish_options in message.hpp.
   envelope() = default;
 
   std::string event_id;      // UUIDv7 when made by make()

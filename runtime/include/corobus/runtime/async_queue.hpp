@@ -38,8 +38,9 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
   using pop_signature = void(boost::system::error_code, std::optional<T>);
   using push_signature = void(boost::system::error_code);
 
-  // Owned through shared_ptr: a cancellation handler left in a coroutine's slot may outlive
-  // the wait it was made for, and keeps the queue alive until then.
+  // Owned through shared_ptr: the cancellation handler installed for a wait stays in the
+  // waiter's slot until the waiter resumes, a moment after the wait completed, and keeps the
+  // queue alive until then.
   static std::shared_ptr<async_queue> create(std::size_t capacity) {
     return std::shared_ptr<async_queue>(new async_queue(capacity));
   }
@@ -111,7 +112,6 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
     std::lock_guard lock(mutex_);
     return closed_;
   }
-  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   explicit async_queue(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}

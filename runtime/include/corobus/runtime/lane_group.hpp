@@ -87,11 +87,6 @@ class lane_group {
     return left;
   }
 
-  std::size_t queued() const {
-    std::size_t n = 0;
-    for (auto& q : queues_) n += q->size();
-    return n;
-  }
 
  private:
   static asio::awaitable<void> consume(std::shared_ptr<async_queue<T>> queue,
