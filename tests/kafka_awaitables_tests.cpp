@@ -4,6 +4,7 @@
 
 #include "support.hpp"
 
+#include <corobus/awaitables/kafka/consumer.hpp>
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/awaitables/kafka/producer.hpp>
@@ -195,6 +196,111 @@ BOOST_AUTO_TEST_CASE(a_producer_and_its_cluster_leave_no_thread_or_descriptor_be
   }
   BOOST_TEST(settled_thread_count(threads_before) == threads_before);
   BOOST_TEST(descriptor_count() == fds_before);
+}
+
+// Polls until `want` records arrived, completing the rebalances it meets on the way.
+asio::awaitable<std::vector<kafka::record>> read_records(kafka::consumer& c, std::size_t want) {
+  std::vector<kafka::record> got;
+  while (got.size() < want) {
+    auto batch = co_await c.async_poll(500);
+    for (auto& r : batch.records) got.push_back(std::move(r));
+    if (batch.rebalance) c.apply_rebalance(*batch.rebalance);
+  }
+  co_return got;
+}
+
+BOOST_AUTO_TEST_CASE(a_group_consumer_reads_what_was_produced_then_resumes_from_its_commits) {
+  const auto threads_before = thread_count();
+  {
+    kafka::embedded_cluster cluster(3);
+    cluster.create_topic("events", 6);
+    io_pool pool(2);
+    task_scope scope;
+    running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
+    const std::vector<header_pair> headers{{"X-Event-Type", "Created"}};
+    auto produce = [&](int from, int to) {
+      run(pool.get_executor(), [&]() -> asio::awaitable<void> {
+        for (int i = from; i < to; ++i)
+          co_await p.client.async_produce("events", "key-" + std::to_string(i % 30), std::to_string(i),
+                                          kafka::make_headers(headers));
+      });
+    };
+    produce(0, 600);
+    // The mock coordinator (librdkafka 2.0.2) lets a later member in only after about
+    // session.timeout.ms, even when the earlier one left cleanly: keep it short here (6 s;
+    // 2 s made the join fail).
+    const kafka::properties group{{"bootstrap.servers", cluster.bootstrap_servers()},
+                                  {"group.id", "corobus-consumer-test"},
+                                  {"session.timeout.ms", "6000"}};
+    {
+      auto strand = pool.make_strand();
+      kafka::consumer c(strand, group);
+      c.subscribe({"events"});
+      auto got = run(strand, [&] { return read_records(c, 600); });
+      std::set<std::string> values;
+      std::map<int, std::int64_t> last_offset;
+      for (const auto& r : got) {
+        values.insert(r.value);
+        BOOST_TEST_REQUIRE(r.offset > last_offset.emplace(r.partition, -1).first->second);  // in order
+        last_offset[r.partition] = r.offset;
+        BOOST_TEST_REQUIRE(r.headers.size() == 1u);
+        BOOST_TEST(r.headers[0].name == "X-Event-Type");
+        BOOST_TEST(r.headers[0].value == "Created");
+        BOOST_TEST(r.key == "key-" + std::to_string(std::stoi(r.value) % 30));
+      }
+      BOOST_TEST(values.size() == 600u);
+      std::vector<kafka::topic_partition> commits;
+      for (auto [partition, offset] : last_offset) commits.push_back({"events", partition, offset + 1});
+      BOOST_TEST(!c.commit_sync(commits));
+      run(strand, [&] { return c.async_close(); });
+    }
+    produce(600, 610);
+    {
+      auto strand = pool.make_strand();
+      kafka::consumer c(strand, group);
+      c.subscribe({"events"});
+      auto got = run(strand, [&] { return read_records(c, 10); });
+      std::set<std::string> values;
+      for (const auto& r : got) values.insert(r.value);
+      std::set<std::string> expected;
+      for (int i = 600; i < 610; ++i) expected.insert(std::to_string(i));
+      BOOST_TEST((values == expected));  // nothing before the committed offsets came again
+      run(strand, [&] { return c.async_close(); });
+    }
+    scope.cancel();
+    BOOST_TEST(scope.wait_idle_for(5s));
+  }
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_poll_ends_when_its_task_is_cancelled) {
+  kafka::embedded_cluster cluster(1);
+  io_pool pool(1);
+  task_scope scope;
+  auto strand = pool.make_strand();
+  kafka::consumer c(strand, {{"bootstrap.servers", cluster.bootstrap_servers()}, {"group.id", "never-joins"}});
+  std::atomic<bool> aborted{false};
+  scope.spawn(strand, [](kafka::consumer& c, std::atomic<bool>& aborted) -> asio::awaitable<void> {
+    try {
+      co_await c.async_poll(10);  // nothing subscribed: nothing ever arrives
+    } catch (const boost::system::system_error& e) {
+      aborted = e.code() == asio::error::operation_aborted;
+    }
+  }(c, aborted), "poll");
+  BOOST_TEST(!scope.wait_idle_for(50ms));
+  scope.cancel();
+  BOOST_TEST(scope.wait_idle_for(5s));
+  BOOST_TEST(aborted.load());
+}
+
+BOOST_AUTO_TEST_CASE(a_consumer_without_a_group_id_is_refused) {
+  io_pool pool(1);
+  try {
+    kafka::consumer c(pool.make_strand(), {{"bootstrap.servers", "127.0.0.1:1"}});
+    BOOST_FAIL("expected invalid_config");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == errc::invalid_config));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

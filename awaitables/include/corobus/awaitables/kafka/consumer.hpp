@@ -1,0 +1,99 @@
+#pragma once
+// A Kafka group consumer as awaitable batch polls.
+//
+// Everything the consumer has to say arrives as events on its consumer queue (the main queue
+// is forwarded there by rd_kafka_poll_set_consumer): fetched messages, rebalances, commit
+// results, errors. async_poll() drains that queue without blocking (see event_queue) and
+// returns what it found. A rebalance ends the batch: librdkafka keeps the rebalance pending
+// until apply_rebalance() is called, so the owner can first finish and commit the revoked
+// partitions' work. (A rebalance callback could not wait: it runs inside the poll.)
+#include <corobus/awaitables/kafka/config.hpp>
+#include <corobus/awaitables/kafka/event_queue.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corobus::kafka {
+
+struct record_header {
+  std::string name;
+  std::string value;
+};
+
+// A fetched message, copied out of librdkafka's buffers.
+struct record {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string key;
+  std::string value;
+  std::vector<record_header> headers;
+};
+
+struct topic_partition {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = RD_KAFKA_OFFSET_INVALID;  // for commits: the next offset to read
+};
+
+struct rebalance {
+  bool assign = false;  // true: `partitions` are being assigned; false: revoked
+  std::vector<topic_partition> partitions;
+};
+
+// What one poll found.
+struct poll_result {
+  std::vector<record> records;
+  std::optional<kafka::rebalance> rebalance;  // call apply_rebalance() before the next poll
+  std::vector<boost::system::error_code> errors;
+};
+
+class consumer {
+ public:
+  // `ex` should be a strand; `props` must name group.id. Offsets are committed only by
+  // commit(): enable.auto.commit is off, and auto.offset.reset defaults to earliest.
+  consumer(asio::any_io_executor ex, const properties& props);
+  // Destroys the client, which blocks until its threads end: never on an io thread. Call
+  // async_close() first to leave the group cleanly.
+  ~consumer();
+
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+
+  rd_kafka_t* handle() const noexcept { return client_.get(); }
+
+  // Replaces the subscription (the group rebalances).
+  void subscribe(const std::vector<std::string>& topics);
+
+  // Waits until there is something, then returns up to `max_records` records, and stops
+  // early at a rebalance. Honours per-operation cancellation.
+  asio::awaitable<poll_result> async_poll(std::size_t max_records);
+
+  // Completes the rebalance a poll returned (assign, or give up the revoked partitions).
+  void apply_rebalance(const kafka::rebalance& r);
+
+  // Commits `offsets` without waiting; a failure is reported by a later poll's errors.
+  void commit(const std::vector<topic_partition>& offsets);
+  // Commits and waits (blocking): for close, not on an io thread.
+  boost::system::error_code commit_sync(const std::vector<topic_partition>& offsets);
+
+  void pause(const std::vector<topic_partition>& partitions);
+  void resume(const std::vector<topic_partition>& partitions);
+
+  // Leaves the group: revokes the assignment (served here) and closes the consumer.
+  asio::awaitable<void> async_close();
+
+ private:
+  // Takes the events that are ready, up to `max_records` records or a rebalance.
+  void drain(poll_result& out, std::size_t max_records);
+
+  client_ptr client_;
+  event_queue events_;
+};
+
+}  // namespace corobus::kafka

@@ -1,0 +1,168 @@
+#include <corobus/awaitables/kafka/consumer.hpp>
+#include <corobus/awaitables/kafka/error.hpp>
+#include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstring>
+
+namespace corobus::kafka {
+namespace {
+
+conf_ptr consumer_conf(const properties& props) {
+  if (!props.contains("group.id")) throw_error(errc::invalid_config, "a Kafka consumer needs group.id");
+  auto conf = make_conf({{"enable.auto.commit", "false"},
+                         {"enable.auto.offset.store", "false"},
+                         {"auto.offset.reset", "earliest"},
+                         // Prefetch stays small, so memory is bounded by what handlers hold.
+                         {"queued.max.messages.kbytes", "16384"}},
+                        props);
+  rd_kafka_conf_set_events(conf.get(), RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_OFFSET_COMMIT |
+                                           RD_KAFKA_EVENT_ERROR);
+  return conf;
+}
+
+client_ptr make_consumer_client(const properties& props) {
+  auto client = make_client(RD_KAFKA_CONSUMER, consumer_conf(props));
+  // Everything on one queue, the one the eventfd watches.
+  throw_if(rd_kafka_poll_set_consumer(client.get()), "forwarding the main queue to the consumer queue");
+  return client;
+}
+
+partition_list_ptr to_list(const std::vector<topic_partition>& parts) {
+  partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+  for (const auto& p : parts) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  return list;
+}
+
+std::vector<topic_partition> from_list(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<topic_partition> parts;
+  if (!list) return parts;
+  for (int i = 0; i < list->cnt; ++i)
+    parts.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+  return parts;
+}
+
+record copy_record(const rd_kafka_message_t* m) {
+  record r;
+  r.topic = rd_kafka_topic_name(m->rkt);
+  r.partition = m->partition;
+  r.offset = m->offset;
+  if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_headers_t* hs = nullptr;
+  if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* value;
+    std::size_t size;
+    for (std::size_t i = 0; rd_kafka_header_get_all(hs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+      r.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+  }
+  return r;
+}
+
+}  // namespace
+
+consumer::consumer(asio::any_io_executor ex, const properties& props)
+    : client_(make_consumer_client(props)),
+      events_(std::move(ex), queue_ptr(rd_kafka_queue_get_consumer(client_.get()))) {}
+
+consumer::~consumer() = default;
+
+void consumer::subscribe(const std::vector<std::string>& topics) {
+  partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  throw_if(rd_kafka_subscribe(client_.get(), list.get()), "subscribing");
+}
+
+void consumer::drain(poll_result& out, std::size_t max_records) {
+  while (out.records.size() < max_records && !out.rebalance) {
+    auto ev = events_.poll();
+    if (!ev) return;
+    switch (rd_kafka_event_type(ev.get())) {
+      case RD_KAFKA_EVENT_FETCH:
+        while (const auto* m = rd_kafka_event_message_next(ev.get())) {
+          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            out.records.push_back(copy_record(m));
+          else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            out.errors.push_back(make_error_code(m->err));
+        }
+        break;
+      case RD_KAFKA_EVENT_REBALANCE:
+        out.rebalance = kafka::rebalance{rd_kafka_event_error(ev.get()) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
+                                         from_list(rd_kafka_event_topic_partition_list(ev.get()))};
+        break;
+      case RD_KAFKA_EVENT_OFFSET_COMMIT:
+        if (const auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+          out.errors.push_back(make_error_code(err));
+        break;
+      case RD_KAFKA_EVENT_ERROR:
+        out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));
+        log().warn("kafka consumer: {}", rd_kafka_event_error_string(ev.get()));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+asio::awaitable<poll_result> consumer::async_poll(std::size_t max_records) {
+  poll_result out;
+  for (;;) {
+    drain(out, max_records);
+    if (!out.records.empty() || out.rebalance || !out.errors.empty()) co_return out;
+    co_await events_.async_wait();
+  }
+}
+
+void consumer::apply_rebalance(const kafka::rebalance& r) {
+  // Cooperative protocols move partitions one by one; eager ones replace the whole set.
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(client_.get()), "COOPERATIVE") == 0;
+  auto list = to_list(r.partitions);
+  if (cooperative)
+    throw_if(r.assign ? rd_kafka_incremental_assign(client_.get(), list.get())
+                      : rd_kafka_incremental_unassign(client_.get(), list.get()),
+             "completing the rebalance");
+  else
+    throw_if(rd_kafka_assign(client_.get(), r.assign ? list.get() : nullptr), "completing the rebalance");
+}
+
+void consumer::commit(const std::vector<topic_partition>& offsets) {
+  if (offsets.empty()) return;
+  throw_if(rd_kafka_commit(client_.get(), to_list(offsets).get(), 1), "committing offsets");
+}
+
+boost::system::error_code consumer::commit_sync(const std::vector<topic_partition>& offsets) {
+  if (offsets.empty()) return {};
+  return make_error_code(rd_kafka_commit(client_.get(), to_list(offsets).get(), 0));
+}
+
+void consumer::pause(const std::vector<topic_partition>& partitions) {
+  throw_if(rd_kafka_pause_partitions(client_.get(), to_list(partitions).get()), "pausing partitions");
+}
+
+void consumer::resume(const std::vector<topic_partition>& partitions) {
+  throw_if(rd_kafka_resume_partitions(client_.get(), to_list(partitions).get()), "resuming partitions");
+}
+
+asio::awaitable<void> consumer::async_close() {
+  // rd_kafka_consumer_close() would block this io thread while the group is left; the queue
+  // variant hands the revoke to us as an event instead.
+  throw_if(rd_kafka_consumer_close_queue(client_.get(), events_.get()), "closing the consumer");
+  while (!rd_kafka_consumer_closed(client_.get())) {
+    poll_result ignored;
+    drain(ignored, SIZE_MAX);
+    if (ignored.rebalance) {
+      apply_rebalance(*ignored.rebalance);
+      continue;
+    }
+    // Not the eventfd: librdkafka need not post an event when the close completes. Closing is
+    // rare and short, so looking again every few milliseconds costs nothing.
+    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace corobus::kafka
