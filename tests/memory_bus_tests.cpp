@@ -23,14 +23,7 @@ config fast_config() {
 
 template <class F>
 boost::system::error_code error_of(bus& b, F make) {
-  return run(b.get_executor(), [&]() -> asio::awaitable<boost::system::error_code> {
-    try {
-      co_await make();
-    } catch (const boost::system::system_error& e) {
-      co_return e.code();
-    }
-    co_return boost::system::error_code{};
-  });
+  return run(b.get_executor(), [&] { return error_code_of(make); });
 }
 
 // Collects what a subscription received, thread-safe.
@@ -379,14 +372,7 @@ BOOST_AUTO_TEST_CASE(publish_and_subscribe_after_close_fail_with_closed) {
   // The bus's threads are gone, so drive the awaitables on a context of our own.
   asio::io_context io;
   auto code_of = [&](auto make) {
-    auto f = asio::co_spawn(io, [&]() -> asio::awaitable<boost::system::error_code> {
-      try {
-        co_await make();
-      } catch (const boost::system::system_error& e) {
-        co_return e.code();
-      }
-      co_return boost::system::error_code{};
-    }, asio::use_future);
+    auto f = asio::co_spawn(io, error_code_of(make), asio::use_future);
     io.restart();
     io.run();
     return f.get();

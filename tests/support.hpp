@@ -5,6 +5,7 @@
 #include <corobus/runtime/asio.hpp>
 
 #include <boost/asio/use_future.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -25,6 +26,17 @@ auto run(const Executor& ex, MakeAwaitable make, std::chrono::seconds timeout = 
   if (result.wait_for(timeout) != std::future_status::ready)
     throw std::runtime_error("test coroutine did not finish in time");
   return result.get();
+}
+
+// Awaits `make()` and returns the error code it threw (empty when it completed).
+template <class MakeAwaitable>
+asio::awaitable<boost::system::error_code> error_code_of(MakeAwaitable make) {
+  try {
+    co_await make();
+  } catch (const boost::system::system_error& e) {
+    co_return e.code();
+  }
+  co_return boost::system::error_code{};
 }
 
 // Polls `condition` until it holds or `timeout` passes; true when it held.
