@@ -197,6 +197,49 @@ BOOST_AUTO_TEST_CASE(thousands_of_topics_each_reach_their_own_subscribers) {
   BOOST_TEST(b.metrics().unrouted == static_cast<std::uint64_t>(topics - subscribed));  // counted, not silent
 }
 
+BOOST_AUTO_TEST_CASE(unsubscribe_stops_new_messages_and_finishes_what_was_accepted) {
+  bus b(fast_config());
+  std::atomic<bool> open{false};
+  std::atomic<int> first{0}, second{0};
+  const auto tasks_before = b.metrics().live_tasks;
+  auto sub = run(b.get_executor(), [&]() -> asio::awaitable<subscription> {
+    co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
+      ++second;
+      co_return;
+    }, subscribe_options("shared"));
+    auto s = co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
+      co_await eventually_async([&] { return open.load(); });
+      ++first;
+    }, subscribe_options("shared"));
+    for (int i = 0; i < 40; ++i) co_await b.publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
+    co_return s;
+  });
+  BOOST_TEST(sub.group() == "shared");
+  const int accepted_by_first = 40 - second;  // its share, waiting in its handler or lanes
+  BOOST_TEST(accepted_by_first > 0);
+  sub.unsubscribe();
+  sub.unsubscribe();  // idempotent
+  open = true;
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 40; ++i) co_await b.publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 2, "{}"));
+  });
+  BOOST_TEST(eventually([&] { return first == accepted_by_first && second == 40 - accepted_by_first + 40; }));
+  BOOST_TEST(eventually([&] { return b.metrics().live_tasks == tasks_before + 256; }));  // its lanes ended
+  BOOST_TEST(b.metrics().abandoned == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_delivery_stays_readable_after_ack) {
+  bus b(fast_config());
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    auto s = co_await b.stream("audit");
+    co_await b.publish("audit", "kept");
+    auto d = co_await s.next();
+    co_await d->ack();
+    BOOST_TEST(d->message().payload == "kept");
+    BOOST_TEST(d->attempt() == 1u);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_dropped_stream_ends_its_subscription_and_never_holds_publishers_back) {
   auto cfg = fast_config();
   cfg.stream_capacity = 10;

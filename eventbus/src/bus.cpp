@@ -3,6 +3,7 @@
 #include <corobus/eventbus/detail/handler_subscriber.hpp>
 #include <corobus/eventbus/detail/stream_state.hpp>
 #include <corobus/eventbus/topic.hpp>
+#include <corobus/runtime/log.hpp>
 
 #include <fmt/format.h>
 
@@ -10,9 +11,31 @@ namespace corobus {
 
 bus::bus(corobus::config cfg) : core_(std::make_shared<detail::bus_core>(std::move(cfg))) {}
 
-bus::~bus() { close(); }
+bus::~bus() {
+  try {
+    close();
+  } catch (const std::exception& e) {  // destroyed on one of its own io threads: it cannot join them
+    log().critical("corobus::bus destroyed where it cannot close: {}", e.what());
+    std::terminate();
+  }
+}
 
 bus::executor_type bus::get_executor() { return core_->pool().get_executor(); }
+
+subscription::subscription(std::weak_ptr<detail::bus_core> core, std::shared_ptr<detail::subscriber> sub)
+    : core_(std::move(core)), sub_(std::move(sub)) {}
+
+namespace {
+const std::string no_name;
+}  // namespace
+
+const std::string& subscription::topic() const noexcept { return sub_ ? sub_->topic() : no_name; }
+const std::string& subscription::group() const noexcept { return sub_ ? sub_->group() : no_name; }
+
+void subscription::unsubscribe() {
+  if (!sub_) return;
+  if (auto core = core_.lock()) core->remove_subscriber(sub_);
+}
 
 namespace {
 
@@ -111,7 +134,7 @@ asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_core> c
   auto sub = std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry,
                                                           std::move(handler));
   co_await attach(*core, sub);
-  co_return subscription(std::move(topic), std::move(group));
+  co_return subscription(core, std::move(sub));
 }
 
 asio::awaitable<corobus::stream> stream_with(std::shared_ptr<detail::bus_core> core, std::string topic,

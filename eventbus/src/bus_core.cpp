@@ -47,6 +47,7 @@ void bus_core::remove_subscriber(const std::shared_ptr<subscriber>& sub) {
   }
   backend_->detach(sub);
   sub->close_intake();
+  if (sub->drains_itself()) return;
   if (const auto left = sub->take_abandoned(); left != 0) {
     abandon(left);
     log().warn("{} message(s) of '{}' were not handled: the subscription ended", left, sub->topic());

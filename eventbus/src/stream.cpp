@@ -7,7 +7,7 @@ namespace corobus {
 // ---- delivery
 
 delivery::delivery(std::shared_ptr<detail::stream_state> state, detail::inbound in)
-    : state_(std::move(state)), in_(std::make_unique<detail::inbound>(std::move(in))) {}
+    : state_(std::move(state)), in_(std::make_unique<detail::inbound>(std::move(in))), attempt_(in_->attempt) {}
 
 delivery::delivery(delivery&&) noexcept = default;
 
@@ -16,6 +16,8 @@ delivery& delivery::operator=(delivery&& other) noexcept {
     if (in_) state_->dropped(std::move(*in_));
     state_ = std::move(other.state_);
     in_ = std::move(other.in_);
+    settled_ = std::move(other.settled_);
+    attempt_ = other.attempt_;
   }
   return *this;
 }
@@ -24,25 +26,34 @@ delivery::~delivery() {
   if (in_) state_->dropped(std::move(*in_));
 }
 
-const message& delivery::message() const noexcept { return *in_->msg; }
-unsigned delivery::attempt() const noexcept { return in_->attempt; }
+const message& delivery::message() const noexcept { return in_ ? *in_->msg : *settled_; }
+unsigned delivery::attempt() const noexcept { return attempt_; }
 
 asio::awaitable<void> delivery::ack() {
   if (!in_) co_return;
   auto in = std::move(in_);
+  settled_ = in->msg;
   state_->ack(*in);
 }
 
 asio::awaitable<void> delivery::nack(std::string reason) {
   if (!in_) co_return;
   auto in = std::move(in_);
+  settled_ = in->msg;
   co_await state_->nack(std::move(*in), std::move(reason));
 }
 
 // ---- stream
 
-asio::awaitable<std::optional<delivery>> stream::next() { return state_->next(); }
-const std::string& stream::topic() const noexcept { return state_->topic(); }
+asio::awaitable<std::optional<delivery>> stream::next() {
+  if (!state_) return []() -> asio::awaitable<std::optional<delivery>> { co_return std::nullopt; }();
+  return state_->next();
+}
+
+const std::string& stream::topic() const noexcept {
+  static const std::string none;
+  return state_ ? state_->topic() : none;
+}
 
 namespace detail {
 

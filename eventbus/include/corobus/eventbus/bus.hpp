@@ -22,18 +22,28 @@ namespace corobus {
 
 namespace detail {
 class bus_core;
+class subscriber;
 }
 
-// A live subscription (it lasts until the bus closes).
+// A live subscription. It lasts until unsubscribe() or until the bus closes (dropping the
+// handle does not end it: a push subscription usually outlives the code that made it).
 class subscription {
  public:
-  subscription(std::string topic, std::string group) : topic_(std::move(topic)), group_(std::move(group)) {}
-  const std::string& topic() const noexcept { return topic_; }
-  const std::string& group() const noexcept { return group_; }
+  // An empty handle (as co_spawn with use_future needs): no topic, nothing to unsubscribe.
+  subscription() = default;
+  // Made by the bus.
+  subscription(std::weak_ptr<detail::bus_core> core, std::shared_ptr<detail::subscriber> sub);
+
+  const std::string& topic() const noexcept;  // empty for an empty handle
+  const std::string& group() const noexcept;
+
+  // No new messages reach the handler; those it already accepted are still handled. Its
+  // group's other members (if any) take its share. Idempotent; nothing to do after close().
+  void unsubscribe();
 
  private:
-  std::string topic_;
-  std::string group_;
+  std::weak_ptr<detail::bus_core> core_;
+  std::shared_ptr<detail::subscriber> sub_;
 };
 
 // Every awaitable here starts when it is awaited and owns its arguments, and checks (closed,

@@ -29,6 +29,7 @@ class delivery {
   delivery& operator=(delivery&&) noexcept;
   ~delivery();
 
+  // Readable until the delivery is destroyed or moved from, ack and nack included.
   const corobus::message& message() const noexcept;
   unsigned attempt() const noexcept;  // 1 for the first delivery
 
@@ -42,16 +43,21 @@ class delivery {
   delivery(std::shared_ptr<detail::stream_state> state, detail::inbound in);
 
   std::shared_ptr<detail::stream_state> state_;
-  std::unique_ptr<detail::inbound> in_;  // null once settled or moved from
+  std::unique_ptr<detail::inbound> in_;  // null once moved from
+  std::shared_ptr<const corobus::message> settled_;  // kept readable after ack or nack
+  unsigned attempt_ = 1;
 };
 
 // Copies share one subscription; when the last copy is gone, the subscription ends (what it
 // had queued is counted as abandoned), so a forgotten stream never holds publishers back.
 class stream {
  public:
+  // An empty handle (as co_spawn with use_future needs): next() yields nothing.
+  stream() = default;
+
   // The next message; empty once the bus closed.
   asio::awaitable<std::optional<delivery>> next();
-  const std::string& topic() const noexcept;
+  const std::string& topic() const noexcept;  // empty for an empty handle
 
  private:
   friend class detail::stream_state;

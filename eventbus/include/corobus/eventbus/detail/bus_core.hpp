@@ -36,7 +36,8 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   // Starts `sub` and registers it, so that close() will close it; throws errc::closed once
   // close() began (then `sub` was not started).
   void add_subscriber(const std::shared_ptr<subscriber>& sub);
-  // Stops feeding `sub` and forgets it; what it had accepted and not handled is abandoned.
+  // Stops feeding `sub` and forgets it. What it accepted is still handled if it drains
+  // itself, and counted as abandoned if not. Idempotent; a no-op once close() began.
   void remove_subscriber(const std::shared_ptr<subscriber>& sub);
 
   // A message is done: its handler succeeded, or it was acked.

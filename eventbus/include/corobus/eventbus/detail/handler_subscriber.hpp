@@ -24,6 +24,7 @@ class handler_subscriber final : public subscriber {
   push_status try_accept(inbound& in) override;
   asio::awaitable<void> accept(inbound in) override;
   void close_intake() override;
+  bool drains_itself() const noexcept override { return true; }
   std::size_t take_abandoned() override;
 
  private:

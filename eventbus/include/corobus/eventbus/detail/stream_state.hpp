@@ -33,6 +33,7 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   push_status try_accept(inbound& in) override { return queue_->try_push(in); }
   asio::awaitable<void> accept(inbound in) override { co_await queue_->async_push(std::move(in)); }
   void close_intake() override { queue_->close(); }
+  bool drains_itself() const noexcept override { return false; }
   std::size_t take_abandoned() override;
 
  private:

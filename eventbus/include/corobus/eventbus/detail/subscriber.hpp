@@ -27,8 +27,11 @@ class subscriber {
   virtual push_status try_accept(inbound& in) = 0;
   // Waits for room; throws system_error(errc::closed) after close_intake().
   virtual asio::awaitable<void> accept(inbound in) = 0;
-  // No new messages; what was accepted is still handled.
+  // No new messages; what was accepted is still handled, if drains_itself().
   virtual void close_intake() = 0;
+  // True when its own tasks handle what it accepted after close_intake() (lanes do; a
+  // stream's queue is pulled by its user, who is gone when the subscription ends).
+  virtual bool drains_itself() const noexcept = 0;
   // After its tasks ended: counts (and forgets) what was accepted but never handled.
   virtual std::size_t take_abandoned() = 0;
 
