@@ -39,13 +39,17 @@ void bus_core::add_subscriber(const std::shared_ptr<subscriber>& sub) {
   subscribers_.push_back(sub);
 }
 
-void bus_core::remove_subscriber(const std::shared_ptr<subscriber>& sub) {
+void bus_core::remove_subscriber(const std::shared_ptr<subscriber>& sub) noexcept {
   {
     std::lock_guard lock(subscribers_mutex_);
     if (closing()) return;  // close() takes care of it
     std::erase(subscribers_, sub);
   }
-  backend_->detach(sub);
+  try {
+    backend_->detach(sub);
+  } catch (const std::exception& e) {  // the bus began closing meanwhile: close() ends it
+    log().debug("detaching a subscription of '{}': {}", sub->topic(), e.what());
+  }
   sub->close_intake();
   if (sub->drains_itself()) return;
   if (const auto left = sub->take_abandoned(); left != 0) {

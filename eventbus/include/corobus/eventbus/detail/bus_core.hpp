@@ -37,8 +37,9 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   // close() began (then `sub` was not started).
   void add_subscriber(const std::shared_ptr<subscriber>& sub);
   // Stops feeding `sub` and forgets it. What it accepted is still handled if it drains
-  // itself, and counted as abandoned if not. Idempotent; a no-op once close() began.
-  void remove_subscriber(const std::shared_ptr<subscriber>& sub);
+  // itself, and counted as abandoned if not. Idempotent; a no-op once close() began. Never
+  // throws: a stream handle's destructor calls it.
+  void remove_subscriber(const std::shared_ptr<subscriber>& sub) noexcept;
 
   // A message is done: its handler succeeded, or it was acked.
   void settle(const inbound& in) noexcept;
