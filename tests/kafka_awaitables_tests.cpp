@@ -24,13 +24,11 @@ using namespace corobus::test;
 
 namespace {
 
-struct no_headers {
-  std::vector<kafka::delivery_report> none;
-};
-
 struct header_pair {
   std::string name, value;
 };
+
+kafka::headers_ptr no_headers() { return kafka::make_headers(std::vector<header_pair>{}); }
 
 // A producer with its report loop running in `scope` on a strand of `pool`.
 struct running_producer {
@@ -40,6 +38,29 @@ struct running_producer {
   }
   asio::strand<io_pool::executor_type> strand;
   kafka::producer client;
+};
+
+// An embedded cluster with one topic, and a running producer for it; the producer's report
+// task is cancelled and joined at the end.
+struct cluster_with_producer {
+  cluster_with_producer(int brokers, const std::string& topic, int partitions, std::size_t threads = 1,
+                        const kafka::properties& extra = {})
+      : cluster(brokers), pool(threads), p(pool, scope, with_bootstrap(extra)) {
+    cluster.create_topic(topic, partitions);
+  }
+  ~cluster_with_producer() {
+    scope.cancel();
+    BOOST_TEST(scope.wait_idle_for(5s));
+  }
+  kafka::properties with_bootstrap(kafka::properties props) const {
+    props["bootstrap.servers"] = cluster.bootstrap_servers();
+    return props;
+  }
+
+  kafka::embedded_cluster cluster;
+  io_pool pool;
+  task_scope scope;
+  running_producer p;
 };
 
 }  // namespace
@@ -62,12 +83,9 @@ BOOST_AUTO_TEST_CASE(the_embedded_cluster_starts_and_leaves_nothing_behind) {
 }
 
 BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports) {
-  kafka::embedded_cluster cluster(3);
-  cluster.create_topic("orders", 6);
-  io_pool pool(2);
-  task_scope scope;
+  cluster_with_producer k(3, "orders", 6, 2);
+  auto& [cluster, pool, scope, p] = k;
   {
-    running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
     constexpr int count = 2000;
     std::vector<std::future<kafka::delivery_report>> reports;
     const std::vector<header_pair> headers{{"X-Event-ID", "e1"}, {"X-Trace-ID", "t1"}};
@@ -94,52 +112,40 @@ BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports)
     }
     BOOST_TEST(total == static_cast<std::size_t>(count));
     BOOST_TEST(p.client.flush(5000ms));
-    scope.cancel();
-    BOOST_TEST(scope.wait_idle_for(5s));
   }
 }
 
 BOOST_AUTO_TEST_CASE(the_same_key_goes_to_the_same_partition) {
-  kafka::embedded_cluster cluster(1);
-  cluster.create_topic("keyed", 6);
-  io_pool pool(1);
-  task_scope scope;
-  running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
+  cluster_with_producer k(1, "keyed", 6);
+  auto& [cluster, pool, scope, p] = k;
   std::map<std::string, std::set<int>> partitions;
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 200; ++i) {
       const auto key = "agg-" + std::to_string(i % 20);
-      auto r = co_await p.client.async_produce("keyed", key, "v", kafka::make_headers(std::vector<header_pair>{}));
+      auto r = co_await p.client.async_produce("keyed", key, "v", no_headers());
       partitions[key].insert(r.partition);
     }
   });
   for (auto& [key, seen] : partitions) BOOST_TEST(seen.size() == 1u, key);
-  scope.cancel();
-  BOOST_TEST(scope.wait_idle_for(5s));
 }
 
 BOOST_AUTO_TEST_CASE(retriable_produce_errors_are_retried_by_the_idempotent_producer) {
-  kafka::embedded_cluster cluster(1);
-  cluster.create_topic("flaky", 1);
-  io_pool pool(1);
-  task_scope scope;
-  running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}, {"retry.backoff.ms", "10"}});
+  cluster_with_producer k(1, "flaky", 1, 1, {{"retry.backoff.ms", "10"}});
+  auto& [cluster, pool, scope, p] = k;
   // Warm up (metadata, producer id), then make the next produce requests fail.
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await p.client.async_produce("flaky", "k", "first", kafka::make_headers(std::vector<header_pair>{}));
+    co_await p.client.async_produce("flaky", "k", "first", no_headers());
   });
   cluster.fail_requests(0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   std::vector<std::int64_t> offsets;
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 5; ++i) {
       auto r = co_await p.client.async_produce("flaky", "k", "v" + std::to_string(i),
-                                               kafka::make_headers(std::vector<header_pair>{}));
+                                               no_headers());
       offsets.push_back(r.offset);
     }
   });
   BOOST_TEST((offsets == std::vector<std::int64_t>{1, 2, 3, 4, 5}));  // no gap, no duplicate
-  scope.cancel();
-  BOOST_TEST(scope.wait_idle_for(5s));
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_broker_fails_the_produce_within_its_timeout) {
@@ -150,7 +156,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_broker_fails_the_produce_within_its_timeout)
   const auto start = std::chrono::steady_clock::now();
   const auto code = run(pool.get_executor(), [&] {
     return error_code_of(
-        [&] { return p.client.async_produce("nowhere", "k", "v", kafka::make_headers(std::vector<header_pair>{})); });
+        [&] { return p.client.async_produce("nowhere", "k", "v", no_headers()); });
   });
   BOOST_TEST((code == kafka::make_error_code(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)), code.message());
   BOOST_TEST(code.category().name() == std::string("kafka"));
@@ -187,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_producer_and_its_cluster_leave_no_thread_or_descriptor_be
     {
       running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
       run(pool.get_executor(), [&]() -> asio::awaitable<void> {
-        co_await p.client.async_produce("t", "k", "v", kafka::make_headers(std::vector<header_pair>{}));
+        co_await p.client.async_produce("t", "k", "v", no_headers());
       });
       scope.cancel();
       BOOST_TEST(scope.wait_idle_for(5s));
@@ -297,10 +303,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_poll_ends_when_its_task_is_cancelled) {
 // the strategies that need no broker, the local checks, and a bounded, clear error when the
 // broker does not answer.
 BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
-  kafka::embedded_cluster cluster(1);
-  io_pool pool(1);
-  task_scope scope;
-  running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
+  cluster_with_producer k(1, "existing", 1);
+  auto& [cluster, pool, scope, p] = k;
   auto ensure = [&](std::vector<kafka::topic_spec> topics, kafka::topic_strategy strategy) {
     return run(pool.get_executor(), [&] {
       return error_code_of([&] {
@@ -314,8 +318,6 @@ BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
   BOOST_TEST((ensure({{"fresh", 4, 1, std::chrono::hours(24)}}, kafka::topic_strategy::create_if_missing) ==
               kafka::make_error_code(RD_KAFKA_RESP_ERR__TIMED_OUT)));
   BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
-  scope.cancel();
-  BOOST_TEST(scope.wait_idle_for(5s));
 }
 
 BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
