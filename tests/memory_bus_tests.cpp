@@ -166,6 +166,28 @@ BOOST_AUTO_TEST_CASE(a_stream_is_a_pull_loop_with_ack) {
   BOOST_TEST(b.metrics().in_flight == 0);
 }
 
+BOOST_AUTO_TEST_CASE(close_gives_a_stream_reader_the_grace_period_to_take_and_ack_what_is_queued) {
+  bus b(fast_config());  // 2 s grace
+  std::atomic<int> acked{0};
+  std::promise<void> reading;
+  auto reader = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
+    auto s = co_await b.stream("audit");
+    for (int i = 0; i < 20; ++i) co_await b.publish("audit", std::to_string(i));
+    reading.set_value();
+    while (auto d = co_await s.next()) {
+      co_await sleep_for(2ms);  // a slow reader: close begins while it still works
+      co_await d->ack();
+      ++acked;
+    }
+  }, asio::use_future);
+  reading.get_future().wait();
+  b.close();
+  BOOST_TEST(acked == 20);
+  BOOST_TEST(b.metrics().delivered == 20u);
+  BOOST_TEST(b.metrics().abandoned == 0u);
+  BOOST_TEST((reader.wait_for(0s) == std::future_status::ready));  // its loop saw the end
+}
+
 BOOST_AUTO_TEST_CASE(a_stream_ends_when_the_bus_closes) {
   bus b(fast_config());
   auto ended = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<bool> {

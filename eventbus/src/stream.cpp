@@ -87,11 +87,19 @@ asio::awaitable<std::optional<delivery>> stream_state::next() {
   if (!in) co_return std::nullopt;
   if (in->attempt > 1)
     if (auto core = core_.lock()) core->stats().retried.add();
+  handed_out_.fetch_add(1, std::memory_order_relaxed);
   co_return delivery(shared_from_this(), std::move(*in));
 }
 
 void stream_state::ack(inbound& in) {
+  handed_out_.fetch_sub(1, std::memory_order_relaxed);
   if (auto core = core_.lock()) core->settle(in);
+}
+
+bool stream_state::settled() const {
+  if (handed_out_.load(std::memory_order_relaxed) != 0 || queue_->size() != 0) return false;
+  std::lock_guard lock(mutex_);
+  return redeliveries_.empty();
 }
 
 bool stream_state::redeliver(inbound& in) {
@@ -110,6 +118,7 @@ bool stream_state::redeliver(inbound& in) {
 }
 
 asio::awaitable<void> stream_state::nack(inbound in, std::string reason) {
+  handed_out_.fetch_sub(1, std::memory_order_relaxed);
   if (redeliver(in)) co_return;
   auto core = core_.lock();
   if (!core) co_return;
@@ -122,6 +131,7 @@ asio::awaitable<void> stream_state::nack(inbound in, std::string reason) {
 }
 
 void stream_state::dropped(inbound in) {
+  handed_out_.fetch_sub(1, std::memory_order_relaxed);
   if (redeliver(in)) return;
   auto core = core_.lock();
   if (!core) return;

@@ -6,6 +6,7 @@
 #include <corobus/eventbus/detail/subscriber.hpp>
 #include <corobus/eventbus/stream.hpp>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   asio::awaitable<void> accept(inbound in) override { co_await queue_->async_push(std::move(in)); }
   void close_intake() override { queue_->close(); }
   bool drains_itself() const noexcept override { return false; }
+  bool settled() const override;
   std::size_t take_abandoned() override;
 
  private:
@@ -43,7 +45,8 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   std::weak_ptr<bus_core> core_;
   retry_policy retry_;
   std::shared_ptr<async_queue<inbound>> queue_;
-  std::mutex mutex_;
+  std::atomic<std::size_t> handed_out_{0};  // deliveries neither acked, nacked nor dropped
+  mutable std::mutex mutex_;
   std::deque<inbound> redeliveries_;  // failed messages waiting while the queue was full
 };
 

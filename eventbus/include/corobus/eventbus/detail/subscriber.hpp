@@ -32,6 +32,9 @@ class subscriber {
   // True when its own tasks handle what it accepted after close_intake() (lanes do; a
   // stream's queue is pulled by its user, who is gone when the subscription ends).
   virtual bool drains_itself() const noexcept = 0;
+  // True when nothing it accepted waits on someone outside the bus's tasks (a stream's
+  // reader): close() gives readers the grace period to take and ack what they hold.
+  virtual bool settled() const { return true; }
   // After its tasks ended: counts (and forgets) what was accepted but never handled.
   virtual std::size_t take_abandoned() = 0;
 
