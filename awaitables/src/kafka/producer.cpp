@@ -42,17 +42,21 @@ void producer::start(std::string_view topic, std::string_view key, std::string_v
   // any_completion_handler move assignment recurses without end.)
   auto op = std::make_unique<pending>(pending{std::move(handler_executor), std::move(handler)});
   const std::string topic_name(topic);  // producev wants a C string
+  // Ownership moves to librdkafka before the call: once producev succeeds, the report may
+  // already have resumed the awaiting coroutine on another thread and destroyed its frame,
+  // which holds `headers`, `key` and `value`. Nothing of the caller's is touched after that.
+  rd_kafka_headers_t* const raw_headers = headers.release();
+  pending* const opaque = op.release();
   const auto err = rd_kafka_producev(
       client_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(op.get()), RD_KAFKA_V_END);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    headers.release();  // librdkafka owns them now
-    op.release();       // completed by serve_ready_events()
-    return;
-  }
-  // Refused at once (queue full, unknown topic, message too large, ...): the headers are
-  // still ours, and the error completes the produce.
+      RD_KAFKA_V_HEADERS(raw_headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // completed by serve_ready_events()
+  // Refused at once (queue full, unknown topic, message too large, ...): no report will
+  // come, so the caller is still waiting, the headers are still ours, and the error
+  // completes the produce.
+  headers.reset(raw_headers);
+  op.reset(opaque);
   asio::post(op->executor, [h = std::move(op->handler), err]() mutable {
     std::move(h)(make_error_code(err), delivery_report{});
   });
