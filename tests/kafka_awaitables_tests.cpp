@@ -9,7 +9,7 @@
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/awaitables/kafka/producer.hpp>
-#include <corobus/awaitables/kafka/watermarks.hpp>
+#include <corobus/awaitables/kafka/partition_progress.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
@@ -321,42 +321,49 @@ BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
 }
 
 BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
-  kafka::watermarks w;
-  for (std::int64_t o = 10; o < 15; ++o) w.started("t", 0, o);
-  w.started("t", 1, 0);
-  BOOST_TEST(w.in_flight() == 6u);
-  w.done("t", 0, 12);  // out of order: 10 and 11 are still running
-  w.done("t", 0, 13);
-  auto moved = w.commit_positions();
-  BOOST_TEST_REQUIRE(moved.size() == 2u);  // both partitions, first time
-  BOOST_TEST(moved[0].offset == 10);
-  BOOST_TEST(moved[1].offset == 0);
-  BOOST_TEST(w.commit_positions().empty());  // nothing moved since
-  w.done("t", 0, 10);
-  w.done("t", 0, 11);
-  moved = w.commit_positions();
-  BOOST_TEST_REQUIRE(moved.size() == 1u);
-  BOOST_TEST(moved[0].offset == 14);  // 14 still running
-  w.done("t", 0, 14);
-  BOOST_TEST(w.commit_positions().front().offset == 15);  // everything started is done
-  BOOST_TEST(w.in_flight({{"t", 1}}) == 1u);
-  w.forget({{"t", 1}});  // revoked
-  BOOST_TEST(w.in_flight() == 0u);
-  BOOST_TEST(w.commit_positions().empty());
+  kafka::partition_progress p;
+  BOOST_TEST(!p.take_commit_position());  // nothing started
+  for (std::int64_t o = 10; o < 15; ++o) p.started(o);
+  BOOST_TEST(p.in_flight() == 5u);
+  p.done(12);  // out of order: 10 and 11 are still running
+  p.done(13);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(10)));
+  BOOST_TEST(!p.take_commit_position());  // nothing moved since
+  p.done(10);
+  p.done(11);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(14)));  // 14 still running
+  p.done(14);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(15)));  // all started are done
+  BOOST_TEST(p.in_flight() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(watermarks_hold_under_concurrent_completion) {
-  kafka::watermarks w;
+BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_watermark) {
+  kafka::partition_progress p;
+  for (std::int64_t o = 0; o < 4; ++o) p.started(o);
+  p.released(1);  // revoked before its handler ran: the next owner delivers it
+  p.done(0);
+  p.done(2);
+  p.done(3);
+  BOOST_TEST(p.in_flight() == 0u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
+  p.released(1);  // twice is once
+  p.done(1);      // a late finish still counts
+  BOOST_TEST(p.in_flight() == 0u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
+}
+
+BOOST_AUTO_TEST_CASE(the_commit_position_holds_under_concurrent_completion) {
+  kafka::partition_progress p;
   constexpr int count = 20000;
-  for (int o = 0; o < count; ++o) w.started("t", 0, o);
+  for (int o = 0; o < count; ++o) p.started(o);
   std::vector<std::thread> finishers;
   for (int t = 0; t < 4; ++t)
-    finishers.emplace_back([&w, t] {
-      for (int o = count - 1 - t; o >= 0; o -= 4) w.done("t", 0, o);  // last first: worst order
+    finishers.emplace_back([&p, t] {
+      for (int o = count - 1 - t; o >= 0; o -= 4) p.done(o);  // last first: worst order
     });
   for (auto& f : finishers) f.join();
-  BOOST_TEST(w.in_flight() == 0u);
-  BOOST_TEST(w.commit_positions().front().offset == count);
+  BOOST_TEST(p.in_flight() == 0u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(count)));
 }
 
 BOOST_AUTO_TEST_CASE(a_consumer_without_a_group_id_is_refused) {

@@ -92,14 +92,11 @@ asio::awaitable<publish_result> bus::publish_envelope(std::string topic, envelop
 
 namespace {
 
-std::string group_name(std::string_view topic, const subscribe_options& options) {
-  if (!options.group.empty()) {
-    if (auto p = topic_problem(options.group))
-      throw_error(errc::invalid_argument, fmt::format("invalid group name '{}': {}", options.group, *p));
-    return options.group;
-  }
-  static std::atomic<std::uint64_t> anonymous{0};
-  return fmt::format("{}.subscriber-{}", topic, anonymous.fetch_add(1, std::memory_order_relaxed));
+std::string group_name(detail::bus_core& core, const std::string& topic, const subscribe_options& options) {
+  if (options.group.empty()) return core.anonymous_group(topic);
+  if (auto p = topic_problem(options.group))
+    throw_error(errc::invalid_argument, fmt::format("invalid group name '{}': {}", options.group, *p));
+  return options.group;
 }
 
 // The subscription's settings, checked by the same rules as the config's.
@@ -130,7 +127,7 @@ asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_core> c
   const auto settings = settings_for(core->cfg(), options);
   const auto shape = keyed ? lane_shape::keyed(settings.lanes, settings.lane_capacity)
                            : lane_shape::unordered(settings.concurrency, settings.lane_capacity);
-  auto group = group_name(topic, options);
+  auto group = group_name(*core, topic, options);
   auto sub = std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry,
                                                           std::move(handler));
   co_await attach(*core, sub);
@@ -142,7 +139,7 @@ asio::awaitable<corobus::stream> stream_with(std::shared_ptr<detail::bus_core> c
   core->ensure_open("stream");
   validate_topic(topic);
   const auto settings = settings_for(core->cfg(), options);
-  auto state = std::make_shared<detail::stream_state>(core, topic, group_name(topic, options),
+  auto state = std::make_shared<detail::stream_state>(core, topic, group_name(*core, topic, options),
                                                       settings.stream_capacity, settings.retry);
   co_await attach(*core, state);
   co_return state->make_stream();

@@ -1,4 +1,5 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/kafka_backend.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
@@ -16,10 +17,10 @@ namespace {
 std::unique_ptr<backend> make_backend(bus_core& core) {
   switch (core.cfg().backend) {
     case backend_kind::memory: return std::make_unique<memory_backend>(core);
-    case backend_kind::kafka:
+    case backend_kind::kafka: return std::make_unique<kafka_backend>(core);
     case backend_kind::nats: break;
   }
-  throw_error(errc::invalid_config, "invalid configuration: this build has only the memory backend");
+  throw_error(errc::invalid_config, "invalid configuration: the nats backend is not built yet");
 }
 
 }  // namespace
@@ -32,6 +33,11 @@ bus_core::~bus_core() { close(); }
 
 void bus_core::ensure_open(std::string_view what) const {
   if (closing()) throw_error(errc::closed, fmt::format("{}: the bus is closed", what));
+}
+
+std::string bus_core::anonymous_group(const std::string& topic) {
+  std::lock_guard lock(subscribers_mutex_);
+  return fmt::format("{}.{}.{}", cfg_.anonymous_group_prefix, topic, anonymous_groups_[topic]++);
 }
 
 void bus_core::add_subscriber(const std::shared_ptr<subscriber>& sub) {
@@ -60,11 +66,19 @@ void bus_core::remove_subscriber(const std::shared_ptr<subscriber>& sub) noexcep
   }
 }
 
-void bus_core::settle(const inbound&) noexcept { stats_.delivered.add(); }
+void bus_core::settle(const inbound& in) noexcept {
+  stats_.delivered.add();
+  if (in.source) in.source->done(*in.msg);
+}
+
+void bus_core::drop_stale(const inbound& in) noexcept {
+  stats_.rebalanced.add();
+  in.source->released(*in.msg);
+}
 
 void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
 
-asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
+asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
   // Counted before the hand-over, so that the message's end is never counted before its start.
   stats_.accepted.add();
   if (sub.wants_envelopes() && !in.env) {
@@ -77,16 +91,16 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
     if (!in.env) {
       stats_.undecodable.add();
       co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
-      co_return;
+      co_return true;
     }
   }
   switch (sub.try_accept(in)) {
-    case push_status::pushed: co_return;
+    case push_status::pushed: co_return true;
     case push_status::full: break;
     case push_status::closed:  // the subscription ended (or the bus closes) meanwhile
       stats_.accepted.subtract();
       ensure_open("publish");
-      co_return;
+      co_return false;
   }
   bool refused = false;
   try {
@@ -99,6 +113,7 @@ asio::awaitable<void> bus_core::dispatch(subscriber& sub, inbound in) {
     stats_.accepted.subtract();
     ensure_open("publish");
   }
+  co_return !refused;
 }
 
 asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {
@@ -127,6 +142,7 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
   }
   if (failure.empty()) {
     stats_.dead_lettered.add();
+    if (in.source) in.source->done(m);
     log().warn("message {} dead-lettered to '{}' after {} attempt(s): {}", where, dead_letter_topic(m.topic),
                attempts, error);
   } else if (closing()) {  // the dead-letter topic's subscribers closed first: not handled

@@ -1,4 +1,5 @@
 #include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 
 #include <fmt/format.h>
@@ -33,6 +34,24 @@ void config::validate() const {
   require(retry.initial_backoff.count() >= 0, "retry.initial_backoff must not be negative");
   require(retry.max_backoff >= retry.initial_backoff, "retry.max_backoff must be >= retry.initial_backoff");
   require(close_grace.count() >= 0, "close_grace must not be negative");
+  require(!topic_problem(anonymous_group_prefix), "anonymous_group_prefix must be a valid topic name");
+  if (backend == backend_kind::kafka) kafka.validate();
+}
+
+void kafka_config::validate() const {
+  require(!bootstrap.empty(), "kafka.bootstrap is empty (give servers, or \"embedded\")");
+  require(embedded_brokers >= 1 && embedded_brokers <= 32, "kafka.embedded_brokers must be between 1 and 32");
+  require(topics == topic_strategy::create_if_missing || topics == topic_strategy::validate_only ||
+              topics == topic_strategy::skip,
+          "kafka.topics is not a topic_strategy");
+  require(partitions >= 1 && partitions <= 100000, "kafka.partitions must be between 1 and 100000");
+  require(replication >= 1 && replication <= 1000, "kafka.replication must be between 1 and 1000");
+  require(!retention || retention->count() > 0, "kafka.retention must be positive");
+  require(connect_timeout.count() > 0, "kafka.connect_timeout must be positive");
+  require(commit_interval.count() > 0, "kafka.commit_interval must be positive");
+  require(max_in_flight >= 1, "kafka.max_in_flight must be at least 1");
+  require(revoke_timeout.count() >= 0, "kafka.revoke_timeout must not be negative");
+  require(close_timeout.count() >= 0, "kafka.close_timeout must not be negative");
 }
 
 }  // namespace corobus

@@ -57,6 +57,10 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (cancelled()) break;
+    if (in.stale()) {  // its partition moved on while it waited in the lane (or for a retry)
+      core_.drop_stale(in);
+      co_return;
+    }
     if (attempt > 1) core_.stats().retried.add();
     bool ok = false;
     try {

@@ -1,4 +1,5 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/member_choice.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
@@ -7,11 +8,7 @@
 namespace corobus::detail {
 
 const std::shared_ptr<subscriber>& memory_backend::group::pick(std::string_view key) const {
-  if (members.size() == 1) return members.front();
-  if (key.empty()) return members[next_member.fetch_add(1, std::memory_order_relaxed) % members.size()];
-  // Mixed, so that the member choice does not correlate with the lane choice (hash % lanes).
-  const auto mixed = (std::uint64_t{stable_hash(key)} * 0x9E3779B97F4A7C15ull) >> 40;
-  return members[mixed % members.size()];
+  return pick_member(members, key, next_member);
 }
 
 memory_backend::topic_state* memory_backend::directory::find(std::string_view name) const {

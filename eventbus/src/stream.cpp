@@ -82,9 +82,14 @@ asio::awaitable<std::optional<delivery>> stream_state::next() {
       redeliveries_.pop_front();
     }
   }
-  if (!in) in = queue_->try_pop();
-  if (!in) in = co_await queue_->async_pop();
-  if (!in) co_return std::nullopt;
+  for (;;) {
+    if (!in) in = queue_->try_pop();
+    if (!in) in = co_await queue_->async_pop();
+    if (!in) co_return std::nullopt;
+    if (!in->stale()) break;
+    if (auto core = core_.lock()) core->drop_stale(*in);  // its partition moved to another consumer
+    in.reset();
+  }
   if (in->attempt > 1)
     if (auto core = core_.lock()) core->stats().retried.add();
   handed_out_.fetch_add(1, std::memory_order_relaxed);

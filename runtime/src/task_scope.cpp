@@ -2,6 +2,7 @@
 #include <corobus/runtime/error.hpp>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/system/system_error.hpp>
 #include <corobus/runtime/log.hpp>
 
 #include <vector>
@@ -27,6 +28,12 @@ void task_scope::finish(const std::shared_ptr<task>& t, std::exception_ptr e) no
   if (e) {
     try {
       std::rethrow_exception(e);
+    } catch (const boost::system::system_error& ex) {
+      // A service loop that runs until cancelled ends this way: the expected end, not an error.
+      if (ex.code() == asio::error::operation_aborted && cancelled())
+        log().debug("task '{}' ended by cancellation", t->name);
+      else
+        log().error("task '{}' ended with an exception: {}", t->name, ex.what());
     } catch (const std::exception& ex) {
       log().error("task '{}' ended with an exception: {}", t->name, ex.what());
     } catch (...) {

@@ -1,5 +1,6 @@
 #include <corobus/awaitables/kafka/config.hpp>
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
 
 #include <fmt/format.h>
 
@@ -14,10 +15,23 @@ void set(rd_kafka_conf_t* conf, const std::string& name, const std::string& valu
     throw_error(errc::invalid_config, fmt::format("invalid Kafka property {}={}: {}", name, value, error.data()));
 }
 
+// librdkafka writes its log lines to stderr itself unless told otherwise; they go to our
+// logger instead (from librdkafka's threads: spdlog loggers are thread-safe). Levels are
+// syslog's: 0 emergency ... 7 debug.
+void forward_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  const auto lvl = level <= 2 ? spdlog::level::critical
+                   : level == 3 ? spdlog::level::err
+                   : level == 4 ? spdlog::level::warn
+                   : level <= 6 ? spdlog::level::info
+                                : spdlog::level::debug;
+  log().log(lvl, "librdkafka {} {}: {}", rd_kafka_name(rk), facility, text);
+}
+
 }  // namespace
 
 conf_ptr make_conf(const properties& base, const properties& overrides) {
   conf_ptr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), forward_log);
   for (const auto& [name, value] : base) set(conf.get(), name, value);
   for (const auto& [name, value] : overrides) set(conf.get(), name, value);
   return conf;

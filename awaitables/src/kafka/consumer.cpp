@@ -68,25 +68,34 @@ consumer::consumer(asio::any_io_executor ex, const properties& props)
     : client_(make_consumer_client(props)),
       events_(std::move(ex), queue_ptr(rd_kafka_queue_get_consumer(client_.get()))) {}
 
-consumer::~consumer() = default;
+consumer::~consumer() {
+  // rd_kafka_destroy would run the whole consumer close itself, waiting on the group
+  // coordinator for as long as it takes; close() already gave that its deadline.
+  if (!rd_kafka_consumer_closed(client_.get()))
+    rd_kafka_destroy_flags(client_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
 
 void consumer::subscribe(const std::vector<std::string>& topics) {
+  if (topics.empty()) return throw_if(rd_kafka_unsubscribe(client_.get()), "unsubscribing");
   partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   throw_if(rd_kafka_subscribe(client_.get(), list.get()), "subscribing");
 }
 
-void consumer::drain(poll_result& out, std::size_t max_records) {
+poll_result consumer::try_poll(std::size_t max_records) {
+  poll_result out;
   while (out.records.size() < max_records && !out.rebalance) {
     auto ev = events_.poll();
-    if (!ev) return;
+    if (!ev) break;
     switch (rd_kafka_event_type(ev.get())) {
       case RD_KAFKA_EVENT_FETCH:
         while (const auto* m = rd_kafka_event_message_next(ev.get())) {
           if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             out.records.push_back(copy_record(m));
-          else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             out.errors.push_back(make_error_code(m->err));
+            log().warn("kafka consumer: {}", rd_kafka_message_errstr(m));
+          }
         }
         break;
       case RD_KAFKA_EVENT_REBALANCE:
@@ -95,8 +104,10 @@ void consumer::drain(poll_result& out, std::size_t max_records) {
         break;
       case RD_KAFKA_EVENT_OFFSET_COMMIT:
         if (const auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
           out.errors.push_back(make_error_code(err));
+          log().warn("kafka consumer: committing offsets: {}", rd_kafka_err2str(err));
+        }
         break;
       case RD_KAFKA_EVENT_ERROR:
         out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));
@@ -106,12 +117,12 @@ void consumer::drain(poll_result& out, std::size_t max_records) {
         break;
     }
   }
+  return out;
 }
 
 asio::awaitable<poll_result> consumer::async_poll(std::size_t max_records) {
-  poll_result out;
   for (;;) {
-    drain(out, max_records);
+    auto out = try_poll(max_records);
     if (!out.records.empty() || out.rebalance || !out.errors.empty()) co_return out;
     co_await events_.async_wait();
   }
@@ -152,10 +163,9 @@ asio::awaitable<void> consumer::async_close() {
   // variant hands the revoke to us as an event instead.
   throw_if(rd_kafka_consumer_close_queue(client_.get(), events_.get()), "closing the consumer");
   while (!rd_kafka_consumer_closed(client_.get())) {
-    poll_result ignored;
-    drain(ignored, SIZE_MAX);
-    if (ignored.rebalance) {
-      apply_rebalance(*ignored.rebalance);
+    // What still arrives is not handed out: its messages will be delivered to the group again.
+    if (const auto left = try_poll(SIZE_MAX); left.rebalance) {
+      apply_rebalance(*left.rebalance);
       continue;
     }
     // Not the eventfd: librdkafka need not post an event when the close completes. Closing is

@@ -120,11 +120,9 @@ bool producer::flush(std::chrono::milliseconds timeout) {
   return rd_kafka_flush(client_.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-void producer::purge_and_fail_pending() {
+void producer::purge() {
+  // In-flight requests are abandoned too: their records report _PURGE_INFLIGHT.
   rd_kafka_purge(client_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-  // Purged records report on the main queue; serve them here (run() has ended).
-  rd_kafka_flush(client_.get(), 0);
-  serve_ready_events();
 }
 
 }  // namespace corobus::kafka

@@ -3,6 +3,7 @@
 // errc::invalid_config error that names it.
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,8 +21,51 @@ struct retry_policy {
   std::chrono::milliseconds backoff_before(unsigned attempt) const;  // attempt >= 2
 };
 
+// What the Kafka backend does about topics it publishes or subscribes to.
+enum class topic_strategy {
+  create_if_missing,  // create missing topics (and their .dlq) with the settings below
+  validate_only,      // fail with errc::invalid_config when a topic is missing
+  skip,               // assume they exist (or that the brokers auto-create them)
+};
+
+struct kafka_config {
+  // Comma-separated bootstrap servers, or "embedded": an in-process cluster (librdkafka's mock
+  // brokers on loopback) that lives and dies with the bus, so nothing has to be installed.
+  std::string bootstrap = "embedded";
+  int embedded_brokers = 3;
+
+  // Any librdkafka property, passed through as given (security.protocol, sasl.*, ...): to
+  // both clients, then the client-specific ones (later wins).
+  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> producer_properties;
+  std::map<std::string, std::string> consumer_properties;
+
+  topic_strategy topics = topic_strategy::create_if_missing;
+  int partitions = 6;  // for topics the bus creates
+  int replication = 1;
+  std::optional<std::chrono::milliseconds> retention;  // broker default when unset
+
+  // Opening the bus fails with errc::broker_error when no broker answers within this.
+  std::chrono::milliseconds connect_timeout{10000};
+  // How often the consumed positions (per partition: the first offset not yet done) are
+  // committed; they are also committed on revoke and on close.
+  std::chrono::milliseconds commit_interval{1000};
+  // Messages a consumer (one per bus and group) may hold unfinished; at the limit its
+  // partitions are paused until half of them are done.
+  std::size_t max_in_flight = 10000;
+  // On revoke, how long the revoked partitions' running handlers may take before the
+  // partitions are given up anyway (their unfinished messages go to the next owner).
+  std::chrono::milliseconds revoke_timeout{10000};
+  // close(), after the handlers ended: how long the final commit, the producer's flush and
+  // leaving the group may take, in all. What is not committed by then is delivered again.
+  std::chrono::milliseconds close_timeout{10000};
+
+  void validate() const;  // called by config::validate() when the backend is kafka
+};
+
 struct config {
   backend_kind backend = backend_kind::memory;
+  kafka_config kafka;  // used when backend == kafka
   std::size_t io_threads = 0;  // 0: one per hardware thread
 
   // Subscription defaults (subscribe_options may override them per subscription).
@@ -30,6 +74,12 @@ struct config {
   std::size_t concurrency = 64;      // handlers at once in an unordered subscription
   std::size_t stream_capacity = 1000;
   retry_policy retry;
+
+  // Unnamed subscriptions get a group of their own, "<prefix>.<topic>.<n>" (n counts this
+  // bus's unnamed subscriptions of the topic from 0). On Kafka that is the consumer group id,
+  // so a restarted service resumes where its commits say: give each service its own prefix
+  // (or name its groups), or services with the same prefix share the work.
+  std::string anonymous_group_prefix = "corobus";
 
   // close(): how long in-flight handlers may finish before they are cancelled.
   std::chrono::milliseconds close_grace{5000};

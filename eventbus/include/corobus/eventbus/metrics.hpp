@@ -15,6 +15,8 @@ struct metrics_snapshot {
   std::uint64_t undecodable = 0;     // envelopes that could not be decoded (dead-lettered)
   std::uint64_t lost = 0;            // dead-letter writes that failed: logged, never silent
   std::uint64_t abandoned = 0;       // accepted but not handled when the bus closed
+  std::uint64_t rebalanced = 0;      // Kafka: dropped unhandled because its partition moved to
+                                     // another consumer of the group, which delivers it again
   std::int64_t in_flight = 0;        // accepted by a subscription and not yet done
   std::size_t live_tasks = 0;        // coroutines the bus runs now
   std::size_t peak_tasks = 0;

@@ -59,7 +59,8 @@ class consumer {
   // commit(): enable.auto.commit is off, and auto.offset.reset defaults to earliest.
   consumer(asio::any_io_executor ex, const properties& props);
   // Destroys the client, which blocks until its threads end: never on an io thread. Call
-  // async_close() first to leave the group cleanly.
+  // async_close() first to leave the group cleanly; a consumer that did not finish closing
+  // (no broker answered) is destroyed without waiting for the group.
   ~consumer();
 
   consumer(const consumer&) = delete;
@@ -67,12 +68,14 @@ class consumer {
 
   rd_kafka_t* handle() const noexcept { return client_.get(); }
 
-  // Replaces the subscription (the group rebalances).
+  // Replaces the subscription (the group rebalances); none at all when `topics` is empty.
   void subscribe(const std::vector<std::string>& topics);
 
   // Waits until there is something, then returns up to `max_records` records, and stops
   // early at a rebalance. Honours per-operation cancellation.
   asio::awaitable<poll_result> async_poll(std::size_t max_records);
+  // The same without waiting: what is ready now (possibly nothing). Errors are logged here.
+  poll_result try_poll(std::size_t max_records);
 
   // Completes the rebalance a poll returned (assign, or give up the revoked partitions).
   void apply_rebalance(const kafka::rebalance& r);
@@ -89,8 +92,6 @@ class consumer {
   asio::awaitable<void> async_close();
 
  private:
-  // Takes the events that are ready, up to `max_records` records or a rebalance.
-  void drain(poll_result& out, std::size_t max_records);
 
   client_ptr client_;
   event_queue events_;

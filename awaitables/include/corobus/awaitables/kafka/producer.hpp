@@ -61,9 +61,9 @@ class producer {
   // when all were reported. run() must be serving meanwhile. Not on an io thread.
   bool flush(std::chrono::milliseconds timeout);
 
-  // Fails every record not yet delivered (their produces complete with a purge error) and
-  // serves the reports here, on the calling thread. For close, after run() ended.
-  void purge_and_fail_pending();
+  // Fails every record not yet delivered: their produces complete with a purge error when
+  // run() serves the reports. Does not block.
+  void purge();
 
  private:
   struct pending;

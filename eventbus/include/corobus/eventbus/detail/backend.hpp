@@ -22,9 +22,10 @@ class backend {
   // Stops feeding `sub`; its group's other members (if any) take its share.
   virtual void detach(const std::shared_ptr<subscriber>& sub) = 0;
 
-  // close(), first step: fetch nothing more.
+  // close(), first step: fetch nothing more. Blocking, on the closing thread.
   virtual void stop_intake() = 0;
-  // close(), last step, once every task ended: close the clients.
+  // close(), last step, once every task ended: commit what is done and close the clients.
+  // Blocking, on the closing thread; the io threads still run.
   virtual void shutdown() = 0;
 };
 

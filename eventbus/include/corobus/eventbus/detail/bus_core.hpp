@@ -10,6 +10,7 @@
 #include <corobus/runtime/task_scope.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,9 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   void ensure_open(std::string_view what) const;
   bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
 
+  // The group of an unnamed subscription to `topic` (see config::anonymous_group_prefix).
+  std::string anonymous_group(const std::string& topic);
+
   // Starts `sub` and registers it, so that close() will close it; throws errc::closed once
   // close() began (then `sub` was not started).
   void add_subscriber(const std::shared_ptr<subscriber>& sub);
@@ -43,12 +47,16 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
 
   // A message is done: its handler succeeded, or it was acked.
   void settle(const inbound& in) noexcept;
+  // A stale message (its partition moved to another consumer) is dropped unhandled.
+  void drop_stale(const inbound& in) noexcept;
   // A message that will not be handled (close): counted and logged by the caller's summary.
   void abandon(std::size_t n) noexcept;
 
   // Hands `in` to `sub`. For an envelope subscriber the message is decoded first; one that
   // cannot be decoded goes to the dead-letter topic at once. Waits while `sub` is full.
-  asio::awaitable<void> dispatch(subscriber& sub, inbound in);
+  // False when `sub` ended meanwhile (unsubscribed) and did not take it; throws
+  // errc::closed when that is because the bus closes.
+  asio::awaitable<bool> dispatch(subscriber& sub, inbound in);
 
   // Writes `in` to `<topic>.dlq` with the error and its origin in headers; the message is
   // then done. A failed write is logged and counted as lost, never silent.
@@ -70,6 +78,7 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   std::once_flag close_once_;
   std::mutex subscribers_mutex_;
   std::vector<std::shared_ptr<subscriber>> subscribers_;
+  std::map<std::string, std::size_t> anonymous_groups_;  // per topic, under subscribers_mutex_
 };
 
 }  // namespace corobus::detail

@@ -21,6 +21,7 @@ struct counters {
   striped_counter undecodable;
   striped_counter lost;
   striped_counter abandoned;
+  striped_counter rebalanced;
 
   metrics_snapshot snapshot() const noexcept {
     metrics_snapshot s;
@@ -33,7 +34,8 @@ struct counters {
     s.undecodable = undecodable.load();
     s.lost = lost.load();
     s.abandoned = abandoned.load();
-    const auto finished = s.delivered + s.dead_lettered + s.lost + s.abandoned;
+    s.rebalanced = rebalanced.load();
+    const auto finished = s.delivered + s.dead_lettered + s.lost + s.abandoned + s.rebalanced;
     s.in_flight = static_cast<std::int64_t>(accepted.load() - finished);
     return s;
   }

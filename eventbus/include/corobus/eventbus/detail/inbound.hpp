@@ -7,14 +7,36 @@
 
 namespace corobus::detail {
 
+// Where a fetched message came from, for a transport that must hear how it ended: Kafka
+// commits a partition only up to its first message not yet done. The in-process backend
+// has none.
+class message_source {
+ public:
+  virtual ~message_source() = default;
+  // Handled, or written to the dead-letter topic.
+  virtual void done(const message& m) noexcept = 0;
+  // Not handled here: it was dropped because revoked() became true (another consumer of
+  // the group delivers it again).
+  virtual void released(const message& m) noexcept = 0;
+  // True once the message belongs to another consumer (its partition was revoked): queued
+  // copies are dropped instead of handled.
+  virtual bool revoked() const noexcept = 0;
+};
+
 struct inbound {
   // A constructor, not an aggregate: see publish_options for the g++ 12 bug this avoids.
-  inbound(std::shared_ptr<const message> m, std::shared_ptr<const envelope> e) : msg(std::move(m)), env(std::move(e)) {}
+  inbound(std::shared_ptr<const message> m, std::shared_ptr<const envelope> e,
+          std::shared_ptr<message_source> s = nullptr)
+      : msg(std::move(m)), env(std::move(e)), source(std::move(s)) {}
+
+  // True when it must not be handled: its partition moved to another consumer.
+  bool stale() const noexcept { return source && source->revoked(); }
 
   std::shared_ptr<const message> msg;
   // Set for envelope subscriptions: decoded from msg->payload, or the object the in-process
   // backend was given (then msg->payload may be empty: nobody needed the bytes).
   std::shared_ptr<const envelope> env;
+  std::shared_ptr<message_source> source;
   unsigned attempt = 1;  // deliveries so far, counting this one
 };
 

@@ -1,0 +1,86 @@
+#pragma once
+// The Kafka backend: one idempotent producer per bus, and one consumer per bus and consumer
+// group (kafka_group). A bootstrap of "embedded" starts an embedded cluster owned by the bus.
+//
+// Tasks live in two scopes of their own, apart from the bus's scope of handler work, because
+// they run until cancelled: the fetch and commit loops stop when close() begins, the
+// producer's report loop only after the handlers (and their dead letters) are done.
+#include <corobus/awaitables/kafka/embedded_cluster.hpp>
+#include <corobus/awaitables/kafka/producer.hpp>
+#include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/detail/backend.hpp>
+#include <corobus/eventbus/detail/kafka_group.hpp>
+#include <corobus/runtime/task_scope.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+namespace corobus::detail {
+
+class bus_core;
+
+class kafka_backend final : public backend {
+ public:
+  // Starts the embedded cluster (if asked for) and the producer, and checks that a broker
+  // answers within kafka.connect_timeout (errc::broker_error if none does). Blocking.
+  explicit kafka_backend(bus_core& core);
+  ~kafka_backend() override;
+
+  asio::awaitable<publish_result> publish(message msg) override;
+  asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
+  asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
+  void detach(const std::shared_ptr<subscriber>& sub) override;
+  void stop_intake() override;
+  void shutdown() override;
+
+ private:
+  // `defaults`, the bootstrap, then the config's properties for both clients, then `specific`.
+  kafka::properties client_properties(const kafka::properties& defaults,
+                                      const std::map<std::string, std::string>& specific) const;
+  kafka::properties producer_properties() const;
+  kafka::properties consumer_properties(const std::string& group) const;
+  void check_brokers_answer();
+  // Applies the topic strategy to `topic`, once per topic and bus.
+  asio::awaitable<void> ensure_topic(std::string topic);
+  asio::awaitable<publish_result> produce(std::string topic, std::string key, std::string payload,
+                                          corobus::headers headers);
+  kafka_group& group(const std::string& name);
+
+  // Counts one use of the producer (a publish, a topic check) so that shutdown() destroys it
+  // only after the last; throws errc::closed once shutdown() began.
+  class producer_use {
+   public:
+    explicit producer_use(kafka_backend& b);
+    ~producer_use() { users_.fetch_sub(1); }
+    producer_use(const producer_use&) = delete;
+    producer_use& operator=(const producer_use&) = delete;
+
+   private:
+    std::atomic<std::size_t>& users_;
+  };
+  // Fails what the producer still holds until no use is left. Closing thread.
+  void wait_for_producer_users();
+
+  bus_core& core_;
+  const kafka_config& cfg_;
+  std::unique_ptr<kafka::embedded_cluster> cluster_;
+  std::string bootstrap_;
+  std::unique_ptr<kafka::producer> producer_;
+  std::atomic<std::size_t> producer_users_{0};
+  std::atomic<bool> producer_closed_{false};
+  task_scope reports_;   // the producer's delivery reports
+  task_scope fetchers_;  // every group's fetch and commit loops
+
+  std::mutex groups_mutex_;
+  std::map<std::string, std::unique_ptr<kafka_group>> groups_;
+
+  std::shared_mutex topics_mutex_;
+  std::set<std::string, std::less<>> ready_topics_;  // the topic strategy was applied
+};
+
+}  // namespace corobus::detail

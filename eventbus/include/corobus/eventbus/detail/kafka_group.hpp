@@ -1,0 +1,80 @@
+#pragma once
+// One Kafka consumer for one consumer group of one bus. Every subscription of the bus in that
+// group, whatever its topic, is fed by it: a subscription to a further topic updates the
+// consumer's subscription, and the rebalance that follows is handled here.
+//
+// Two tasks run on the group's strand: fetch() hands records to the subscriptions (a record's
+// partition progress travels with it, so the commit position passes it only once it is done)
+// and handles rebalances; commit_periodically() commits the positions that moved.
+#include <corobus/awaitables/kafka/consumer.hpp>
+#include <corobus/awaitables/kafka/partition_progress.hpp>
+#include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/detail/subscriber.hpp>
+#include <corobus/runtime/io_pool.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace corobus::detail {
+
+class bus_core;
+
+class kafka_group {
+ public:
+  kafka_group(bus_core& core, std::string name, const kafka::properties& props);
+  ~kafka_group();
+
+  const std::string& name() const noexcept { return name_; }
+  const asio::strand<io_pool::executor_type>& strand() const noexcept { return strand_; }
+
+  // Routes the subscription's topic to `sub` as well; a topic new to the group is added to
+  // the consumer's subscription.
+  void add(std::shared_ptr<subscriber> sub);
+  // Routes nothing more to `sub`; a topic nobody here takes any more leaves the subscription.
+  void remove(const std::shared_ptr<subscriber>& sub);
+
+  // The group's tasks, on strand(), until cancelled.
+  asio::awaitable<void> fetch();
+  asio::awaitable<void> commit_periodically();
+
+  // close(), once the tasks ended: commits the positions that moved (without waiting; leaving
+  // the group waits for it), then leaves the group. On strand().
+  asio::awaitable<void> async_leave();
+
+ private:
+  struct assigned_partition;
+  using partition_key = std::pair<std::string, std::int32_t>;
+  // Topic -> the subscriptions that take it; replaced, never changed, so fetch() can keep
+  // the one it read while it awaits.
+  using routing = std::map<std::string, std::vector<std::shared_ptr<subscriber>>, std::less<>>;
+
+  std::shared_ptr<const routing> routes() const;
+  void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
+  asio::awaitable<void> deliver(kafka::record r);
+  asio::awaitable<void> rebalance(const kafka::rebalance& r);
+  // Pauses every assigned partition at the in-flight limit, resumes at half of it.
+  void apply_backpressure();
+  void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
+  std::vector<kafka::topic_partition> assignment() const;
+
+  bus_core& core_;
+  const kafka_config& cfg_;
+  std::string name_;
+  asio::strand<io_pool::executor_type> strand_;
+  kafka::consumer consumer_;
+
+  mutable std::mutex routes_mutex_;
+  std::shared_ptr<const routing> routes_;
+  std::atomic<std::size_t> round_robin_{0};
+
+  // Touched on strand() only (and after the tasks ended, by async_leave).
+  std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
+  bool paused_ = false;
+};
+
+}  // namespace corobus::detail

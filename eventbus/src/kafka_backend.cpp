@@ -1,0 +1,207 @@
+#include <corobus/awaitables/kafka/admin.hpp>
+#include <corobus/awaitables/kafka/error.hpp>
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/kafka_backend.hpp>
+#include <corobus/eventbus/topic.hpp>
+#include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace corobus::detail {
+namespace {
+
+kafka::topic_strategy to_kafka(topic_strategy s) {
+  switch (s) {
+    case topic_strategy::validate_only: return kafka::topic_strategy::validate_only;
+    case topic_strategy::skip: return kafka::topic_strategy::skip;
+    case topic_strategy::create_if_missing: break;
+  }
+  return kafka::topic_strategy::create_if_missing;
+}
+
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
+  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    deadline - std::chrono::steady_clock::now()));
+}
+
+}  // namespace
+
+kafka_backend::kafka_backend(bus_core& core) : core_(core), cfg_(core.cfg().kafka) {
+  if (cfg_.bootstrap == "embedded") {
+    cluster_ = std::make_unique<kafka::embedded_cluster>(cfg_.embedded_brokers);
+    bootstrap_ = cluster_->bootstrap_servers();
+  } else {
+    bootstrap_ = cfg_.bootstrap;
+  }
+  producer_ = std::make_unique<kafka::producer>(core_.pool().make_strand(),
+                                                producer_properties());
+  check_brokers_answer();
+  reports_.spawn(producer_->get_executor(), producer_->run(), "kafka producer reports");
+}
+
+kafka_backend::~kafka_backend() = default;
+
+kafka::properties kafka_backend::client_properties(const kafka::properties& defaults,
+                                                  const std::map<std::string, std::string>& specific) const {
+  kafka::properties props = defaults;
+  props["bootstrap.servers"] = bootstrap_;
+  for (const auto& [name, value] : cfg_.properties) props[name] = value;
+  for (const auto& [name, value] : specific) props[name] = value;
+  return props;
+}
+
+kafka::properties kafka_backend::producer_properties() const {
+  // librdkafka waits 5 minutes for a delivery by default: too long for a publish to hang on
+  // an unreachable cluster.
+  return client_properties({{"message.timeout.ms", "30000"}}, cfg_.producer_properties);
+}
+
+kafka::properties kafka_backend::consumer_properties(const std::string& group) const {
+  kafka::properties defaults{{"group.id", group}};
+  // The embedded cluster lets a member rejoin a group only after session.timeout.ms (even one
+  // that left cleanly), so restarts in tests and examples would wait the default 45 s.
+  if (cluster_) defaults["session.timeout.ms"] = "6000";
+  auto props = client_properties(defaults, cfg_.consumer_properties);
+  props["group.id"] = group;  // the subscription's group, whatever the properties say
+  return props;
+}
+
+void kafka_backend::check_brokers_answer() {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const auto err = rd_kafka_metadata(producer_->handle(), 0, nullptr, &metadata,
+                                     static_cast<int>(cfg_.connect_timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(metadata);
+    return;
+  }
+  throw_error(errc::broker_error, fmt::format("no Kafka broker at '{}' answered within {} ms: {}", bootstrap_,
+                                              cfg_.connect_timeout.count(), rd_kafka_err2str(err)));
+}
+
+kafka_backend::producer_use::producer_use(kafka_backend& b) : users_(b.producer_users_) {
+  // Counted first, checked second (both sequentially consistent): shutdown() sets the flag,
+  // then reads the count, so it sees this use or this use sees the flag.
+  users_.fetch_add(1);
+  if (b.producer_closed_.load()) {
+    users_.fetch_sub(1);
+    throw_error(errc::closed, "the Kafka producer is closed");
+  }
+}
+
+asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
+  {
+    std::shared_lock lock(topics_mutex_);
+    if (ready_topics_.contains(topic)) co_return;
+  }
+  if (cluster_ && cfg_.topics == topic_strategy::create_if_missing) {
+    // The embedded cluster has no admin API (CreateTopics times out): its own call creates
+    // the topic, answered at once by its thread.
+    try {
+      cluster_->create_topic(topic, cfg_.partitions, std::min(cfg_.replication, cfg_.embedded_brokers));
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != kafka::make_error_code(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) throw;
+    }
+  } else {
+    std::vector<kafka::topic_spec> specs(1);  // named: g++ 12 miscompiles braced lists in co_await
+    specs[0].name = topic;
+    specs[0].partitions = cfg_.partitions;
+    specs[0].replication = cfg_.replication;
+    specs[0].retention = cfg_.retention;
+    co_await kafka::async_ensure_topics(producer_->handle(), producer_->get_executor(), std::move(specs),
+                                        to_kafka(cfg_.topics), cfg_.connect_timeout);
+  }
+  std::lock_guard lock(topics_mutex_);
+  ready_topics_.insert(std::move(topic));
+}
+
+asio::awaitable<publish_result> kafka_backend::produce(std::string topic, std::string key, std::string payload,
+                                                       corobus::headers headers) {
+  const producer_use use(*this);
+  co_await ensure_topic(topic);
+  auto report = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
+                                                  kafka::make_headers(headers));
+  co_return publish_result{std::move(report.topic), report.partition, report.offset};
+}
+
+asio::awaitable<publish_result> kafka_backend::publish(message msg) {
+  return produce(std::move(msg.topic), std::move(msg.key), std::move(msg.payload), std::move(msg.headers));
+}
+
+asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topic, envelope env) {
+  auto payload = env.encode();
+  return produce(std::move(topic), std::move(env.aggregate_id), std::move(payload), metadata_headers(env));
+}
+
+void kafka_backend::wait_for_producer_users() {
+  // Purged records report at once (served by the report task, which still runs); a use
+  // admitted before the flag was set may produce after a purge, so purge until none is left.
+  while (producer_users_.load() != 0) {
+    producer_->purge();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+kafka_group& kafka_backend::group(const std::string& name) {
+  std::lock_guard lock(groups_mutex_);
+  if (fetchers_.cancelled()) throw_error(errc::closed, "subscribe: the bus is closed");
+  auto& g = groups_[name];
+  if (g) return *g;
+  auto made = std::make_unique<kafka_group>(core_, name, consumer_properties(name));
+  fetchers_.spawn(made->strand(), made->fetch(), fmt::format("kafka group '{}' fetch", name));
+  fetchers_.spawn(made->strand(), made->commit_periodically(), fmt::format("kafka group '{}' commits", name));
+  g = std::move(made);
+  return *g;
+}
+
+asio::awaitable<void> kafka_backend::attach(std::shared_ptr<subscriber> sub) {
+  {
+    const producer_use use(*this);  // its client checks the topics
+    co_await ensure_topic(sub->topic());
+    co_await ensure_topic(dead_letter_topic(sub->topic()));
+  }
+  group(sub->group()).add(std::move(sub));
+}
+
+void kafka_backend::detach(const std::shared_ptr<subscriber>& sub) {
+  std::lock_guard lock(groups_mutex_);
+  if (auto it = groups_.find(sub->group()); it != groups_.end()) it->second->remove(sub);
+}
+
+void kafka_backend::stop_intake() {
+  fetchers_.cancel();
+  fetchers_.wait_idle();
+}
+
+void kafka_backend::shutdown() {
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.close_timeout;
+  // Whatever is still queued for the brokers gets the time left, while the report task
+  // serves; then publishes still waiting fail with a purge error.
+  producer_closed_.store(true);
+  if (!producer_->flush(left_until(deadline)))
+    log().warn("close: some published records were not acknowledged within kafka.close_timeout; their "
+               "publishes fail");
+  wait_for_producer_users();
+  reports_.cancel();
+  reports_.wait_idle();
+
+  {
+    std::lock_guard lock(groups_mutex_);
+    task_scope leaving;
+    for (auto& [name, g] : groups_)
+      leaving.spawn(g->strand(), g->async_leave(), fmt::format("kafka group '{}' leaving", name));
+    if (!leaving.wait_idle_for(deadline - std::chrono::steady_clock::now())) {
+      log().warn("close: leaving the Kafka group(s) took longer than kafka.close_timeout; giving up");
+      leaving.cancel();
+      leaving.wait_idle();
+    }
+    groups_.clear();  // the consumers' threads end here
+  }
+  producer_.reset();
+  cluster_.reset();
+}
+
+}  // namespace corobus::detail

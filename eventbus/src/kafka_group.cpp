@@ -1,0 +1,208 @@
+#include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/kafka_group.hpp>
+#include <corobus/eventbus/detail/member_choice.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+
+namespace corobus::detail {
+
+// One partition as long as this consumer owns it. Each delivered message holds it, so a
+// handler that finishes after a revoke updates an orphan, never the next assignment.
+struct kafka_group::assigned_partition final : message_source {
+  assigned_partition(std::string t, std::int32_t p) : topic(std::move(t)), partition(p) {}
+
+  void done(const message& m) noexcept override { progress.done(m.offset); }
+  void released(const message& m) noexcept override { progress.released(m.offset); }
+  bool revoked() const noexcept override { return gone.load(std::memory_order_acquire); }
+
+  const std::string topic;
+  const std::int32_t partition;
+  kafka::partition_progress progress;
+  std::atomic<bool> gone{false};
+};
+
+namespace {
+
+constexpr std::size_t max_batch = 1000;
+// Paused partitions and revokes have no event to wait for (handlers finish on other strands):
+// they look again this often. Both are rare and short.
+constexpr auto recheck = std::chrono::milliseconds(2);
+
+asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+kafka_group::kafka_group(bus_core& core, std::string name, const kafka::properties& props)
+    : core_(core),
+      cfg_(core.cfg().kafka),
+      name_(std::move(name)),
+      strand_(core.pool().make_strand()),
+      consumer_(strand_, props),
+      routes_(std::make_shared<const routing>()) {}
+
+kafka_group::~kafka_group() = default;
+
+std::shared_ptr<const kafka_group::routing> kafka_group::routes() const {
+  std::lock_guard lock(routes_mutex_);
+  return routes_;
+}
+
+void kafka_group::replace_routes(std::shared_ptr<const routing> next) {
+  std::vector<std::string> topics;
+  for (const auto& [topic, members] : *next) topics.push_back(topic);
+  if (topics.size() != routes_->size()) consumer_.subscribe(topics);
+  routes_ = std::move(next);
+}
+
+void kafka_group::add(std::shared_ptr<subscriber> sub) {
+  std::lock_guard lock(routes_mutex_);
+  auto next = std::make_shared<routing>(*routes_);
+  (*next)[sub->topic()].push_back(std::move(sub));
+  replace_routes(std::move(next));
+}
+
+void kafka_group::remove(const std::shared_ptr<subscriber>& sub) {
+  std::lock_guard lock(routes_mutex_);
+  auto next = std::make_shared<routing>(*routes_);
+  auto it = next->find(sub->topic());
+  if (it == next->end()) return;
+  std::erase(it->second, sub);
+  if (it->second.empty()) next->erase(it);
+  replace_routes(std::move(next));
+}
+
+asio::awaitable<void> kafka_group::fetch() {
+  for (;;) {
+    // While paused, only what is ready is taken (rebalances must not wait for handlers).
+    // (Not a conditional expression: g++ 12 destroys its co_await temporary twice.)
+    kafka::poll_result batch;
+    if (paused_)
+      batch = consumer_.try_poll(max_batch);
+    else
+      batch = co_await consumer_.async_poll(max_batch);
+    for (auto& r : batch.records) co_await deliver(std::move(r));
+    if (batch.rebalance) co_await rebalance(*batch.rebalance);
+    apply_backpressure();
+    if (paused_) co_await pause_for(recheck);
+  }
+}
+
+asio::awaitable<void> kafka_group::deliver(kafka::record r) {
+  auto& slot = assigned_[{r.topic, r.partition}];
+  if (!slot) slot = std::make_shared<assigned_partition>(r.topic, r.partition);
+  const auto source = slot;
+  source->progress.started(r.offset);
+
+  auto msg = std::make_shared<message>();
+  msg->topic = std::move(r.topic);
+  msg->key = std::move(r.key);
+  msg->payload = std::move(r.value);
+  msg->partition = r.partition;
+  msg->offset = r.offset;
+  msg->headers.reserve(r.headers.size());
+  for (auto& h : r.headers) msg->headers.push_back({std::move(h.name), std::move(h.value)});
+  const std::shared_ptr<const message> m = std::move(msg);
+
+  for (;;) {
+    const auto current = routes();
+    const auto it = current->find(m->topic);
+    if (it == current->end()) {  // unsubscribed meanwhile: the group's next owner delivers it
+      source->released(*m);
+      co_return;
+    }
+    const auto& member = pick_member(it->second, m->key, round_robin_);
+    // Refused only when that subscription ended meanwhile; the routes no longer name it.
+    if (co_await core_.dispatch(*member, inbound(m, nullptr, source))) co_return;
+  }
+}
+
+asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
+  if (r.assign) {
+    for (const auto& tp : r.partitions)
+      assigned_[{tp.topic, tp.partition}] = std::make_shared<assigned_partition>(tp.topic, tp.partition);
+    consumer_.apply_rebalance(r);
+    log().info("kafka group '{}': {} partition(s) assigned", name_, r.partitions.size());
+    if (paused_) consumer_.pause(r.partitions);
+    co_return;
+  }
+  // Revoked: queued messages of these partitions are now stale and are dropped where they
+  // wait; the running handlers get revoke_timeout to finish. Then the positions are
+  // committed, and only then is the revoke completed.
+  std::vector<std::shared_ptr<assigned_partition>> revoked;
+  for (const auto& tp : r.partitions) {
+    auto it = assigned_.find({tp.topic, tp.partition});
+    if (it == assigned_.end()) continue;
+    it->second->gone.store(true, std::memory_order_release);
+    revoked.push_back(std::move(it->second));
+    assigned_.erase(it);
+  }
+  const auto running = [&revoked] {
+    std::size_t n = 0;
+    for (const auto& p : revoked) n += p->progress.in_flight();
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
+  while (running() != 0 && std::chrono::steady_clock::now() < deadline) co_await pause_for(recheck);
+  if (const auto left = running(); left != 0)
+    log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout; their messages "
+               "will be delivered again by the partitions' next owner",
+               name_, left, cfg_.revoke_timeout.count());
+  commit(revoked);
+  consumer_.apply_rebalance(r);
+  log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());
+}
+
+std::vector<kafka::topic_partition> kafka_group::assignment() const {
+  std::vector<kafka::topic_partition> parts;
+  for (const auto& [key, p] : assigned_) parts.push_back({key.first, key.second});
+  return parts;
+}
+
+void kafka_group::apply_backpressure() {
+  std::size_t in_flight = 0;
+  for (const auto& [key, p] : assigned_) in_flight += p->progress.in_flight();
+  if (!paused_ && in_flight >= cfg_.max_in_flight) {
+    consumer_.pause(assignment());
+    paused_ = true;
+    log().debug("kafka group '{}': {} messages in flight, fetching paused", name_, in_flight);
+  } else if (paused_ && in_flight <= cfg_.max_in_flight / 2) {
+    consumer_.resume(assignment());
+    paused_ = false;
+    log().debug("kafka group '{}': fetching resumed", name_);
+  }
+}
+
+void kafka_group::commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions) {
+  std::vector<kafka::topic_partition> positions;
+  for (const auto& p : partitions)
+    if (const auto position = p->progress.take_commit_position())
+      positions.push_back({p->topic, p->partition, *position});
+  consumer_.commit(positions);  // its result comes back as an event, logged if it failed
+}
+
+asio::awaitable<void> kafka_group::commit_periodically() {
+  asio::steady_timer timer(strand_);
+  for (;;) {
+    timer.expires_after(cfg_.commit_interval);
+    co_await timer.async_wait(asio::use_awaitable);
+    std::vector<std::shared_ptr<assigned_partition>> all;
+    for (const auto& [key, p] : assigned_) all.push_back(p);
+    commit(all);
+  }
+}
+
+asio::awaitable<void> kafka_group::async_leave() {
+  std::vector<std::shared_ptr<assigned_partition>> all;
+  for (auto& [key, p] : assigned_) all.push_back(std::move(p));
+  assigned_.clear();
+  commit(all);  // librdkafka waits for outstanding commits before it leaves the group
+  co_await consumer_.async_close();
+}
+
+}  // namespace corobus::detail
