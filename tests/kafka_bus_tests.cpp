@@ -29,6 +29,41 @@ config kafka_bus_config(const std::string& bootstrap, std::size_t io_threads = 2
 
 int aggregate_number(const envelope& e) { return std::stoi(e.aggregate_id.substr(4)); }
 
+// A bus on a test-owned cluster. The embedded cluster has no admin API, so its topics are
+// made by the test (topic + .dlq, 6 partitions) and the bus is told to skip topic checks.
+config shared_cluster_config(kafka::embedded_cluster& cluster, const std::vector<std::string>& topics) {
+  for (const auto& t : topics) {
+    cluster.create_topic(t, 6);
+    cluster.create_topic(t + ".dlq", 6);
+  }
+  auto cfg = kafka_bus_config(cluster.bootstrap_servers());
+  cfg.kafka.topics = topic_strategy::skip;
+  // As the bus does for its own embedded cluster: the mock lets members (re)join only after
+  // session.timeout.ms, so keep it short.
+  cfg.kafka.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  return cfg;
+}
+
+// The set of (aggregate, version) pairs seen by any consumer.
+struct seen_union {
+  std::mutex mutex;
+  std::set<std::pair<int, std::int64_t>> pairs;
+  std::size_t deliveries = 0;
+  void add(const envelope& e) {
+    std::lock_guard lock(mutex);
+    pairs.emplace(aggregate_number(e), e.event_version);
+    ++deliveries;
+  }
+  std::size_t unique() {
+    std::lock_guard lock(mutex);
+    return pairs.size();
+  }
+  std::size_t duplicates() {
+    std::lock_guard lock(mutex);
+    return deliveries - pairs.size();
+  }
+};
+
 // A group's first join takes about 3 s on the embedded cluster, which keeps only about 5 MB
 // per partition: a large volume published before the consumer runs may be trimmed before it
 // is read. Tests publish this marker first and wait until a handler saw it.
@@ -111,6 +146,355 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   BOOST_TEST(b.metrics().delivered == static_cast<std::uint64_t>(total + 1));
   BOOST_TEST(b.metrics().published == static_cast<std::uint64_t>(total + 1));
   BOOST_TEST(b.metrics().live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses_nothing) {
+  constexpr int aggregates = 200, per_aggregate = 100, total = aggregates * per_aggregate;
+  kafka::embedded_cluster cluster(3);
+  auto cfg = shared_cluster_config(cluster, {"shared"});
+  cfg.kafka.max_in_flight = 1000;
+  bus publisher(cfg), first(cfg), second(cfg);
+  seen_versions seen_first, seen_second;
+  seen_union all;
+  std::atomic<bool> consuming{false};
+  const auto handler = [&](seen_versions& mine) {
+    return [&](const envelope& e) -> asio::awaitable<void> {
+      if (is_marker(e)) {
+        consuming = true;
+        co_return;
+      }
+      co_await sleep_for(std::chrono::microseconds(50));  // a handler that takes a moment
+      mine.add(e);
+      all.add(e);
+    };
+  };
+  const subscribe_options group("pair");
+  run(first.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await first.subscribe_envelopes("shared", handler(seen_first), group);
+    co_await until_consuming(publisher, "shared", consuming);
+    co_await second.subscribe_envelopes("shared", handler(seen_second), group);
+  });
+  // Publish in the background; once half is through (and the second bus has a share), the
+  // first bus closes and the second takes its partitions.
+  auto published = asio::co_spawn(publisher.get_executor(), publish_versions(publisher, "shared", aggregates, per_aggregate),
+                                  asio::use_future);
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 2 && seen_second.size() > 0; }, 60s));
+  first.close();
+  published.get();
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
+  second.close();
+  BOOST_TEST(seen_first.gaps() == 0u);
+  BOOST_TEST(seen_second.gaps() == 0u);
+  BOOST_TEST_MESSAGE("first handled " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
+                                      << all.duplicates());
+  BOOST_TEST(seen_first.size() > 0u);
+  // Redelivered: what was in flight at each hand-over, plus what was handled after the last
+  // commit the embedded cluster accepted (it refuses commits once a rebalance is pending,
+  // which a member learns of by heartbeat). Far less than starting over.
+  BOOST_TEST(all.duplicates() < static_cast<std::size_t>(total / 2));
+  BOOST_TEST(first.metrics().live_tasks == 0u);
+  BOOST_TEST(second.metrics().live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothing) {
+  constexpr int aggregates = 100, per_aggregate = 50, total = aggregates * per_aggregate;
+  kafka::embedded_cluster cluster(3);
+  auto cfg = shared_cluster_config(cluster, {"outage"});
+  bus b(cfg);
+  seen_versions seen;
+  seen_union all;
+  std::atomic<bool> consuming{false};
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.subscribe_envelopes("outage", [&](const envelope& e) -> asio::awaitable<void> {
+      if (is_marker(e)) {
+        consuming = true;
+        co_return;
+      }
+      seen.add(e);
+      all.add(e);
+    });
+    co_await until_consuming(b, "outage", consuming);
+  });
+  auto published = asio::co_spawn(b.get_executor(), publish_versions(b, "outage", aggregates, per_aggregate),
+                                  asio::use_future);
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 5; }, 60s));
+  cluster.broker_down(2);
+  const auto before = all.unique();
+  // The partitions led by the other brokers go on meanwhile.
+  BOOST_TEST(eventually([&] { return all.unique() >= before + total / 10; }, 30s));
+  cluster.broker_up(2);
+  published.get();  // every publish succeeded: the idempotent producer retried
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
+  b.close();
+  BOOST_TEST(seen.gaps() == 0u);
+  BOOST_TEST(b.metrics().publish_errors == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_returned) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"flaky"});
+  bus b(cfg);
+  // Retriable: the idempotent producer sends again, and the topic holds each record once.
+  cluster.fail_requests(0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int v = 1; v <= 100; ++v)
+      co_await b.publish_envelope("flaky", envelope::make("agg-1", "Changed", v, R"({"v":1})"));
+  });
+  // Not retriable: the publish gets the broker's error.
+  cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  const auto refused = run(b.get_executor(), [&] {
+    return error_code_of([&] { return b.publish_envelope("flaky", envelope::make("agg-2", "Changed", 1, "{}")); });
+  });
+  BOOST_TEST(refused.message().find("uthoriz") != std::string::npos, refused.message());
+  BOOST_TEST(b.metrics().publish_errors == 1u);
+
+  // Read the topic back from the beginning: 100 records, once each, with the metadata headers.
+  std::mutex mutex;
+  std::vector<message> records;
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.subscribe("flaky", [&](const message& m) -> asio::awaitable<void> {
+      std::lock_guard lock(mutex);
+      records.push_back(m);
+      co_return;
+    });
+  });
+  BOOST_TEST_REQUIRE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return records.size() >= 100u;
+  }));
+  b.close();
+  BOOST_TEST(records.size() == 100u);
+  std::set<std::int64_t> versions;
+  for (const auto& m : records) {
+    const auto e = envelope::decode(m.payload);
+    versions.insert(e.event_version);
+    BOOST_TEST(m.key == "agg-1");
+    BOOST_TEST_REQUIRE(find_header(m.headers, envelope_headers::event_id) != nullptr);
+    BOOST_TEST(*find_header(m.headers, envelope_headers::event_id) == e.event_id);
+    BOOST_TEST(*find_header(m.headers, envelope_headers::aggregate_id) == "agg-1");
+    BOOST_TEST(*find_header(m.headers, envelope_headers::event_type) == "Changed");
+    BOOST_TEST(*find_header(m.headers, envelope_headers::event_version) == std::to_string(e.event_version));
+  }
+  BOOST_TEST(versions.size() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_committed) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"payments"});
+  cfg.retry.initial_backoff = std::chrono::milliseconds(1);
+  const subscribe_options group("payments-service");
+  std::mutex mutex;
+  std::vector<message> dead;
+  std::atomic<int> poison_calls{0};
+  std::atomic<bool> consuming{false};
+  {
+    bus b(cfg);
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
+        if (is_marker(e)) consuming = true;
+        if (e.aggregate_id == "poison") {
+          ++poison_calls;
+          throw std::runtime_error("card declined");
+        }
+        co_return;
+      }, group);
+      co_await b.subscribe("payments.dlq", [&](const message& m) -> asio::awaitable<void> {
+        std::lock_guard lock(mutex);
+        dead.push_back(m);
+        co_return;
+      });
+      co_await until_consuming(b, "payments", consuming);
+      co_await b.publish_envelope("payments", envelope::make("poison", "Charged", 1, R"({"amount":5})"));
+      co_await b.publish("payments", "not an envelope", publish_options("agg-7"));
+    });
+    BOOST_TEST_REQUIRE(eventually([&] {
+      std::lock_guard lock(mutex);
+      return dead.size() == 2u;
+    }));
+    b.close();
+    BOOST_TEST(b.metrics().dead_lettered == 2u);
+    BOOST_TEST(b.metrics().undecodable == 1u);
+  }
+  BOOST_TEST(poison_calls == 3);  // retry_policy: 3 attempts
+  for (const auto& m : dead) {
+    BOOST_TEST(*find_header(m.headers, dead_letter_headers::origin_topic) == "payments");
+    BOOST_TEST_REQUIRE(find_header(m.headers, dead_letter_headers::origin_offset) != nullptr);
+    BOOST_TEST_REQUIRE(find_header(m.headers, dead_letter_headers::origin_partition) != nullptr);
+    const bool poison = m.key == "poison";
+    BOOST_TEST(*find_header(m.headers, dead_letter_headers::attempts) == (poison ? "3" : "0"));
+    BOOST_TEST(find_header(m.headers, dead_letter_headers::error)->find(poison ? "card declined" : "undecodable") !=
+               std::string::npos);
+  }
+  // A new bus in the same group starts after them: their offsets were committed once the
+  // dead letters were written. A marker with the poison's key (same partition, later offset)
+  // proves it: it arrives, and the poison does not come again before it.
+  std::atomic<bool> after{false};
+  bus again(cfg);
+  run(again.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await again.subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
+      if (e.event_type == "Marker") after = true;
+      else if (e.aggregate_id == "poison") ++poison_calls;
+      co_return;
+    }, group);
+    co_await again.publish_envelope("payments", envelope::make("poison", "Marker", 2, "{}"));
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return after.load(); }, 30s));
+  again.close();
+  BOOST_TEST(poison_calls == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_dead_letter_write_leaves_the_message_uncommitted) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"ledger"});
+  cfg.retry.attempts = 2;
+  cfg.retry.initial_backoff = std::chrono::milliseconds(1);
+  const subscribe_options group("ledger-service");
+  std::atomic<int> deliveries{0};
+  std::atomic<bool> consuming{false};
+  {
+    bus b(cfg);
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.subscribe_envelopes("ledger", [&](const envelope& e) -> asio::awaitable<void> {
+        if (is_marker(e)) {
+          consuming = true;
+          co_return;
+        }
+        // On the last attempt, the broker will refuse the next produce: the dead letter.
+        if (++deliveries == 2) cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+        throw std::runtime_error("ledger closed");
+      }, group);
+      co_await until_consuming(b, "ledger", consuming);
+      co_await b.publish_envelope("ledger", envelope::make("entry-1", "Posted", 1, "{}"));
+    });
+    BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().lost == 1u; }));  // logged, counted
+    b.close();
+  }
+  // Not committed: the group's next consumer gets it again.
+  std::atomic<bool> redelivered{false};
+  bus again(cfg);
+  run(again.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await again.subscribe_envelopes("ledger", [&](const envelope& e) -> asio::awaitable<void> {
+      if (e.aggregate_id == "entry-1") redelivered = true;
+      co_return;
+    }, group);
+  });
+  BOOST_TEST(eventually([&] { return redelivered.load(); }, 30s));
+  again.close();
+}
+
+BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_the_commits) {
+  constexpr int aggregates = 50, per_aggregate = 60, total = aggregates * per_aggregate;
+  kafka::embedded_cluster cluster(3);
+  auto cfg = shared_cluster_config(cluster, {"resume"});
+  cfg.close_grace = std::chrono::milliseconds(50);
+  cfg.kafka.max_in_flight = 500;
+  const subscribe_options group("resumers");
+  seen_versions seen_first, seen_second;
+  seen_union all;
+  std::atomic<bool> consuming{false};
+  {
+    bus first(cfg);
+    run(first.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await first.subscribe_envelopes("resume", [&](const envelope& e) -> asio::awaitable<void> {
+        if (is_marker(e)) {
+          consuming = true;
+          co_return;
+        }
+        co_await sleep_for(std::chrono::milliseconds(2));  // slow: many are in flight at close
+        seen_first.add(e);
+        all.add(e);
+      }, group);
+      co_await until_consuming(first, "resume", consuming);
+      co_await publish_versions(first, "resume", aggregates, per_aggregate);
+    });
+    BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 4; }));
+    first.close();
+    BOOST_TEST(first.metrics().live_tasks == 0u);
+  }
+  bus second(cfg);
+  run(second.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await second.subscribe_envelopes("resume", [&](const envelope& e) -> asio::awaitable<void> {
+      if (!is_marker(e)) {
+        seen_second.add(e);
+        all.add(e);
+      }
+      co_return;
+    }, group);
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
+  second.close();
+  BOOST_TEST(seen_first.gaps() == 0u);
+  BOOST_TEST(seen_second.gaps() == 0u);
+  BOOST_TEST_MESSAGE("first handled " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
+                                      << all.duplicates());
+  BOOST_TEST(seen_second.size() < static_cast<std::size_t>(total));  // resumed, not started over
+  BOOST_TEST(all.duplicates() <= cfg.kafka.max_in_flight);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_open_close_cycles_leave_no_thread_descriptor_or_task_behind) {
+  const auto threads_before = thread_count();
+  const auto fds_before = descriptor_count();
+  for (int cycle = 0; cycle < 50; ++cycle) {
+    auto cfg = kafka_bus_config("embedded", 1);
+    cfg.kafka.embedded_brokers = 1;
+    std::atomic<int> handled{0};
+    {
+      bus b(cfg);
+      run(b.get_executor(), [&]() -> asio::awaitable<void> {
+        co_await b.subscribe_envelopes("cycles", [&](const envelope&) -> asio::awaitable<void> {
+          ++handled;
+          co_return;
+        });
+        for (int v = 1; v <= 10; ++v)
+          co_await b.publish_envelope("cycles", envelope::make("agg-1", "Changed", v, "{}"));
+      });
+      b.close();  // while the group still joins
+      BOOST_TEST_REQUIRE(b.metrics().live_tasks == 0u);
+    }
+    BOOST_TEST_REQUIRE(settled_thread_count(threads_before) == threads_before);
+    BOOST_TEST_REQUIRE(descriptor_count() == fds_before);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_configuration_fails_clearly_in_bounded_time_and_leaks_nothing) {
+  const auto threads_before = thread_count();
+  const auto fds_before = descriptor_count();
+  const auto error_of = [](const config& cfg) {
+    try {
+      bus b(cfg);
+    } catch (const boost::system::system_error& e) {
+      return std::make_pair(e.code(), std::string(e.what()));
+    }
+    return std::make_pair(boost::system::error_code{}, std::string());
+  };
+  auto unreachable = kafka_bus_config("127.0.0.1:1");
+  unreachable.kafka.connect_timeout = std::chrono::milliseconds(1000);
+  const auto start = std::chrono::steady_clock::now();
+  auto [code, what] = error_of(unreachable);
+  BOOST_TEST((code == errc::broker_error));
+  BOOST_TEST(what.find("127.0.0.1:1") != std::string::npos, what);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+
+  auto bad_property = kafka_bus_config("embedded");
+  bad_property.kafka.properties["no.such.property"] = "1";
+  std::tie(code, what) = error_of(bad_property);
+  BOOST_TEST((code == errc::invalid_config));
+  BOOST_TEST(what.find("no.such.property") != std::string::npos, what);
+
+  auto bad_value = kafka_bus_config("embedded");
+  bad_value.kafka.producer_properties["acks"] = "maybe";
+  std::tie(code, what) = error_of(bad_value);
+  BOOST_TEST((code == errc::invalid_config));
+  BOOST_TEST(what.find("acks") != std::string::npos, what);
+
+  auto bad_partitions = kafka_bus_config("embedded");
+  bad_partitions.kafka.partitions = 0;
+  std::tie(code, what) = error_of(bad_partitions);
+  BOOST_TEST((code == errc::invalid_config));
+  BOOST_TEST(what.find("kafka.partitions") != std::string::npos, what);
+
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
+  BOOST_TEST(descriptor_count() == fds_before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
 #include <corobus/eventbus/detail/kafka_group.hpp>
 #include <corobus/eventbus/detail/member_choice.hpp>
+#include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/runtime/log.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -30,6 +31,8 @@ constexpr std::size_t max_batch = 1000;
 // Paused partitions and revokes have no event to wait for (handlers finish on other strands):
 // they look again this often. Both are rare and short.
 constexpr auto recheck = std::chrono::milliseconds(2);
+// How long a refused commit may hold fetching while its rebalance does not arrive.
+constexpr auto rebalance_wait = std::chrono::seconds(10);
 
 asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -86,6 +89,7 @@ asio::awaitable<void> kafka_group::fetch() {
       batch = consumer_.try_poll(max_batch);
     else
       batch = co_await consumer_.async_poll(max_batch);
+    note_errors(batch.errors);
     for (auto& r : batch.records) co_await deliver(std::move(r));
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
     apply_backpressure();
@@ -122,7 +126,14 @@ asio::awaitable<void> kafka_group::deliver(kafka::record r) {
   }
 }
 
+void kafka_group::note_errors(const std::vector<boost::system::error_code>& errors) {
+  for (const auto& e : errors)
+    if (e == kafka::make_error_code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) && !rebalance_pending_since_)
+      rebalance_pending_since_ = std::chrono::steady_clock::now();
+}
+
 asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
+  rebalance_pending_since_.reset();  // it reached us
   if (r.assign) {
     for (const auto& tp : r.partitions)
       assigned_[{tp.topic, tp.partition}] = std::make_shared<assigned_partition>(tp.topic, tp.partition);
@@ -165,8 +176,12 @@ std::vector<kafka::topic_partition> kafka_group::assignment() const {
 }
 
 void kafka_group::apply_backpressure() {
+  // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
+  if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
+    rebalance_pending_since_.reset();
   std::size_t in_flight = 0;
   for (const auto& [key, p] : assigned_) in_flight += p->progress.in_flight();
+  if (rebalance_pending_since_) in_flight = std::max(in_flight, cfg_.max_in_flight);
   if (!paused_ && in_flight >= cfg_.max_in_flight) {
     consumer_.pause(assignment());
     paused_ = true;

@@ -104,10 +104,8 @@ poll_result consumer::try_poll(std::size_t max_records) {
         break;
       case RD_KAFKA_EVENT_OFFSET_COMMIT:
         if (const auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-          out.errors.push_back(make_error_code(err));
-          log().warn("kafka consumer: committing offsets: {}", rd_kafka_err2str(err));
-        }
+                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+          out.errors.push_back(make_error_code(err));  // librdkafka logs it (COMMITFAIL)
         break;
       case RD_KAFKA_EVENT_ERROR:
         out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));

@@ -13,6 +13,8 @@
 #include <corobus/runtime/io_pool.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,8 +59,10 @@ class kafka_group {
   void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
   asio::awaitable<void> deliver(kafka::record r);
   asio::awaitable<void> rebalance(const kafka::rebalance& r);
-  // Pauses every assigned partition at the in-flight limit, resumes at half of it.
+  // Pauses every assigned partition at the in-flight limit (or while a rebalance is known to
+  // be pending), resumes at half of it.
   void apply_backpressure();
+  void note_errors(const std::vector<boost::system::error_code>& errors);
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
   std::vector<kafka::topic_partition> assignment() const;
 
@@ -75,6 +79,10 @@ class kafka_group {
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
   bool paused_ = false;
+  // Set when a commit was refused because the group rebalances: work done from then on could
+  // not be committed (it would be delivered again by the next owner), so fetching pauses
+  // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.
+  std::optional<std::chrono::steady_clock::time_point> rebalance_pending_since_;
 };
 
 }  // namespace corobus::detail
