@@ -3,8 +3,13 @@
 // real loopback sockets (produce, fetch, consumer groups, commits), so tests and examples
 // run on a fresh machine with no broker. Any Kafka client can use bootstrap_servers().
 //
-// This librdkafka (2.0.2) makes a consumer group's first join wait about 3 s: reuse group
-// ids where you can.
+// Limits of this librdkafka's (2.0.2) mock, found by test:
+//  - a consumer group's first join waits about 3 s, and a member rejoins only after its
+//    session.timeout.ms: reuse group ids and keep session timeouts short;
+//  - a partition keeps only about 5 MB: older record batches are dropped, so a large volume
+//    published long before it is consumed may be gone (the log start offset moves);
+//  - commits are refused (REBALANCE_IN_PROGRESS) as soon as a rebalance is pending;
+//  - there is no admin API (CreateTopics times out): create_topic() makes topics.
 #include <corobus/awaitables/kafka/handles.hpp>
 
 #include <librdkafka/rdkafka_mock.h>
