@@ -37,4 +37,10 @@ struct result {
 // async handler checks the order.
 result run_memory_dispatch(const parameters& p);
 
+// Kafka end to end on an embedded cluster (3 brokers, 6 partitions): publish_envelope and
+// subscribe_envelopes at once, one publisher per aggregate.
+result run_kafka_end_to_end(const parameters& p);
+// The same data through a hand-written librdkafka producer thread and consumer-poll thread.
+result run_raw_librdkafka(const parameters& p);
+
 }  // namespace corobus::bench

@@ -1,0 +1,218 @@
+// Kafka end to end on the embedded cluster: corobus (publish_envelope + subscribe_envelopes)
+// against a hand-written librdkafka produce + consume loop over the same data.
+#include "latency.hpp"
+#include "process_stats.hpp"
+#include "scenario.hpp"
+
+#include <corobus/awaitables/kafka/embedded_cluster.hpp>
+#include <corobus/corobus.hpp>
+
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+namespace corobus::bench {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int brokers = 3;
+constexpr int partitions = 6;
+constexpr auto give_up_after = std::chrono::seconds(60);
+
+std::string payload_of(const parameters& p) {
+  return fmt::format(R"({{"data":"{}"}})", std::string(p.payload_bytes > 12 ? p.payload_bytes - 12 : 1, 'x'));
+}
+
+}  // namespace
+
+result run_kafka_end_to_end(const parameters& p) {
+  result r;
+  r.name = "kafka end to end (corobus, embedded cluster)";
+  const process_snapshot before;
+  r.threads_before = before.threads;
+  r.fds_before = before.descriptors;
+  const auto per_aggregate = p.messages / p.aggregates;
+  const auto total = per_aggregate * p.aggregates;
+  r.sent = total;
+  const auto payload = payload_of(p);
+  std::vector<std::string> ids;
+  for (std::size_t a = 0; a < p.aggregates; ++a) ids.push_back(fmt::format("agg-{}", a));
+
+  latency_record latency(total);
+  std::vector<std::int64_t> last(p.aggregates, 0);
+  std::atomic<std::size_t> received{0}, violations{0};
+  std::atomic<bool> joined{false};
+  std::promise<void> done;
+
+  config cfg;
+  cfg.backend = backend_kind::kafka;
+  cfg.io_threads = p.io_threads;
+  cfg.kafka.embedded_brokers = brokers;
+  cfg.kafka.partitions = partitions;
+  {
+    bus b(cfg);
+    asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
+        if (e.aggregate_id == "join") {
+          joined = true;
+          co_return;
+        }
+        const auto a = static_cast<std::size_t>(std::stoul(e.aggregate_id.substr(4)));
+        if (e.event_version != last[a] + 1) violations.fetch_add(1, std::memory_order_relaxed);
+        last[a] = e.event_version;
+        latency.record((e.event_version - 1) * p.aggregates + a, e.timestamp);
+        if (received.fetch_add(1, std::memory_order_relaxed) + 1 == total) done.set_value();
+        co_return;
+      });
+      // The group's first join takes about 3 s on the embedded cluster: not measured.
+      co_await b.publish_envelope("bench", envelope::make("join", "Join", 1, "{}"));
+    }, asio::use_future).get();
+    while (!joined) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+    // One publisher per aggregate: its versions in order, each awaited (acknowledged by the
+    // broker) before the next; all aggregates at once, so about `aggregates` are in flight.
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<std::size_t> publishing{p.aggregates};
+    std::promise<void> published;
+    for (std::size_t a = 0; a < p.aggregates; ++a)
+      asio::co_spawn(b.get_executor(), [&, a]() -> asio::awaitable<void> {
+        for (std::size_t v = 1; v <= per_aggregate; ++v)
+          co_await b.publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
+      }, [&](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+        if (--publishing == 0) published.set_value();
+      });
+    published.get_future().wait();
+    if (done.get_future().wait_for(give_up_after) == std::future_status::ready)
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.tasks_peak = b.metrics().peak_tasks;
+    b.close();
+    r.tasks_after = b.metrics().live_tasks;
+  }
+  r.received = received;
+  r.order_violations = violations;
+  r.p50_ms = latency.percentile_ms(50);
+  r.p99_ms = latency.percentile_ms(99);
+  r.max_ms = latency.percentile_ms(100);
+  r.rss_peak_kib = status_kib("VmHWM");
+  r.threads_after = settled_thread_count(r.threads_before);
+  r.fds_after = process_snapshot().descriptors;
+  return r;
+}
+
+namespace {
+
+rd_kafka_t* raw_client(rd_kafka_type_t type, const std::vector<std::pair<const char*, std::string>>& props) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] : props)
+    if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK)
+      throw std::runtime_error(error);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, error, sizeof error);
+  if (!rk) throw std::runtime_error(error);
+  return rk;
+}
+
+}  // namespace
+
+// The baseline a user would write by hand: one thread producing (rd_kafka_producev, serving
+// delivery reports with rd_kafka_poll), one thread in rd_kafka_consumer_poll, the same
+// envelopes (made and encoded in the loop, as corobus's publishers do), keys and headers.
+result run_raw_librdkafka(const parameters& p) {
+  result r;
+  r.name = "kafka end to end (raw librdkafka loop, embedded cluster)";
+  const process_snapshot before;
+  r.threads_before = before.threads;
+  r.fds_before = before.descriptors;
+  const auto per_aggregate = p.messages / p.aggregates;
+  const auto total = per_aggregate * p.aggregates;
+  r.sent = total;
+  const auto payload = payload_of(p);
+
+  std::vector<std::string> ids;
+  for (std::size_t a = 0; a < p.aggregates; ++a) ids.push_back(fmt::format("agg-{}", a));
+
+  latency_record latency(total);
+  std::vector<std::int64_t> last(p.aggregates, 0);
+  std::size_t received = 0, violations = 0;
+  {
+    kafka::embedded_cluster cluster(brokers);
+    cluster.create_topic("bench", partitions);
+    rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                          {"enable.idempotence", "true"},
+                                                          {"linger.ms", "5"}});
+    rd_kafka_t* consumer = raw_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                          {"group.id", "raw-bench"},
+                                                          {"auto.offset.reset", "earliest"},
+                                                          {"enable.auto.commit", "true"}});
+    rd_kafka_poll_set_consumer(consumer);
+    auto* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, "bench", RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    // Wait for the assignment (the mock's 3 s join) before the clock starts.
+    for (;;) {
+      rd_kafka_topic_partition_list_t* assigned = nullptr;
+      rd_kafka_assignment(consumer, &assigned);
+      const bool ready = assigned && assigned->cnt > 0;
+      rd_kafka_topic_partition_list_destroy(assigned);
+      if (ready) break;
+      if (auto* m = rd_kafka_consumer_poll(consumer, 100)) rd_kafka_message_destroy(m);
+    }
+
+    const auto start = std::chrono::steady_clock::now();
+    std::thread consuming([&] {
+      while (received < total && std::chrono::steady_clock::now() - start < give_up_after) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+        if (!m) continue;
+        if (!m->err) {
+          const auto e = envelope::decode(std::string_view(static_cast<const char*>(m->payload), m->len));
+          const auto a = static_cast<std::size_t>(std::stoul(e.aggregate_id.substr(4)));
+          if (e.event_version != last[a] + 1) ++violations;
+          last[a] = e.event_version;
+          latency.record((e.event_version - 1) * p.aggregates + a, e.timestamp);
+          ++received;
+        }
+        rd_kafka_message_destroy(m);
+      }
+    });
+    for (std::size_t v = 1; v <= per_aggregate; ++v)
+      for (std::size_t a = 0; a < p.aggregates; ++a) {
+        const auto e = envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
+        const auto value = e.encode();
+        rd_kafka_headers_t* hs = rd_kafka_headers_new(4);  // the metadata headers corobus sends too
+        for (const auto& h : metadata_headers(e))
+          rd_kafka_header_add(hs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(), h.value.size());
+        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_KEY(ids[a].data(), ids[a].size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hs),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          rd_kafka_poll(producer, 1);
+        rd_kafka_poll(producer, 0);
+      }
+    rd_kafka_flush(producer, 60'000);
+    consuming.join();
+    if (received == total) r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    rd_kafka_destroy(producer);
+  }
+  r.received = received;
+  r.order_violations = violations;
+  r.p50_ms = latency.percentile_ms(50);
+  r.p99_ms = latency.percentile_ms(99);
+  r.max_ms = latency.percentile_ms(100);
+  r.rss_peak_kib = status_kib("VmHWM");
+  r.threads_after = settled_thread_count(r.threads_before);
+  r.fds_after = process_snapshot().descriptors;
+  return r;
+}
+
+}  // namespace corobus::bench
