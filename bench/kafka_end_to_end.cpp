@@ -1,8 +1,6 @@
 // Kafka end to end on the embedded cluster: corobus (publish_envelope + subscribe_envelopes)
 // against a hand-written librdkafka produce + consume loop over the same data.
-#include "latency.hpp"
-#include "process_stats.hpp"
-#include "scenario.hpp"
+#include "measurement.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
@@ -26,28 +24,14 @@ constexpr int brokers = 3;
 constexpr int partitions = 6;
 constexpr auto give_up_after = std::chrono::seconds(60);
 
-std::string payload_of(const parameters& p) {
-  return fmt::format(R"({{"data":"{}"}})", std::string(p.payload_bytes > 12 ? p.payload_bytes - 12 : 1, 'x'));
-}
 
 }  // namespace
 
 result run_kafka_end_to_end(const parameters& p) {
-  result r;
-  r.name = "kafka end to end (corobus, embedded cluster)";
-  const process_snapshot before;
-  r.threads_before = before.threads;
-  r.fds_before = before.descriptors;
-  const auto per_aggregate = p.messages / p.aggregates;
-  const auto total = per_aggregate * p.aggregates;
-  r.sent = total;
-  const auto payload = payload_of(p);
-  std::vector<std::string> ids;
-  for (std::size_t a = 0; a < p.aggregates; ++a) ids.push_back(fmt::format("agg-{}", a));
-
-  latency_record latency(total);
-  std::vector<std::int64_t> last(p.aggregates, 0);
-  std::atomic<std::size_t> received{0}, violations{0};
+  const workload w(p);
+  const auto& [per_aggregate, total, payload, ids] = w;
+  auto r = begin_result("kafka end to end (corobus, embedded cluster)", total);
+  arrivals arrived(p.aggregates, total);
   std::atomic<bool> joined{false};
   std::promise<void> done;
 
@@ -64,11 +48,7 @@ result run_kafka_end_to_end(const parameters& p) {
           joined = true;
           co_return;
         }
-        const auto a = static_cast<std::size_t>(std::stoul(e.aggregate_id.substr(4)));
-        if (e.event_version != last[a] + 1) violations.fetch_add(1, std::memory_order_relaxed);
-        last[a] = e.event_version;
-        latency.record((e.event_version - 1) * p.aggregates + a, e.timestamp);
-        if (received.fetch_add(1, std::memory_order_relaxed) + 1 == total) done.set_value();
+        if (arrived.observe(e) == total) done.set_value();
         co_return;
       });
       // The group's first join takes about 3 s on the embedded cluster: not measured.
@@ -90,20 +70,9 @@ result run_kafka_end_to_end(const parameters& p) {
         if (--publishing == 0) published.set_value();
       });
     published.get_future().wait();
-    if (done.get_future().wait_for(give_up_after) == std::future_status::ready)
-      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.tasks_peak = b.metrics().peak_tasks;
-    b.close();
-    r.tasks_after = b.metrics().live_tasks;
+    close_after_last_arrival(r, b, done.get_future(), start, give_up_after);
   }
-  r.received = received;
-  r.order_violations = violations;
-  r.p50_ms = latency.percentile_ms(50);
-  r.p99_ms = latency.percentile_ms(99);
-  r.max_ms = latency.percentile_ms(100);
-  r.rss_peak_kib = status_kib("VmHWM");
-  r.threads_after = settled_thread_count(r.threads_before);
-  r.fds_after = process_snapshot().descriptors;
+  finish_result(r, arrived);
   return r;
 }
 
@@ -126,22 +95,10 @@ rd_kafka_t* raw_client(rd_kafka_type_t type, const std::vector<std::pair<const c
 // delivery reports with rd_kafka_poll), one thread in rd_kafka_consumer_poll, the same
 // envelopes (made and encoded in the loop, as corobus's publishers do), keys and headers.
 result run_raw_librdkafka(const parameters& p) {
-  result r;
-  r.name = "kafka end to end (raw librdkafka loop, embedded cluster)";
-  const process_snapshot before;
-  r.threads_before = before.threads;
-  r.fds_before = before.descriptors;
-  const auto per_aggregate = p.messages / p.aggregates;
-  const auto total = per_aggregate * p.aggregates;
-  r.sent = total;
-  const auto payload = payload_of(p);
-
-  std::vector<std::string> ids;
-  for (std::size_t a = 0; a < p.aggregates; ++a) ids.push_back(fmt::format("agg-{}", a));
-
-  latency_record latency(total);
-  std::vector<std::int64_t> last(p.aggregates, 0);
-  std::size_t received = 0, violations = 0;
+  const workload w(p);
+  const auto& [per_aggregate, total, payload, ids] = w;
+  auto r = begin_result("kafka end to end (raw librdkafka loop, embedded cluster)", total);
+  arrivals arrived(p.aggregates, total);
   {
     kafka::embedded_cluster cluster(brokers);
     cluster.create_topic("bench", partitions);
@@ -169,16 +126,11 @@ result run_raw_librdkafka(const parameters& p) {
 
     const auto start = std::chrono::steady_clock::now();
     std::thread consuming([&] {
-      while (received < total && std::chrono::steady_clock::now() - start < give_up_after) {
+      while (arrived.received() < total && std::chrono::steady_clock::now() - start < give_up_after) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
         if (!m) continue;
         if (!m->err) {
-          const auto e = envelope::decode(std::string_view(static_cast<const char*>(m->payload), m->len));
-          const auto a = static_cast<std::size_t>(std::stoul(e.aggregate_id.substr(4)));
-          if (e.event_version != last[a] + 1) ++violations;
-          last[a] = e.event_version;
-          latency.record((e.event_version - 1) * p.aggregates + a, e.timestamp);
-          ++received;
+          arrived.observe(envelope::decode(std::string_view(static_cast<const char*>(m->payload), m->len)));
         }
         rd_kafka_message_destroy(m);
       }
@@ -199,19 +151,12 @@ result run_raw_librdkafka(const parameters& p) {
       }
     rd_kafka_flush(producer, 60'000);
     consuming.join();
-    if (received == total) r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (arrived.received() == total) r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     rd_kafka_destroy(producer);
   }
-  r.received = received;
-  r.order_violations = violations;
-  r.p50_ms = latency.percentile_ms(50);
-  r.p99_ms = latency.percentile_ms(99);
-  r.max_ms = latency.percentile_ms(100);
-  r.rss_peak_kib = status_kib("VmHWM");
-  r.threads_after = settled_thread_count(r.threads_before);
-  r.fds_after = process_snapshot().descriptors;
+  finish_result(r, arrived);
   return r;
 }
 

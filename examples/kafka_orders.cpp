@@ -5,6 +5,8 @@
 // retried, then dead-lettered to orders.dlq, which an audit stream reads. Offsets are committed
 // only past handled or dead-lettered events. Point `bootstrap` at a real cluster (and pass any
 // librdkafka property through `properties`) and the same code runs there.
+#include "process_threads.hpp"
+
 #include <corobus/corobus.hpp>
 
 #include <boost/asio/detached.hpp>
@@ -13,7 +15,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -21,16 +22,8 @@
 
 namespace asio = boost::asio;
 
-static std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
-static std::size_t settled_thread_count(std::size_t expected) {
-  for (int i = 0; i < 1000 && thread_count() > expected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return thread_count();
-}
+using examples::settled_thread_count;
+using examples::thread_count;
 
 int main() {
   constexpr int orders = 300;

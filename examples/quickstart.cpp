@@ -3,6 +3,8 @@
 // Publishes versioned events for many aggregates, handles them in order per aggregate with
 // subscribe_envelopes, reads the same topic as an audit log with a stream loop, closes the
 // bus and shows that nothing was left behind.
+#include "process_threads.hpp"
+
 #include <corobus/corobus.hpp>
 
 #include <boost/asio/detached.hpp>
@@ -11,7 +13,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <thread>
 #include <vector>
@@ -19,17 +20,8 @@
 namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
 
-static std::size_t thread_count() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
-}
-
-// A joined thread can stay listed in /proc/self/task for a moment: give it up to a second.
-static std::size_t settled_thread_count(std::size_t expected) {
-  for (int i = 0; i < 1000 && thread_count() > expected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return thread_count();
-}
+using examples::settled_thread_count;
+using examples::thread_count;
 
 int main() {
   constexpr int aggregates = 1000;

@@ -70,6 +70,18 @@ struct seen_union {
 envelope marker() { return envelope::make("marker", "Marker", 1, "{}"); }
 bool is_marker(const envelope& e) { return e.aggregate_id == "marker"; }
 
+// `handler` for everything but the marker, which sets `marker_seen` instead.
+template <class Handler>
+envelope_handler after_marker(std::atomic<bool>& marker_seen, Handler handler) {
+  return [&marker_seen, handler](const envelope& e) -> asio::awaitable<void> {
+    if (is_marker(e)) {
+      marker_seen = true;
+      co_return;
+    }
+    co_await handler(e);
+  };
+}
+
 asio::awaitable<void> until_consuming(bus& b, std::string topic, const std::atomic<bool>& marker_seen) {
   co_await b.publish_envelope(topic, marker());
   BOOST_TEST_REQUIRE(co_await eventually_async([&] { return marker_seen.load(); }, 30s));
@@ -101,6 +113,15 @@ struct seen_versions {
   }
 };
 
+// What two consumers of one group saw, the second having taken over from the first: each
+// in order per aggregate, and how much came twice.
+void check_handover(seen_versions& first, seen_versions& second, seen_union& all) {
+  BOOST_TEST(first.gaps() == 0u);
+  BOOST_TEST(second.gaps() == 0u);
+  BOOST_TEST_MESSAGE("first handled " << first.size() << ", second " << second.size() << ", duplicates "
+                                      << all.duplicates());
+}
+
 // Publishes versions 1..per_aggregate of `aggregates` aggregates, each aggregate's versions in
 // order from its own coroutine, all aggregates at once (so many records are in flight).
 asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int per_aggregate) {
@@ -128,13 +149,10 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   seen_versions seen;
   std::atomic<bool> consuming{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("ordered", [&](const envelope& e) -> asio::awaitable<void> {
-      if (is_marker(e))
-        consuming = true;
-      else
-        seen.add(e);
+    co_await b.subscribe_envelopes("ordered", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+      seen.add(e);
       co_return;
-    });
+    }));
     co_await until_consuming(b, "ordered", consuming);
     co_await publish_versions(b, "ordered", aggregates, per_aggregate);
   }, std::chrono::seconds(300));
@@ -158,15 +176,11 @@ BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses
   seen_union all;
   std::atomic<bool> consuming{false};
   const auto handler = [&](seen_versions& mine) {
-    return [&](const envelope& e) -> asio::awaitable<void> {
-      if (is_marker(e)) {
-        consuming = true;
-        co_return;
-      }
+    return after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       co_await sleep_for(std::chrono::microseconds(50));  // a handler that takes a moment
       mine.add(e);
       all.add(e);
-    };
+    });
   };
   const subscribe_options group("pair");
   run(first.get_executor(), [&]() -> asio::awaitable<void> {
@@ -183,10 +197,7 @@ BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses
   published.get();
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
   second.close();
-  BOOST_TEST(seen_first.gaps() == 0u);
-  BOOST_TEST(seen_second.gaps() == 0u);
-  BOOST_TEST_MESSAGE("first handled " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
-                                      << all.duplicates());
+  check_handover(seen_first, seen_second, all);
   BOOST_TEST(seen_first.size() > 0u);
   // Redelivered: what was in flight at each hand-over, plus what was handled after the last
   // commit the embedded cluster accepted (it refuses commits once a rebalance is pending,
@@ -205,14 +216,11 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
   seen_union all;
   std::atomic<bool> consuming{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("outage", [&](const envelope& e) -> asio::awaitable<void> {
-      if (is_marker(e)) {
-        consuming = true;
-        co_return;
-      }
+    co_await b.subscribe_envelopes("outage", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       seen.add(e);
       all.add(e);
-    });
+      co_return;
+    }));
     co_await until_consuming(b, "outage", consuming);
   });
   auto published = asio::co_spawn(b.get_executor(), publish_versions(b, "outage", aggregates, per_aggregate),
@@ -290,14 +298,13 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   {
     bus b(cfg);
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
-        if (is_marker(e)) consuming = true;
+      co_await b.subscribe_envelopes("payments", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
         if (e.aggregate_id == "poison") {
           ++poison_calls;
           throw std::runtime_error("card declined");
         }
         co_return;
-      }, group);
+      }), group);
       co_await b.subscribe("payments.dlq", [&](const message& m) -> asio::awaitable<void> {
         std::lock_guard lock(mutex);
         dead.push_back(m);
@@ -354,15 +361,12 @@ BOOST_AUTO_TEST_CASE(a_failed_dead_letter_write_leaves_the_message_uncommitted) 
   {
     bus b(cfg);
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("ledger", [&](const envelope& e) -> asio::awaitable<void> {
-        if (is_marker(e)) {
-          consuming = true;
-          co_return;
-        }
+      co_await b.subscribe_envelopes("ledger", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
         // On the last attempt, the broker will refuse the next produce: the dead letter.
         if (++deliveries == 2) cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
         throw std::runtime_error("ledger closed");
-      }, group);
+        co_return;
+      }), group);
       co_await until_consuming(b, "ledger", consuming);
       co_await b.publish_envelope("ledger", envelope::make("entry-1", "Posted", 1, "{}"));
     });
@@ -395,15 +399,11 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   {
     bus first(cfg);
     run(first.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await first.subscribe_envelopes("resume", [&](const envelope& e) -> asio::awaitable<void> {
-        if (is_marker(e)) {
-          consuming = true;
-          co_return;
-        }
+      co_await first.subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
         co_await sleep_for(std::chrono::milliseconds(2));  // slow: many are in flight at close
         seen_first.add(e);
         all.add(e);
-      }, group);
+      }), group);
       co_await until_consuming(first, "resume", consuming);
       co_await publish_versions(first, "resume", aggregates, per_aggregate);
     });
@@ -413,20 +413,15 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   }
   bus second(cfg);
   run(second.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await second.subscribe_envelopes("resume", [&](const envelope& e) -> asio::awaitable<void> {
-      if (!is_marker(e)) {
-        seen_second.add(e);
-        all.add(e);
-      }
+    co_await second.subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+      seen_second.add(e);
+      all.add(e);
       co_return;
-    }, group);
+    }), group);
   });
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
   second.close();
-  BOOST_TEST(seen_first.gaps() == 0u);
-  BOOST_TEST(seen_second.gaps() == 0u);
-  BOOST_TEST_MESSAGE("first handled " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
-                                      << all.duplicates());
+  check_handover(seen_first, seen_second, all);
   BOOST_TEST(seen_second.size() < static_cast<std::size_t>(total));  // resumed, not started over
   BOOST_TEST(all.duplicates() <= cfg.kafka.max_in_flight);
 }

@@ -181,12 +181,12 @@ void kafka_group::apply_backpressure() {
     rebalance_pending_since_.reset();
   std::size_t in_flight = 0;
   for (const auto& [key, p] : assigned_) in_flight += p->progress.in_flight();
-  if (rebalance_pending_since_) in_flight = std::max(in_flight, cfg_.max_in_flight);
-  if (!paused_ && in_flight >= cfg_.max_in_flight) {
+  const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
+  if (!paused_ && (waiting_for_rebalance || in_flight >= cfg_.max_in_flight)) {
     consumer_.pause(assignment());
     paused_ = true;
     log().debug("kafka group '{}': {} messages in flight, fetching paused", name_, in_flight);
-  } else if (paused_ && in_flight <= cfg_.max_in_flight / 2) {
+  } else if (paused_ && !waiting_for_rebalance && in_flight <= cfg_.max_in_flight / 2) {
     consumer_.resume(assignment());
     paused_ = false;
     log().debug("kafka group '{}': fetching resumed", name_);
@@ -198,7 +198,17 @@ void kafka_group::commit(const std::vector<std::shared_ptr<assigned_partition>>&
   for (const auto& p : partitions)
     if (const auto position = p->progress.take_commit_position())
       positions.push_back({p->topic, p->partition, *position});
-  consumer_.commit(positions);  // its result comes back as an event, logged if it failed
+  try {
+    consumer_.commit(positions);  // its result comes back as an event, logged if it failed
+  } catch (const boost::system::system_error& e) {  // refused at once: a later commit carries them
+    log().warn("kafka group '{}': {}", name_, e.what());
+  }
+}
+
+void kafka_group::commit_all() {
+  std::vector<std::shared_ptr<assigned_partition>> all;
+  for (const auto& [key, p] : assigned_) all.push_back(p);
+  commit(all);
 }
 
 asio::awaitable<void> kafka_group::commit_periodically() {
@@ -206,17 +216,13 @@ asio::awaitable<void> kafka_group::commit_periodically() {
   for (;;) {
     timer.expires_after(cfg_.commit_interval);
     co_await timer.async_wait(asio::use_awaitable);
-    std::vector<std::shared_ptr<assigned_partition>> all;
-    for (const auto& [key, p] : assigned_) all.push_back(p);
-    commit(all);
+    commit_all();
   }
 }
 
 asio::awaitable<void> kafka_group::async_leave() {
-  std::vector<std::shared_ptr<assigned_partition>> all;
-  for (auto& [key, p] : assigned_) all.push_back(std::move(p));
+  commit_all();  // librdkafka waits for outstanding commits before it leaves the group
   assigned_.clear();
-  commit(all);  // librdkafka waits for outstanding commits before it leaves the group
   co_await consumer_.async_close();
 }
 

@@ -63,7 +63,9 @@ class kafka_group {
   // be pending), resumes at half of it.
   void apply_backpressure();
   void note_errors(const std::vector<boost::system::error_code>& errors);
+  // Commits the positions of `partitions` that moved (without waiting for the answer).
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
+  void commit_all();
   std::vector<kafka::topic_partition> assignment() const;
 
   bus_core& core_;
