@@ -337,6 +337,29 @@ BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
   BOOST_TEST(p.in_flight() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(uncommitted_counts_what_no_stored_commit_covers_done_or_not) {
+  kafka::partition_progress p;
+  for (std::int64_t o = 0; o < 6; ++o) p.started(o);
+  p.done(0);
+  p.done(1);
+  p.done(3);
+  BOOST_TEST(p.uncommitted() == 6u);  // done, but not committed: a crash delivers them again
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(2)));
+  BOOST_TEST(p.uncommitted() == 6u);  // handed out, not yet stored
+  p.stored(2);
+  BOOST_TEST(p.uncommitted() == 4u);  // 2 (running), 3 (done above it), 4, 5
+  p.done(2);
+  p.done(4);
+  p.done(5);
+  p.started(6);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(6)));
+  p.refused(6);  // say, the group is rebalancing
+  BOOST_TEST(p.uncommitted() == 5u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(6)));  // offered again
+  p.stored(6);
+  BOOST_TEST(p.uncommitted() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_watermark) {
   kafka::partition_progress p;
   for (std::int64_t o = 0; o < 4; ++o) p.started(o);

@@ -90,6 +90,7 @@ asio::awaitable<void> kafka_group::fetch() {
     else
       batch = co_await consumer_.async_poll(max_batch);
     note_errors(batch.errors);
+    note_commits(batch.commits);
     for (auto& r : batch.records) co_await deliver(std::move(r));
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
     apply_backpressure();
@@ -130,6 +131,20 @@ void kafka_group::note_errors(const std::vector<boost::system::error_code>& erro
   for (const auto& e : errors)
     if (e == kafka::make_error_code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) && !rebalance_pending_since_)
       rebalance_pending_since_ = std::chrono::steady_clock::now();
+}
+
+void kafka_group::note_commits(const std::vector<kafka::commit_result>& commits) {
+  // Answers for partitions revoked since are for orphans: nothing here counts them any more.
+  const auto each = [this](const std::vector<kafka::topic_partition>& parts, auto&& f) {
+    for (const auto& tp : parts)
+      if (const auto it = assigned_.find({tp.topic, tp.partition}); it != assigned_.end()) f(it->second->progress, tp.offset);
+  };
+  for (const auto& c : commits) {
+    if (!c.refused.empty())
+      log().debug("kafka group '{}': the broker refused the commit of {} partition(s)", name_, c.refused.size());
+    each(c.stored, [](kafka::partition_progress& p, std::int64_t position) { p.stored(position); });
+    each(c.refused, [](kafka::partition_progress& p, std::int64_t position) { p.refused(position); });
+  }
 }
 
 asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
@@ -179,14 +194,21 @@ void kafka_group::apply_backpressure() {
   // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
   if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
     rebalance_pending_since_.reset();
-  std::size_t in_flight = 0;
-  for (const auto& [key, p] : assigned_) in_flight += p->progress.in_flight();
+  const auto uncommitted = [this] {
+    std::size_t n = 0;
+    for (const auto& [key, p] : assigned_) n += p->progress.uncommitted();
+    return n;
+  };
+  // Half the window not yet committed: commit now rather than at the next interval, so the
+  // window stays open at full speed. (A position already handed out is not sent twice.)
+  if (uncommitted() >= cfg_.max_in_flight / 2) commit_all();
+  const auto held = uncommitted();
   const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
-  if (!paused_ && (waiting_for_rebalance || in_flight >= cfg_.max_in_flight)) {
+  if (!paused_ && (waiting_for_rebalance || held >= cfg_.max_in_flight)) {
     consumer_.pause(assignment());
     paused_ = true;
-    log().debug("kafka group '{}': {} messages in flight, fetching paused", name_, in_flight);
-  } else if (paused_ && !waiting_for_rebalance && in_flight <= cfg_.max_in_flight / 2) {
+    log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, held);
+  } else if (paused_ && !waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
     consumer_.resume(assignment());
     paused_ = false;
     log().debug("kafka group '{}': fetching resumed", name_);
@@ -195,13 +217,17 @@ void kafka_group::apply_backpressure() {
 
 void kafka_group::commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions) {
   std::vector<kafka::topic_partition> positions;
+  std::vector<assigned_partition*> moved;
   for (const auto& p : partitions)
-    if (const auto position = p->progress.take_commit_position())
+    if (const auto position = p->progress.take_commit_position()) {
       positions.push_back({p->topic, p->partition, *position});
+      moved.push_back(p.get());
+    }
   try {
-    consumer_.commit(positions);  // its result comes back as an event, logged if it failed
-  } catch (const boost::system::system_error& e) {  // refused at once: a later commit carries them
+    consumer_.commit(positions);  // the broker's answer comes back as an event (note_commits)
+  } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
     log().warn("kafka group '{}': {}", name_, e.what());
+    for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);
   }
 }
 

@@ -102,11 +102,22 @@ poll_result consumer::try_poll(std::size_t max_records) {
         out.rebalance = kafka::rebalance{rd_kafka_event_error(ev.get()) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
                                          from_list(rd_kafka_event_topic_partition_list(ev.get()))};
         break;
-      case RD_KAFKA_EVENT_OFFSET_COMMIT:
-        if (const auto err = rd_kafka_event_error(ev.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-                                                             err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-          out.errors.push_back(make_error_code(err));  // librdkafka logs it (COMMITFAIL)
+      case RD_KAFKA_EVENT_OFFSET_COMMIT: {
+        // The event's error covers the whole request; each partition may carry its own.
+        const auto err = rd_kafka_event_error(ev.get());
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) break;  // there was nothing to commit
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) out.errors.push_back(make_error_code(err));
+        auto& result = out.commits.emplace_back();
+        if (const auto* list = rd_kafka_event_topic_partition_list(ev.get()))
+          for (int i = 0; i < list->cnt; ++i) {
+            const auto& e = list->elems[i];
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+              out.errors.push_back(make_error_code(e.err));
+            auto& to = err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? result.stored : result.refused;
+            to.push_back({e.topic, e.partition, e.offset});
+          }
         break;
+      }
       case RD_KAFKA_EVENT_ERROR:
         out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));
         log().warn("kafka consumer: {}", rd_kafka_event_error_string(ev.get()));
@@ -121,7 +132,7 @@ poll_result consumer::try_poll(std::size_t max_records) {
 asio::awaitable<poll_result> consumer::async_poll(std::size_t max_records) {
   for (;;) {
     auto out = try_poll(max_records);
-    if (!out.records.empty() || out.rebalance || !out.errors.empty()) co_return out;
+    if (!out.records.empty() || out.rebalance || !out.commits.empty() || !out.errors.empty()) co_return out;
     co_await events_.async_wait();
   }
 }
@@ -140,7 +151,10 @@ void consumer::apply_rebalance(const kafka::rebalance& r) {
 
 void consumer::commit(const std::vector<topic_partition>& offsets) {
   if (offsets.empty()) return;
-  throw_if(rd_kafka_commit(client_.get(), to_list(offsets).get(), 1), "committing offsets");
+  // rd_kafka_commit(…, async) reports only failures, as consumer errors; with our queue the
+  // answer (stored or refused, per partition) arrives as an OFFSET_COMMIT event.
+  throw_if(rd_kafka_commit_queue(client_.get(), to_list(offsets).get(), events_.get(), nullptr, nullptr),
+           "committing offsets");
 }
 
 boost::system::error_code consumer::commit_sync(const std::vector<topic_partition>& offsets) {

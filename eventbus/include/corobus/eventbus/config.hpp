@@ -50,8 +50,10 @@ struct kafka_config {
   // How often the consumed positions (per partition: the first offset not yet done) are
   // committed; they are also committed on revoke and on close.
   std::chrono::milliseconds commit_interval{1000};
-  // Messages a consumer (one per bus and group) may hold unfinished; at the limit its
-  // partitions are paused until half of them are done.
+  // The in-flight window: messages a consumer (one per bus and group) may have delivered and
+  // not yet committed, so a crash or a rebalance delivers at most this many again. At half
+  // of it the consumer commits without waiting for commit_interval; at the limit its
+  // partitions are paused until a commit brings it back to half.
   std::size_t max_in_flight = 10000;
   // On revoke, how long the revoked partitions' running handlers may take before the
   // partitions are given up anyway (their unfinished messages go to the next owner).

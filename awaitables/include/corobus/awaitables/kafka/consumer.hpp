@@ -46,10 +46,17 @@ struct rebalance {
   std::vector<topic_partition> partitions;
 };
 
+// The broker's answer to one commit(): the offsets it stored, and those it refused.
+struct commit_result {
+  std::vector<topic_partition> stored;
+  std::vector<topic_partition> refused;
+};
+
 // What one poll found.
 struct poll_result {
   std::vector<record> records;
   std::optional<kafka::rebalance> rebalance;  // call apply_rebalance() before the next poll
+  std::vector<commit_result> commits;
   std::vector<boost::system::error_code> errors;
 };
 
@@ -80,7 +87,7 @@ class consumer {
   // Completes the rebalance a poll returned (assign, or give up the revoked partitions).
   void apply_rebalance(const kafka::rebalance& r);
 
-  // Commits `offsets` without waiting; a failure is reported by a later poll's errors.
+  // Commits `offsets` without waiting; the broker's answer comes with a later poll (commits).
   void commit(const std::vector<topic_partition>& offsets);
   // Commits and waits (blocking): for close, not on an io thread.
   boost::system::error_code commit_sync(const std::vector<topic_partition>& offsets);

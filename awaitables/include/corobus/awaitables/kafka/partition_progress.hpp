@@ -5,8 +5,12 @@
 // Committing 8 then would lose 5 and 6 on a crash. The commit position is therefore the
 // watermark: the first offset not yet done (every offset below it is done). Pure state, no
 // I/O: the fetch loop starts offsets, handlers on any io thread finish them, and the owner
-// commits what take_commit_position() returns. Thread-safe.
+// commits what take_commit_position() returns and reports the broker's answer. Thread-safe.
+//
+// It also counts the messages no stored commit covers yet. A crash or a rebalance delivers
+// at most these again, so the owner keeps their sum under its limit (the in-flight window).
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,17 +27,26 @@ class partition_progress {
   // no longer counts as in flight, and the watermark stops at it.
   void released(std::int64_t offset);
 
-  // The watermark when it moved since the last call (the next offset to read).
+  // The watermark when it moved past the position last handed out (the next offset to read).
   std::optional<std::int64_t> take_commit_position();
+  // The broker stored `position`: the messages below it no longer count as uncommitted.
+  void stored(std::int64_t position);
+  // The broker refused `position`: the next take_commit_position() hands it out again.
+  void refused(std::int64_t position);
   // Messages started and neither done nor released.
   std::size_t in_flight() const;
+  // Messages started at or past the last stored position: done or not, they would be
+  // delivered again.
+  std::size_t uncommitted() const;
 
  private:
   mutable std::mutex mutex_;
   std::set<std::int64_t> pending_;  // started, not done (released ones included)
   std::set<std::int64_t> released_;  // a subset of pending_
+  std::deque<std::int64_t> uncommitted_;  // started, >= stored_, increasing
   std::int64_t next_ = -1;       // one past the highest started
-  std::int64_t committed_ = -1;  // the last position handed out
+  std::int64_t handed_out_ = -1;  // the last position handed out
+  std::int64_t stored_ = -1;      // the highest position the broker stored
 };
 
 }  // namespace corobus::kafka

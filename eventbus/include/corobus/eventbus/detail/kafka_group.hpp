@@ -59,10 +59,13 @@ class kafka_group {
   void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
   asio::awaitable<void> deliver(kafka::record r);
   asio::awaitable<void> rebalance(const kafka::rebalance& r);
-  // Pauses every assigned partition at the in-flight limit (or while a rebalance is known to
-  // be pending), resumes at half of it.
+  // Keeps the messages delivered and not yet committed within max_in_flight: commits early at
+  // half of it, pauses every assigned partition at it (or while a rebalance is known to be
+  // pending), resumes at half of it.
   void apply_backpressure();
   void note_errors(const std::vector<boost::system::error_code>& errors);
+  // The broker's answers to our commits, to the partitions' progress.
+  void note_commits(const std::vector<kafka::commit_result>& commits);
   // Commits the positions of `partitions` that moved (without waiting for the answer).
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
   void commit_all();
