@@ -4,6 +4,7 @@
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
+#include <corobus/runtime/async_queue.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
@@ -22,8 +23,12 @@ namespace {
 
 constexpr int brokers = 3;
 constexpr int partitions = 6;
-constexpr auto give_up_after = std::chrono::seconds(60);
-
+constexpr auto give_up_after = std::chrono::seconds(120);
+// Publishing may run at most this many messages ahead of consumption, in both variants. The
+// embedded cluster keeps only about 5 MB per partition and drops the oldest beyond that, so
+// an unbounded lead would measure the mock's trimming, not the clients: 20,000 records of
+// about 450 bytes over 6 partitions stay near 1.5 MB a partition.
+constexpr std::size_t max_lead = 20'000;
 
 }  // namespace
 
@@ -34,6 +39,12 @@ result run_kafka_end_to_end(const parameters& p) {
   arrivals arrived(p.aggregates, total);
   std::atomic<bool> joined{false};
   std::promise<void> done;
+  // The lead as credits: a publish takes one, an arrival gives it back.
+  const auto credits = async_queue<char>::create(max_lead);
+  for (std::size_t i = 0; i < max_lead; ++i) {
+    char credit = 0;
+    credits->try_push(credit);
+  }
 
   config cfg;
   cfg.backend = backend_kind::kafka;
@@ -49,6 +60,8 @@ result run_kafka_end_to_end(const parameters& p) {
           co_return;
         }
         if (arrived.observe(e) == total) done.set_value();
+        char credit = 0;
+        credits->try_push(credit);
         co_return;
       });
       // The group's first join takes about 3 s on the embedded cluster: not measured.
@@ -63,8 +76,10 @@ result run_kafka_end_to_end(const parameters& p) {
     std::promise<void> published;
     for (std::size_t a = 0; a < p.aggregates; ++a)
       asio::co_spawn(b.get_executor(), [&, a]() -> asio::awaitable<void> {
-        for (std::size_t v = 1; v <= per_aggregate; ++v)
+        for (std::size_t v = 1; v <= per_aggregate; ++v) {
+          if (!credits->try_pop()) co_await credits->async_pop();
           co_await b.publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
+        }
       }, [&](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
         if (--publishing == 0) published.set_value();
@@ -93,7 +108,8 @@ rd_kafka_t* raw_client(rd_kafka_type_t type, const std::vector<std::pair<const c
 
 // The baseline a user would write by hand: one thread producing (rd_kafka_producev, serving
 // delivery reports with rd_kafka_poll), one thread in rd_kafka_consumer_poll, the same
-// envelopes (made and encoded in the loop, as corobus's publishers do), keys and headers.
+// envelopes (made and encoded in the loop, as corobus's publishers do), keys and headers,
+// and the same bound on how far producing may run ahead.
 result run_raw_librdkafka(const parameters& p) {
   const workload w(p);
   const auto& [per_aggregate, total, payload, ids] = w;
@@ -105,10 +121,14 @@ result run_raw_librdkafka(const parameters& p) {
     rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", cluster.bootstrap_servers()},
                                                           {"enable.idempotence", "true"},
                                                           {"linger.ms", "5"}});
-    rd_kafka_t* consumer = raw_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", cluster.bootstrap_servers()},
-                                                          {"group.id", "raw-bench"},
-                                                          {"auto.offset.reset", "earliest"},
-                                                          {"enable.auto.commit", "true"}});
+    // The consumer settings the bus gives its own embedded cluster (see embedded_cluster.hpp).
+    std::vector<std::pair<const char*, std::string>> consumer_props{{"bootstrap.servers", cluster.bootstrap_servers()},
+                                                                    {"group.id", "raw-bench"},
+                                                                    {"auto.offset.reset", "earliest"},
+                                                                    {"enable.auto.commit", "true"}};
+    const auto mock_settings = kafka::embedded_cluster::consumer_properties();
+    for (const auto& [name, value] : mock_settings) consumer_props.emplace_back(name.c_str(), value);
+    rd_kafka_t* consumer = raw_client(RD_KAFKA_CONSUMER, consumer_props);
     rd_kafka_poll_set_consumer(consumer);
     auto* topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, "bench", RD_KAFKA_PARTITION_UA);
@@ -135,8 +155,10 @@ result run_raw_librdkafka(const parameters& p) {
         rd_kafka_message_destroy(m);
       }
     });
+    std::size_t produced = 0;
     for (std::size_t v = 1; v <= per_aggregate; ++v)
-      for (std::size_t a = 0; a < p.aggregates; ++a) {
+      for (std::size_t a = 0; a < p.aggregates; ++a, ++produced) {
+        while (produced - arrived.received() >= max_lead) rd_kafka_poll(producer, 1);
         const auto e = envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
         const auto value = e.encode();
         rd_kafka_headers_t* hs = rd_kafka_headers_new(4);  // the metadata headers corobus sends too

@@ -23,6 +23,7 @@ inline result begin_result(std::string name, std::size_t sent) {
   result r;
   r.name = std::move(name);
   r.sent = sent;
+  reset_peak_rss();
   const process_snapshot before;
   r.threads_before = before.threads;
   r.fds_before = before.descriptors;

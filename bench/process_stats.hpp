@@ -30,6 +30,10 @@ inline std::size_t status_kib(const std::string& field) {
   return 0;
 }
 
+// Starts a new peak: VmHWM becomes the current RSS (Linux: "5" to clear_refs), so each
+// scenario's peak is its own, not the largest of those run before it in this process.
+inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
 // A joined thread can stay listed in /proc/self/task for a moment after join() returned.
 inline std::size_t settled_thread_count(std::size_t expected) {
   for (int i = 0; i < 1000 && count_entries("/proc/self/task") > expected; ++i)

@@ -38,9 +38,8 @@ config shared_cluster_config(kafka::embedded_cluster& cluster, const std::vector
   }
   auto cfg = kafka_bus_config(cluster.bootstrap_servers());
   cfg.kafka.topics = topic_strategy::skip;
-  // As the bus does for its own embedded cluster: the mock lets members (re)join only after
-  // session.timeout.ms, so keep it short.
-  cfg.kafka.consumer_properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  // As the bus does for its own embedded cluster (quick rejoins, short fetch waits).
+  cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
   return cfg;
 }
 

@@ -61,14 +61,9 @@ kafka::properties kafka_backend::producer_properties() const {
 }
 
 kafka::properties kafka_backend::consumer_properties(const std::string& group) const {
-  kafka::properties defaults{{"group.id", group}};
-  // The embedded cluster lets a member rejoin a group only after session.timeout.ms (even one
-  // that left cleanly), so restarts in tests and examples would wait the default 45 s; and it
-  // refuses commits while a rebalance is pending, which a member learns of by heartbeat.
-  if (cluster_) {
-    defaults["session.timeout.ms"] = "6000";
-    defaults["heartbeat.interval.ms"] = "500";
-  }
+  // The embedded cluster needs its own consumer settings (rejoins, fetch waits: see there).
+  auto defaults = cluster_ ? kafka::embedded_cluster::consumer_properties() : kafka::properties{};
+  defaults["group.id"] = group;
   auto props = client_properties(defaults, cfg_.consumer_properties);
   props["group.id"] = group;  // the subscription's group, whatever the properties say
   return props;

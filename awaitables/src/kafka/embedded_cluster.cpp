@@ -18,6 +18,12 @@ embedded_cluster::embedded_cluster(int brokers) : brokers_(brokers) {
   bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
 }
 
+properties embedded_cluster::consumer_properties() {
+  // 6 s: shorter made the mock's joins fail in tests; 500 ms heartbeats still tell a member
+  // of a pending rebalance soon. 10 ms fetch waits: see the header.
+  return {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "10"}};
+}
+
 embedded_cluster::~embedded_cluster() {
   rd_kafka_mock_cluster_destroy(cluster_);
   host_.reset();

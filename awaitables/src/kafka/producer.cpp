@@ -3,6 +3,7 @@
 #include <corobus/runtime/log.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
@@ -19,7 +20,9 @@ struct producer::pending {
 namespace {
 
 conf_ptr producer_conf(const properties& props) {
-  auto conf = make_conf({{"enable.idempotence", "true"}, {"linger.ms", "5"}}, props);
+  // linger.ms 1, not librdkafka's 5: every produce is awaited until its delivery report, so
+  // the linger adds to each publish's latency, and concurrent publishers fill the batches.
+  auto conf = make_conf({{"enable.idempotence", "true"}, {"linger.ms", "1"}}, props);
   // Delivery reports as events on the main queue, served by run(); errors too, so that a
   // broker-level error is logged by us instead of by librdkafka on its own thread.
   rd_kafka_conf_set_events(conf.get(), RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
@@ -95,7 +98,9 @@ void producer::serve_ready_events() {
           r.partition = m->partition;
           r.offset = m->offset;
           const auto ec = make_error_code(m->err);
-          asio::post(op->executor, [h = std::move(op->handler), ec, r = std::move(r)]() mutable {
+          // Inline when the publisher's executor allows it (we run on an io thread of the
+          // pool): a post per report would wake another thread for each message.
+          asio::dispatch(op->executor, [h = std::move(op->handler), ec, r = std::move(r)]() mutable {
             std::move(h)(ec, std::move(r));
           });
         }

@@ -9,7 +9,11 @@
 //  - a partition keeps only about 5 MB: older record batches are dropped, so a large volume
 //    published long before it is consumed may be gone (the log start offset moves);
 //  - commits are refused (REBALANCE_IN_PROGRESS) as soon as a rebalance is pending;
+//  - a fetch that finds no data is answered only after fetch.wait.max.ms, even when records
+//    arrive meanwhile: with the default 500 ms a consumer that catches up stalls for half
+//    a second each time;
 //  - there is no admin API (CreateTopics times out): create_topic() makes topics.
+#include <corobus/awaitables/kafka/config.hpp>
 #include <corobus/awaitables/kafka/handles.hpp>
 
 #include <librdkafka/rdkafka_mock.h>
@@ -30,6 +34,9 @@ class embedded_cluster {
   embedded_cluster& operator=(const embedded_cluster&) = delete;
 
   const std::string& bootstrap_servers() const noexcept { return bootstraps_; }
+  // Consumer properties that work around the limits above: short session timeouts and
+  // heartbeats (quick rejoins, refused commits learnt of early), short fetch waits.
+  static properties consumer_properties();
   int brokers() const noexcept { return brokers_; }
 
   void create_topic(const std::string& topic, int partitions, int replication = 1);
