@@ -2,6 +2,7 @@
 // rebalances, faults, dead letters, commits, and what close() leaves behind.
 #include <boost/test/unit_test.hpp>
 
+#include "member_process.hpp"
 #include "support.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
@@ -48,9 +49,10 @@ struct seen_union {
   std::mutex mutex;
   std::set<std::pair<int, std::int64_t>> pairs;
   std::size_t deliveries = 0;
-  void add(const envelope& e) {
+  void add(const envelope& e) { add(aggregate_number(e), e.event_version); }
+  void add(int aggregate, std::int64_t version) {
     std::lock_guard lock(mutex);
-    pairs.emplace(aggregate_number(e), e.event_version);
+    pairs.emplace(aggregate, version);
     ++deliveries;
   }
   std::size_t unique() {
@@ -92,9 +94,10 @@ struct seen_versions {
   std::map<int, std::vector<std::int64_t>> by_aggregate;
   std::size_t count = 0;
 
-  void add(const envelope& e) {
+  void add(const envelope& e) { add(aggregate_number(e), e.event_version); }
+  void add(int aggregate, std::int64_t version) {
     std::lock_guard lock(mutex);
-    by_aggregate[aggregate_number(e)].push_back(e.event_version);
+    by_aggregate[aggregate].push_back(version);
     ++count;
   }
   std::size_t size() {
@@ -121,14 +124,14 @@ void check_handover(seen_versions& first, seen_versions& second, seen_union& all
                                       << all.duplicates());
 }
 
-// Publishes versions 1..per_aggregate of `aggregates` aggregates, each aggregate's versions in
+// Publishes versions first..last of `aggregates` aggregates, each aggregate's versions in
 // order from its own coroutine, all aggregates at once (so many records are in flight).
-asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int per_aggregate) {
+asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int last, int first = 1) {
   auto ex = co_await asio::this_coro::executor;
   std::atomic<int> left{aggregates};
   for (int a = 0; a < aggregates; ++a)
-    asio::co_spawn(ex, [&b, topic, a, per_aggregate]() -> asio::awaitable<void> {
-      for (int v = 1; v <= per_aggregate; ++v)
+    asio::co_spawn(ex, [&b, topic, a, first, last]() -> asio::awaitable<void> {
+      for (int v = first; v <= last; ++v)
         co_await b.publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
     }, [&left](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
@@ -204,6 +207,79 @@ BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses
   BOOST_TEST(all.duplicates() <= 3 * cfg.kafka.max_in_flight);
   BOOST_TEST(first.metrics().live_tasks == 0u);
   BOOST_TEST(second.metrics().live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_nothing) {
+  constexpr int aggregates = 50, max_versions = 400;
+  constexpr std::size_t window = 500;  // each member's max_in_flight
+  kafka::embedded_cluster cluster(3);
+  auto cfg = shared_cluster_config(cluster, {"processes"});
+  bus publisher(cfg);
+  const auto member = [&] {
+    return std::make_unique<member_process>(cluster.bootstrap_servers(), "processes", "process-group", window);
+  };
+  // The stream goes on while members join, close and die: each aggregate's publisher sends
+  // its versions up to `allowed`, which the test raises step by step until what it waits for
+  // happened (so each step lands mid-stream, however long the group takes to rebalance).
+  std::atomic<int> allowed{0};
+  std::atomic<int> publishers_done{0};
+  for (int a = 0; a < aggregates; ++a)
+    asio::co_spawn(publisher.get_executor(), [&, a]() -> asio::awaitable<void> {
+      for (int v = 1; v <= max_versions; ++v) {
+        while (v > allowed) co_await sleep_for(std::chrono::milliseconds(5));
+        co_await publisher.publish_envelope("processes", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
+      }
+    }, [&](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+      ++publishers_done;
+    });
+  const auto stream_until = [&](const std::function<bool()>& condition) {
+    while (!condition()) {
+      BOOST_TEST_REQUIRE(allowed < max_versions);  // the stream ran out first
+      ++allowed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+
+  auto first = member(), second = member();
+  stream_until([&] { return first->handled_count() > 0 && second->handled_count() > 0; });
+  BOOST_TEST_MESSAGE("both members handling after " << allowed << " versions");
+  BOOST_TEST(first->terminate() == 0);  // closes: commits, leaves the group
+  const auto second_before = second->handled_count();
+  stream_until([&] { return second->handled_count() > second_before + 1000; });
+  BOOST_TEST_MESSAGE("second killed after " << allowed << " versions");
+  second->kill();  // mid-stream: what it handled and did not commit goes to the next member
+  auto third = member();
+  allowed = max_versions;  // the rest at once
+  BOOST_TEST_REQUIRE(eventually([&] { return publishers_done == aggregates; }, 60s));
+  const auto total = static_cast<std::size_t>(aggregates) * max_versions;
+  const member_process* members[] = {first.get(), second.get(), third.get()};
+  const auto gather = [&](seen_union& all, seen_versions* seen) {
+    for (std::size_t m = 0; m < 3; ++m)
+      for (const auto& [aggregate, version] : members[m]->handled()) {
+        if (seen) seen[m].add(std::stoi(aggregate.substr(4)), version);
+        all.add(std::stoi(aggregate.substr(4)), version);
+      }
+  };
+  // The third member gets the killed one's partitions once its session expired (6 s).
+  BOOST_TEST_REQUIRE(eventually([&] {
+    seen_union so_far;
+    gather(so_far, nullptr);
+    return so_far.unique() == total;
+  }, 120s));
+  BOOST_TEST_MESSAGE("all handled");
+  BOOST_TEST(third->terminate() == 0);
+  BOOST_TEST_MESSAGE("third closed");
+  seen_union all;
+  seen_versions seen[3];
+  gather(all, seen);
+  for (auto& s : seen) BOOST_TEST(s.gaps() == 0u);  // per-key order in what each member saw
+  BOOST_TEST_MESSAGE("handled: first " << seen[0].size() << ", second " << seen[1].size() << ", third "
+                                       << seen[2].size() << "; duplicates " << all.duplicates());
+  // Redelivered: at most the window of each member that gave partitions up (the first when
+  // the second joined; both when the first closed; the second when it was killed).
+  BOOST_TEST(all.duplicates() <= 4 * window);
+  publisher.close();
 }
 
 BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothing) {

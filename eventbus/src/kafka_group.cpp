@@ -33,6 +33,9 @@ constexpr std::size_t max_batch = 1000;
 constexpr auto recheck = std::chrono::milliseconds(2);
 // How long a refused commit may hold fetching while its rebalance does not arrive.
 constexpr auto rebalance_wait = std::chrono::seconds(10);
+// How long a full in-flight window is waited out without polling before the partitions are
+// paused (so that a rebalance is still seen while handlers are stuck).
+constexpr auto hold_before_pause = std::chrono::seconds(1);
 
 asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -88,13 +91,11 @@ asio::awaitable<void> kafka_group::fetch() {
     if (paused_)
       batch = consumer_.try_poll(max_batch);
     else
-      batch = co_await consumer_.async_poll(max_batch);
+      batch = co_await consumer_.async_poll(room());
     note_errors(batch.errors);
-    note_commits(batch.commits);
     for (auto& r : batch.records) co_await deliver(std::move(r));
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
-    apply_backpressure();
-    if (paused_) co_await pause_for(recheck);
+    co_await make_room();
   }
 }
 
@@ -133,17 +134,16 @@ void kafka_group::note_errors(const std::vector<boost::system::error_code>& erro
       rebalance_pending_since_ = std::chrono::steady_clock::now();
 }
 
-void kafka_group::note_commits(const std::vector<kafka::commit_result>& commits) {
+void kafka_group::note_commit_results() {
   // Answers for partitions revoked since are for orphans: nothing here counts them any more.
   const auto each = [this](const std::vector<kafka::topic_partition>& parts, auto&& f) {
     for (const auto& tp : parts)
       if (const auto it = assigned_.find({tp.topic, tp.partition}); it != assigned_.end()) f(it->second->progress, tp.offset);
   };
-  for (const auto& c : commits) {
-    if (!c.refused.empty())
-      log().debug("kafka group '{}': the broker refused the commit of {} partition(s)", name_, c.refused.size());
+  for (const auto& c : consumer_.take_commit_results()) {
     each(c.stored, [](kafka::partition_progress& p, std::int64_t position) { p.stored(position); });
     each(c.refused, [](kafka::partition_progress& p, std::int64_t position) { p.refused(position); });
+    if (c.error) note_errors({c.error});
   }
 }
 
@@ -190,28 +190,52 @@ std::vector<kafka::topic_partition> kafka_group::assignment() const {
   return parts;
 }
 
-void kafka_group::apply_backpressure() {
-  // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
-  if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
-    rebalance_pending_since_.reset();
-  const auto uncommitted = [this] {
-    std::size_t n = 0;
-    for (const auto& [key, p] : assigned_) n += p->progress.uncommitted();
-    return n;
-  };
-  // Half the window not yet committed: commit now rather than at the next interval, so the
-  // window stays open at full speed. (A position already handed out is not sent twice.)
-  if (uncommitted() >= cfg_.max_in_flight / 2) commit_all();
+std::size_t kafka_group::uncommitted() const {
+  std::size_t n = 0;
+  for (const auto& [key, p] : assigned_) n += p->progress.uncommitted();
+  return n;
+}
+
+std::size_t kafka_group::room() const {
   const auto held = uncommitted();
-  const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
-  if (!paused_ && (waiting_for_rebalance || held >= cfg_.max_in_flight)) {
-    consumer_.pause(assignment());
-    paused_ = true;
-    log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, held);
-  } else if (paused_ && !waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
-    consumer_.resume(assignment());
-    paused_ = false;
-    log().debug("kafka group '{}': fetching resumed", name_);
+  return held >= cfg_.max_in_flight ? 1 : std::min(max_batch, cfg_.max_in_flight - held);
+}
+
+asio::awaitable<void> kafka_group::make_room() {
+  const auto since = std::chrono::steady_clock::now();
+  for (;;) {
+    note_commit_results();
+    // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
+    if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
+      rebalance_pending_since_.reset();
+    // Half the window not yet committed: commit now rather than at the next interval, so the
+    // window stays open at full speed. (A position already handed out is not sent twice.)
+    if (uncommitted() >= cfg_.max_in_flight / 2) commit_all();
+    const auto held = uncommitted();
+    const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
+    if (paused_) {
+      if (!waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
+        consumer_.resume(assignment());
+        paused_ = false;
+        log().debug("kafka group '{}': fetching resumed", name_);
+      } else {
+        co_await pause_for(recheck);  // the fetch loop looks for a rebalance meanwhile
+      }
+      co_return;
+    }
+    // Full, the window is first waited out without polling: librdkafka stops fetching at its
+    // prefetch limit, so memory stays bounded. Pausing is for longer waits and pending
+    // rebalances only: librdkafka drops a paused partition's prefetched records, and a resumed
+    // one fetches again only when its broker thread next looks (up to a second later).
+    const bool long_wait = std::chrono::steady_clock::now() - since >= hold_before_pause;
+    if (waiting_for_rebalance || (held >= cfg_.max_in_flight && long_wait)) {
+      consumer_.pause(assignment());
+      paused_ = true;
+      log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, held);
+      co_return;
+    }
+    if (held < cfg_.max_in_flight) co_return;
+    co_await pause_for(recheck);
   }
 }
 

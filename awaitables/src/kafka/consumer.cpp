@@ -66,9 +66,11 @@ record copy_record(const rd_kafka_message_t* m) {
 
 consumer::consumer(asio::any_io_executor ex, const properties& props)
     : client_(make_consumer_client(props)),
-      events_(std::move(ex), queue_ptr(rd_kafka_queue_get_consumer(client_.get()))) {}
+      events_(std::move(ex), queue_ptr(rd_kafka_queue_get_consumer(client_.get()))),
+      commit_results_(rd_kafka_queue_new(client_.get())) {}
 
 consumer::~consumer() {
+  commit_results_.reset();  // a queue of ours must go before its client
   // rd_kafka_destroy would run the whole consumer close itself, waiting on the group
   // coordinator for as long as it takes; close() already gave that its deadline.
   if (!rd_kafka_consumer_closed(client_.get()))
@@ -102,22 +104,6 @@ poll_result consumer::try_poll(std::size_t max_records) {
         out.rebalance = kafka::rebalance{rd_kafka_event_error(ev.get()) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS,
                                          from_list(rd_kafka_event_topic_partition_list(ev.get()))};
         break;
-      case RD_KAFKA_EVENT_OFFSET_COMMIT: {
-        // The event's error covers the whole request; each partition may carry its own.
-        const auto err = rd_kafka_event_error(ev.get());
-        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) break;  // there was nothing to commit
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) out.errors.push_back(make_error_code(err));
-        auto& result = out.commits.emplace_back();
-        if (const auto* list = rd_kafka_event_topic_partition_list(ev.get()))
-          for (int i = 0; i < list->cnt; ++i) {
-            const auto& e = list->elems[i];
-            if (err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err != RD_KAFKA_RESP_ERR_NO_ERROR)
-              out.errors.push_back(make_error_code(e.err));
-            auto& to = err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? result.stored : result.refused;
-            to.push_back({e.topic, e.partition, e.offset});
-          }
-        break;
-      }
       case RD_KAFKA_EVENT_ERROR:
         out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));
         log().warn("kafka consumer: {}", rd_kafka_event_error_string(ev.get()));
@@ -132,7 +118,7 @@ poll_result consumer::try_poll(std::size_t max_records) {
 asio::awaitable<poll_result> consumer::async_poll(std::size_t max_records) {
   for (;;) {
     auto out = try_poll(max_records);
-    if (!out.records.empty() || out.rebalance || !out.commits.empty() || !out.errors.empty()) co_return out;
+    if (!out.records.empty() || out.rebalance || !out.errors.empty()) co_return out;
     co_await events_.async_wait();
   }
 }
@@ -151,10 +137,31 @@ void consumer::apply_rebalance(const kafka::rebalance& r) {
 
 void consumer::commit(const std::vector<topic_partition>& offsets) {
   if (offsets.empty()) return;
-  // rd_kafka_commit(…, async) reports only failures, as consumer errors; with our queue the
-  // answer (stored or refused, per partition) arrives as an OFFSET_COMMIT event.
-  throw_if(rd_kafka_commit_queue(client_.get(), to_list(offsets).get(), events_.get(), nullptr, nullptr),
+  // rd_kafka_commit(…, async) reports only failures, as consumer errors; with a queue the
+  // answer (stored or refused, per partition) arrives there as an OFFSET_COMMIT event.
+  throw_if(rd_kafka_commit_queue(client_.get(), to_list(offsets).get(), commit_results_.get(), nullptr, nullptr),
            "committing offsets");
+}
+
+std::vector<commit_result> consumer::take_commit_results() {
+  std::vector<commit_result> results;
+  while (event_ptr ev{rd_kafka_queue_poll(commit_results_.get(), 0)}) {
+    if (rd_kafka_event_type(ev.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
+    // The event's error covers the whole request; each partition may carry its own.
+    const auto err = rd_kafka_event_error(ev.get());
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) continue;  // there was nothing to commit
+    auto& result = results.emplace_back();
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) result.error = make_error_code(err);
+    if (const auto* list = rd_kafka_event_topic_partition_list(ev.get()))
+      for (int i = 0; i < list->cnt; ++i) {
+        const auto& e = list->elems[i];
+        if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR && !result.error) result.error = make_error_code(e.err);
+        auto& to = err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? result.stored : result.refused;
+        to.push_back({e.topic, e.partition, e.offset});
+      }
+    if (result.error) log().debug("kafka consumer: commit refused: {}", result.error.message());
+  }
+  return results;
 }
 
 boost::system::error_code consumer::commit_sync(const std::vector<topic_partition>& offsets) {

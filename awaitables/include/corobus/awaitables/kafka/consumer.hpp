@@ -46,17 +46,17 @@ struct rebalance {
   std::vector<topic_partition> partitions;
 };
 
-// The broker's answer to one commit(): the offsets it stored, and those it refused.
+// The broker's answer to one commit(): the offsets it stored, those it refused, and why.
 struct commit_result {
   std::vector<topic_partition> stored;
   std::vector<topic_partition> refused;
+  boost::system::error_code error;  // the first error, if any
 };
 
 // What one poll found.
 struct poll_result {
   std::vector<record> records;
   std::optional<kafka::rebalance> rebalance;  // call apply_rebalance() before the next poll
-  std::vector<commit_result> commits;
   std::vector<boost::system::error_code> errors;
 };
 
@@ -87,8 +87,12 @@ class consumer {
   // Completes the rebalance a poll returned (assign, or give up the revoked partitions).
   void apply_rebalance(const kafka::rebalance& r);
 
-  // Commits `offsets` without waiting; the broker's answer comes with a later poll (commits).
+  // Commits `offsets` without waiting; take_commit_results() has the broker's answer later.
   void commit(const std::vector<topic_partition>& offsets);
+  // The answers to commit() that arrived, without waiting. They come on a queue of their
+  // own, not behind fetched records, so an owner that holds back from polling records still
+  // learns what was stored.
+  std::vector<commit_result> take_commit_results();
   // Commits and waits (blocking): for close, not on an io thread.
   boost::system::error_code commit_sync(const std::vector<topic_partition>& offsets);
 
@@ -102,6 +106,7 @@ class consumer {
 
   client_ptr client_;
   event_queue events_;
+  queue_ptr commit_results_;  // destroyed before the client
 };
 
 }  // namespace corobus::kafka

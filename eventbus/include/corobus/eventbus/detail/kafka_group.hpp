@@ -59,13 +59,16 @@ class kafka_group {
   void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
   asio::awaitable<void> deliver(kafka::record r);
   asio::awaitable<void> rebalance(const kafka::rebalance& r);
-  // Keeps the messages delivered and not yet committed within max_in_flight: commits early at
-  // half of it, pauses every assigned partition at it (or while a rebalance is known to be
-  // pending), resumes at half of it.
-  void apply_backpressure();
+  // Keeps the messages delivered and not yet committed (the in-flight window) within
+  // max_in_flight: commits early at half of it; when full, waits without polling, and pauses
+  // every assigned partition if that takes long or a rebalance is known to be pending
+  // (resumes at half).
+  asio::awaitable<void> make_room();
+  std::size_t uncommitted() const;
+  std::size_t room() const;  // records the window takes now (at least 1)
   void note_errors(const std::vector<boost::system::error_code>& errors);
   // The broker's answers to our commits, to the partitions' progress.
-  void note_commits(const std::vector<kafka::commit_result>& commits);
+  void note_commit_results();
   // Commits the positions of `partitions` that moved (without waiting for the answer).
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
   void commit_all();

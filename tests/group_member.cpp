@@ -1,0 +1,68 @@
+// A consumer-group member in a process of its own, for the tests that close and kill one
+// (kafka_bus/two_processes_in_one_group_...). It subscribes to a topic in a group and, for
+// every envelope it handled, appends "<aggregate> <version>" to a file with one write(2): a
+// line is in the file as soon as its handler finished, whatever happens to the process next.
+// SIGTERM closes the bus and exits 0; SIGKILL is the crash under test.
+//   corobus_group_member <bootstrap> <topic> <group> <output file> <max_in_flight>
+#include <corobus/awaitables/kafka/embedded_cluster.hpp>
+#include <corobus/corobus.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using namespace corobus;
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: %s <bootstrap> <topic> <group> <output file> <max_in_flight>\n", argv[0]);
+    return 2;
+  }
+  const std::string topic = argv[2];
+  const int out = ::open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out < 0) {
+    std::perror(argv[4]);
+    return 2;
+  }
+  // SIGTERM is taken by sigwait() below, so it must be blocked in every thread: block it
+  // before the bus starts any.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  spdlog::set_level(std::getenv("COROBUS_TEST_LOG") ? spdlog::level::debug : spdlog::level::warn);
+
+  config cfg;
+  cfg.backend = backend_kind::kafka;
+  cfg.io_threads = 2;
+  cfg.kafka.bootstrap = argv[1];
+  cfg.kafka.topics = topic_strategy::skip;  // the test made them
+  cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
+  cfg.kafka.commit_interval = std::chrono::milliseconds(100);
+  cfg.kafka.max_in_flight = std::stoul(argv[5]);
+  bus b(cfg);
+  asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.subscribe_envelopes(topic, [out](const envelope& e) -> asio::awaitable<void> {
+      asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
+      co_await work.async_wait(asio::use_awaitable);
+      const auto line = fmt::format("{} {}\n", e.aggregate_id, e.event_version);
+      if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw std::runtime_error("write failed");
+    }, subscribe_options(argv[3]));
+  }, asio::use_future).get();
+
+  int signal = 0;
+  sigwait(&term, &signal);
+  b.close();
+  ::close(out);
+  return 0;
+}
