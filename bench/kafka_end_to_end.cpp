@@ -109,7 +109,8 @@ rd_kafka_t* raw_client(rd_kafka_type_t type, const std::vector<std::pair<const c
 // The baseline a user would write by hand: one thread producing (rd_kafka_producev, serving
 // delivery reports with rd_kafka_poll), one thread in rd_kafka_consumer_poll, the same
 // envelopes (made and encoded in the loop, as corobus's publishers do), keys and headers,
-// and the same bound on how far producing may run ahead.
+// and the same bound on how far producing may run ahead. Nagle is off in both clients, as
+// corobus has it: with it on, loopback round trips stall at random.
 result run_raw_librdkafka(const parameters& p) {
   const workload w(p);
   const auto& [per_aggregate, total, payload, ids] = w;
@@ -120,12 +121,13 @@ result run_raw_librdkafka(const parameters& p) {
     cluster.create_topic("bench", partitions);
     rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", cluster.bootstrap_servers()},
                                                           {"enable.idempotence", "true"},
-                                                          {"linger.ms", "5"}});
+                                                          {"linger.ms", "5"}, {"socket.nagle.disable", "true"}});
     // The consumer settings the bus gives its own embedded cluster (see embedded_cluster.hpp).
     std::vector<std::pair<const char*, std::string>> consumer_props{{"bootstrap.servers", cluster.bootstrap_servers()},
                                                                     {"group.id", "raw-bench"},
                                                                     {"auto.offset.reset", "earliest"},
-                                                                    {"enable.auto.commit", "true"}};
+                                                                    {"enable.auto.commit", "true"},
+                                                                    {"socket.nagle.disable", "true"}};
     const auto mock_settings = kafka::embedded_cluster::consumer_properties();
     for (const auto& [name, value] : mock_settings) consumer_props.emplace_back(name.c_str(), value);
     rd_kafka_t* consumer = raw_client(RD_KAFKA_CONSUMER, consumer_props);

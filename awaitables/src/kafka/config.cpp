@@ -32,6 +32,10 @@ void forward_log(const rd_kafka_t* rk, int level, const char* facility, const ch
 conf_ptr make_conf(const properties& base, const properties& overrides) {
   conf_ptr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), forward_log);
+  // Nagle off: our requests are awaited one round trip at a time, and Nagle's algorithm with
+  // the peer's delayed ACK stalls such an exchange for tens of milliseconds at random (seen
+  // as publishes running at half speed in one benchmark run and full speed in the next).
+  set(conf.get(), "socket.nagle.disable", "true");
   for (const auto& [name, value] : base) set(conf.get(), name, value);
   for (const auto& [name, value] : overrides) set(conf.get(), name, value);
   return conf;
