@@ -38,6 +38,22 @@ std::string optional_string(const json::object& o, std::string_view name) {
 
 [[noreturn]] void reject(const std::string& why) { throw_error(errc::invalid_envelope, why); }
 
+// What is wrong with the envelope's fields other than its payload, if anything.
+std::optional<std::string> field_problem(const envelope& e) {
+  if (e.event_id.empty()) return "event_id is empty";
+  if (e.aggregate_id.empty()) return "aggregate_id is empty";
+  if (e.aggregate_id.size() > 256)
+    return "aggregate_id is " + std::to_string(e.aggregate_id.size()) + " characters long (at most 256)";
+  for (char c : e.aggregate_id)
+    if (!aggregate_char_allowed(c))
+      return "aggregate_id contains a character outside [A-Za-z0-9:_-./] (code " +
+             std::to_string(static_cast<unsigned char>(c)) + ")";
+  if (e.event_type.empty()) return "event_type is empty";
+  if (e.event_version <= 0) return "event_version must be > 0, got " + std::to_string(e.event_version);
+  if (e.payload.empty()) return "payload is empty";
+  return std::nullopt;
+}
+
 }  // namespace
 
 envelope envelope::make(std::string aggregate_id, std::string event_type, std::int64_t version,
@@ -52,18 +68,9 @@ envelope envelope::make(std::string aggregate_id, std::string event_type, std::i
   return e;
 }
 
+
 std::optional<std::string> envelope::problem() const {
-  if (event_id.empty()) return "event_id is empty";
-  if (aggregate_id.empty()) return "aggregate_id is empty";
-  if (aggregate_id.size() > 256)
-    return "aggregate_id is " + std::to_string(aggregate_id.size()) + " characters long (at most 256)";
-  for (char c : aggregate_id)
-    if (!aggregate_char_allowed(c))
-      return "aggregate_id contains a character outside [A-Za-z0-9:_-./] (code " +
-             std::to_string(static_cast<unsigned char>(c)) + ")";
-  if (event_type.empty()) return "event_type is empty";
-  if (event_version <= 0) return "event_version must be > 0, got " + std::to_string(event_version);
-  if (payload.empty()) return "payload is empty";
+  if (auto p = field_problem(*this)) return p;
   std::array<unsigned char, 4096> buffer;
   json::monotonic_resource scratch(buffer.data(), buffer.size());
   if (!parse_payload(payload, &scratch)) return "payload is not valid JSON";
@@ -94,7 +101,9 @@ std::string envelope::encode() const {
 }
 
 envelope envelope::decode(std::string_view text) {
-  auto parsed = parse_payload(text);
+  std::array<unsigned char, 4096> buffer;  // the parse's scratch: no heap for a usual envelope
+  json::monotonic_resource scratch(buffer.data(), buffer.size());
+  auto parsed = parse_payload(text, &scratch);
   if (!parsed) reject("not valid JSON");
   if (!parsed->is_object()) reject("not a JSON object");
   const auto& o = parsed->get_object();
@@ -119,7 +128,8 @@ envelope envelope::decode(std::string_view text) {
     const auto raw = detail::raw_member(text, "payload");
     e.payload = raw ? std::string(*raw) : json::serialize(it->value());  // a key with escapes: rare
   }
-  e.validate();
+  // The payload is part of a valid document, so valid JSON itself: only the fields are checked.
+  if (auto p = field_problem(e)) reject(*p);
   return e;
 }
 

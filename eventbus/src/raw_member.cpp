@@ -1,5 +1,7 @@
 #include <corobus/eventbus/detail/raw_member.hpp>
 
+#include <cstring>
+
 namespace corobus::detail {
 namespace {
 
@@ -11,10 +13,17 @@ struct cursor {
   void skip_space() {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
   }
-  // At a '"': moves past the closing quote, returns the text between the quotes.
+  // At a '"': moves past the closing quote, returns the text between the quotes. memchr
+  // finds each candidate quote; one preceded by an odd number of backslashes is escaped.
   std::string_view string() {
     const auto start = ++i;
-    while (s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+    for (;;) {
+      i = static_cast<const char*>(std::memchr(s.data() + i, '"', s.size() - i)) - s.data();
+      std::size_t backslashes = 0;
+      while (i - backslashes > start && s[i - backslashes - 1] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) break;
+      ++i;
+    }
     return s.substr(start, i++ - start);
   }
   // Moves past one value of any kind.

@@ -4,27 +4,42 @@
 
 namespace corobus::kafka {
 
+partition_progress::entry* partition_progress::find(std::int64_t offset) {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
+                                   [](const entry& e, std::int64_t o) { return e.offset < o; });
+  return it != entries_.end() && it->offset == offset ? &*it : nullptr;
+}
+
 void partition_progress::started(std::int64_t offset) {
   std::lock_guard lock(mutex_);
-  pending_.insert(pending_.end(), offset);  // increasing: a constant-time insert at the end
-  uncommitted_.push_back(offset);
+  entries_.push_back({offset, state::running});
+  ++in_flight_;
   next_ = std::max(next_, offset + 1);
 }
 
 void partition_progress::done(std::int64_t offset) {
   std::lock_guard lock(mutex_);
-  pending_.erase(offset);
-  released_.erase(offset);
+  auto* e = find(offset);
+  if (!e || e->st == state::done) return;
+  if (e->st == state::running) --in_flight_;
+  e->st = state::done;  // a late finish after a release still counts
 }
 
 void partition_progress::released(std::int64_t offset) {
   std::lock_guard lock(mutex_);
-  if (pending_.contains(offset)) released_.insert(offset);
+  auto* e = find(offset);
+  if (!e || e->st != state::running) return;
+  e->st = state::released;
+  --in_flight_;
 }
 
 std::optional<std::int64_t> partition_progress::take_commit_position() {
   std::lock_guard lock(mutex_);
-  const auto position = pending_.empty() ? next_ : *pending_.begin();
+  // Everything below the position last handed out was done then, and stays done.
+  const auto from = std::lower_bound(entries_.begin(), entries_.end(), handed_out_,
+                                     [](const entry& e, std::int64_t o) { return e.offset < o; });
+  const auto first_open = std::find_if(from, entries_.end(), [](const entry& e) { return e.st != state::done; });
+  const auto position = first_open == entries_.end() ? next_ : first_open->offset;
   if (position < 0 || position <= handed_out_) return std::nullopt;
   handed_out_ = position;
   return position;
@@ -33,7 +48,7 @@ std::optional<std::int64_t> partition_progress::take_commit_position() {
 void partition_progress::stored(std::int64_t position) {
   std::lock_guard lock(mutex_);
   stored_ = std::max(stored_, position);
-  while (!uncommitted_.empty() && uncommitted_.front() < stored_) uncommitted_.pop_front();
+  while (!entries_.empty() && entries_.front().offset < stored_) entries_.pop_front();
 }
 
 void partition_progress::refused(std::int64_t position) {
@@ -43,12 +58,12 @@ void partition_progress::refused(std::int64_t position) {
 
 std::size_t partition_progress::in_flight() const {
   std::lock_guard lock(mutex_);
-  return pending_.size() - released_.size();
+  return in_flight_;
 }
 
 std::size_t partition_progress::uncommitted() const {
   std::lock_guard lock(mutex_);
-  return uncommitted_.size();
+  return entries_.size();
 }
 
 }  // namespace corobus::kafka

@@ -13,7 +13,6 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <set>
 
 namespace corobus::kafka {
 
@@ -40,11 +39,20 @@ class partition_progress {
   std::size_t uncommitted() const;
 
  private:
+  enum class state : unsigned char { running, released, done };
+  struct entry {
+    std::int64_t offset;
+    state st;
+  };
+  // The entry of `offset`, if it is still kept. Under mutex_.
+  entry* find(std::int64_t offset);
+
   mutable std::mutex mutex_;
-  std::set<std::int64_t> pending_;  // started, not done (released ones included)
-  std::set<std::int64_t> released_;  // a subset of pending_
-  std::deque<std::int64_t> uncommitted_;  // started, >= stored_, increasing
-  std::int64_t next_ = -1;       // one past the highest started
+  // Every started offset not yet covered by a stored commit, increasing: no allocation per
+  // message, and the watermark is the first entry not done.
+  std::deque<entry> entries_;
+  std::size_t in_flight_ = 0;
+  std::int64_t next_ = -1;        // one past the highest started
   std::int64_t handed_out_ = -1;  // the last position handed out
   std::int64_t stored_ = -1;      // the highest position the broker stored
 };
