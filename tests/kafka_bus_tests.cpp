@@ -282,6 +282,48 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
   publisher.close();
 }
 
+BOOST_AUTO_TEST_CASE(a_handler_still_running_after_the_revoke_timeout_is_cancelled_and_its_message_moves_on) {
+  kafka::embedded_cluster cluster(3);
+  auto cfg = shared_cluster_config(cluster, {"stuck"});
+  cfg.kafka.revoke_timeout = std::chrono::milliseconds(300);
+  const subscribe_options group("stuck-group");
+  std::atomic<bool> consuming{false}, stuck_running{false}, stuck_cancelled{false}, delivered_again{false};
+  bus first(cfg), second(cfg);
+  run(first.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await first.subscribe_envelopes("stuck", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
+      if (stuck_running.exchange(true)) {  // its partition came back to this member
+        delivered_again = true;
+        co_return;
+      }
+      try {
+        co_await sleep_for(std::chrono::minutes(5));  // a handler that hangs
+      } catch (const boost::system::system_error& e) {
+        stuck_cancelled = e.code() == asio::error::operation_aborted;
+        throw;
+      }
+    }), group);
+    co_await until_consuming(first, "stuck", consuming);
+    co_await first.publish_envelope("stuck", envelope::make("hangs", "Changed", 1, "{}"));
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return stuck_running.load(); }, 30s));
+  // A second member joins: the first gives its partitions up, waits revoke_timeout for the
+  // hanging handler and cancels it. The message is delivered again, uncommitted, to
+  // whichever member its partition goes to.
+  run(second.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await second.subscribe_envelopes("stuck", [&](const envelope& e) -> asio::awaitable<void> {
+      if (e.aggregate_id == "hangs") delivered_again = true;
+      co_return;
+    }, group);
+  });
+  BOOST_TEST(eventually([&] { return stuck_cancelled.load(); }, 60s));
+  BOOST_TEST(eventually([&] { return delivered_again.load(); }, 60s));
+  BOOST_TEST(first.metrics().rebalanced >= 1u);
+  BOOST_TEST(first.metrics().abandoned == 0u);  // given up to the next owner, not lost
+  first.close();
+  second.close();
+  BOOST_TEST(first.metrics().live_tasks == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothing) {
   constexpr int aggregates = 100, per_aggregate = 50, total = aggregates * per_aggregate;
   kafka::embedded_cluster cluster(3);

@@ -276,6 +276,40 @@ BOOST_AUTO_TEST_CASE(keyed_lanes_keep_order_with_suspending_items_and_overlap_ke
   BOOST_TEST(max_running > 1);  // different keys ran at the same time
 }
 
+BOOST_AUTO_TEST_CASE(an_interrupted_item_is_cancelled_and_its_lane_goes_on) {
+  io_pool pool(2);
+  task_scope scope;
+  std::atomic<bool> stuck_started{false}, stuck_cancelled{false};
+  std::atomic<int> done{0};
+  {
+    lane_group<int> lanes(
+        scope, pool, lane_shape::keyed(1, 8),  // one lane: what follows the stuck item waits for it
+        [&](int item) -> asio::awaitable<void> {
+          if (item == 0) {
+            stuck_started = true;
+            try {
+              co_await sleep_for(std::chrono::seconds(60));
+            } catch (const boost::system::system_error& e) {
+              stuck_cancelled = e.code() == asio::error::operation_aborted;
+              throw;
+            }
+          }
+          ++done;
+        },
+        "test lane");
+    run(pool.get_executor(), [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < 5; ++i) co_await lanes.push(0, i);
+    });
+    BOOST_TEST_REQUIRE(eventually([&] { return stuck_started.load(); }));
+    lanes.interrupt_if([](const int& item) { return item == 3; });  // not running: nothing happens
+    lanes.interrupt_if([](const int& item) { return item == 0; });
+    BOOST_TEST(eventually([&] { return done == 4; }));  // the items after it ran, in the same lane
+    BOOST_TEST(stuck_cancelled.load());
+    lanes.close();
+    BOOST_TEST(scope.wait_idle_for(5s));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(unordered_lanes_bound_concurrency) {
   io_pool pool(2);
   task_scope scope;

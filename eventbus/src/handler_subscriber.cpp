@@ -18,7 +18,7 @@ handler_subscriber::handler_subscriber(bus_core& core, std::string topic, std::s
       handler_(std::move(handler)) {}
 
 void handler_subscriber::start() {
-  lanes_.emplace(core_.scope(), core_.pool(), shape_, [this](inbound in) { return process(std::move(in)); },
+  lanes_.emplace(core_.scope(), core_.pool(), shape_, [this](inbound& in) { return process(in); },
                  fmt::format("lane of '{}' group '{}'", topic(), group()));
 }
 
@@ -37,6 +37,10 @@ void handler_subscriber::close_intake() { lanes_->close(); }
 
 std::size_t handler_subscriber::take_abandoned() { return lanes_->take_abandoned().size(); }
 
+void handler_subscriber::interrupt(const message_source& source) {
+  lanes_->interrupt_if([&source](const inbound& in) { return in.source.get() == &source; });
+}
+
 asio::awaitable<void> handler_subscriber::call_handler(const inbound& in) {
   if (auto* h = std::get_if<envelope_handler>(&handler_))
     co_await (*h)(*in.env);
@@ -46,17 +50,21 @@ asio::awaitable<void> handler_subscriber::call_handler(const inbound& in) {
 
 // Runs in the message's lane: the lane takes its next message only when this returns, so a
 // retried message holds back the later messages of its key and order is kept.
-asio::awaitable<void> handler_subscriber::process(inbound in) {
+asio::awaitable<void> handler_subscriber::process(inbound& in) {
   // Read synchronously: once the lane is cancelled, asio throws from every further co_await.
+  // Terminal: the bus closes. Partial: this message's partition was given up (interrupt()).
   const auto state = co_await asio::this_coro::cancellation_state;
   const auto cancelled = [&state] { return state.cancelled() != asio::cancellation_type::none; };
+  const auto closing = [&state] {
+    return (state.cancelled() & asio::cancellation_type::terminal) != asio::cancellation_type::none;
+  };
   std::string error;
   for (unsigned attempt = 1;; ++attempt) {
     if (attempt > 1) {
       asio::steady_timer backoff(co_await asio::this_coro::executor, retry_.backoff_before(attempt));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (cancelled()) break;
+    if (closing()) break;
     if (in.stale()) {  // its partition moved on while it waited in the lane (or for a retry)
       core_.drop_stale(in);
       co_return;
@@ -73,6 +81,11 @@ asio::awaitable<void> handler_subscriber::process(inbound in) {
     }
     if (ok) {
       core_.settle(in);
+      co_return;
+    }
+    if (closing()) break;
+    if (in.stale()) {  // failed (or was cancelled) after its partition moved on: not ours to retry
+      core_.drop_stale(in);
       co_return;
     }
     if (cancelled()) break;

@@ -175,10 +175,15 @@ asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
   };
   const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
   while (running() != 0 && std::chrono::steady_clock::now() < deadline) co_await pause_for(recheck);
-  if (const auto left = running(); left != 0)
-    log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout; their messages "
-               "will be delivered again by the partitions' next owner",
+  if (const auto left = running(); left != 0) {
+    log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
+               "their messages will be delivered again by the partitions' next owner",
                name_, left, cfg_.revoke_timeout.count());
+    const auto current = routes();
+    for (const auto& p : revoked)
+      if (const auto it = current->find(p->topic); it != current->end() && p->progress.in_flight() != 0)
+        for (const auto& sub : it->second) sub->interrupt(*p);
+  }
   commit(revoked);
   consumer_.apply_rebalance(r);
   log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());

@@ -11,13 +11,21 @@
 //   unordered(concurrency) one queue, `concurrency` consumers: no order, bounded parallelism
 //
 // close() stops intake; the consumers finish what is queued and end. A consumer that sees
-// cancellation stops taking items; what is left is returned by take_abandoned().
+// terminal cancellation stops taking items; what is left is returned by take_abandoned().
+//
+// interrupt_if() cancels single items being processed (partial cancellation of their
+// consumer's current wait) and the consumers go on with the next. For that, each consumer
+// owns its cancellation signal; the scope's cancellation is forwarded into it.
 #include <corobus/runtime/async_queue.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <corobus/runtime/log.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +50,8 @@ struct lane_shape {
 template <class T>
 class lane_group {
  public:
-  using process_fn = std::function<asio::awaitable<void>(T)>;
+  // Gets the item by reference: it stays in its consumer (for interrupt_if) until done.
+  using process_fn = std::function<asio::awaitable<void>(T&)>;
 
   // Starts the consumers in `scope` on strands of `pool`. `name` labels them in logs.
   lane_group(task_scope& scope, io_pool& pool, lane_shape shape, process_fn process, const std::string& name)
@@ -51,8 +60,11 @@ class lane_group {
     for (std::size_t q = 0; q < shape.queues; ++q) queues_.push_back(async_queue<T>::create(shape.capacity));
     try {
       for (std::size_t q = 0; q < shape.queues; ++q)
-        for (std::size_t c = 0; c < shape.consumers_per_queue; ++c)
-          scope.spawn(pool.make_strand(), consume(queues_[q], process_), name);
+        for (std::size_t c = 0; c < shape.consumers_per_queue; ++c) {
+          auto consumer = std::make_shared<consumer_state>(pool.make_strand());
+          consumers_.push_back(consumer);
+          scope.spawn(consumer->strand, run(queues_[q], process_, consumer), name);
+        }
     } catch (...) {
       close();  // the consumers already started end on the closed queues
       throw;
@@ -79,6 +91,16 @@ class lane_group {
     for (auto& q : queues_) q->close();
   }
 
+  // Cancels the processing of every item that `matches` (asked on its consumer's strand,
+  // while the item is being processed there); its consumer then goes on with its next item.
+  void interrupt_if(std::function<bool(const T&)> matches) {
+    auto shared = std::make_shared<std::function<bool(const T&)>>(std::move(matches));
+    for (const auto& consumer : consumers_)
+      asio::post(consumer->strand, [consumer, shared] {
+        if (consumer->current && (*shared)(*consumer->current)) consumer->signal.emit(asio::cancellation_type::partial);
+      });
+  }
+
   // After the consumers ended: the items no consumer took (close and cancellation).
   std::vector<T> take_abandoned() {
     std::vector<T> left;
@@ -89,10 +111,29 @@ class lane_group {
 
 
  private:
-  static asio::awaitable<void> consume(std::shared_ptr<async_queue<T>> queue,
-                                       std::shared_ptr<process_fn> process) {
+  struct consumer_state {
+    explicit consumer_state(asio::strand<io_pool::executor_type> s) : strand(std::move(s)) {}
+    asio::strand<io_pool::executor_type> strand;
+    asio::cancellation_signal signal;  // touched on `strand` only
+    T* current = nullptr;              // the item being processed, on `strand` only
+  };
+
+  // The consumer's own signal carries the scope's cancellation and interrupt_if()'s.
+  static asio::awaitable<void> run(std::shared_ptr<async_queue<T>> queue, std::shared_ptr<process_fn> process,
+                                   std::shared_ptr<consumer_state> consumer) {
     auto cs = co_await asio::this_coro::cancellation_state;
-    while (cs.cancelled() == asio::cancellation_type::none) {
+    cs.slot().assign([consumer](asio::cancellation_type type) { consumer->signal.emit(type); });
+    co_await asio::co_spawn(consumer->strand, consume(std::move(queue), std::move(process), consumer),
+                            asio::bind_cancellation_slot(consumer->signal.slot(), asio::use_awaitable));
+  }
+
+  static asio::awaitable<void> consume(std::shared_ptr<async_queue<T>> queue, std::shared_ptr<process_fn> process,
+                                       std::shared_ptr<consumer_state> consumer) {
+    constexpr auto stop = asio::cancellation_type::terminal;
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation());
+    for (;;) {
+      auto cs = co_await asio::this_coro::cancellation_state;
+      if ((cs.cancelled() & stop) != asio::cancellation_type::none) co_return;
       auto item = queue->try_pop();
       if (!item) {
         // No structured binding here: g++ 12 mishandles one bound to a co_await result.
@@ -102,16 +143,23 @@ class lane_group {
       }
       // `process` handles its own failures; should one escape anyway, the lane goes on,
       // because a lane that ended would stall every later item of its keys.
+      consumer->current = &*item;
       try {
-        co_await (*process)(std::move(*item));
+        co_await (*process)(*item);
       } catch (const std::exception& e) {
         log().error("lane item processing failed: {}", e.what());
       }
+      consumer->current = nullptr;
+      // Interrupted (partial): the next item starts with a clean state. Once cancelled, asio
+      // would throw from every further co_await of this coroutine.
+      if (cs.cancelled() != asio::cancellation_type::none && (cs.cancelled() & stop) == asio::cancellation_type::none)
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_partial_cancellation());
     }
   }
 
   std::shared_ptr<process_fn> process_;
   std::vector<std::shared_ptr<async_queue<T>>> queues_;
+  std::vector<std::shared_ptr<consumer_state>> consumers_;
 };
 
 }  // namespace corobus

@@ -26,10 +26,11 @@ class handler_subscriber final : public subscriber {
   void close_intake() override;
   bool drains_itself() const noexcept override { return true; }
   std::size_t take_abandoned() override;
+  void interrupt(const message_source& source) override;
 
  private:
   static std::uint32_t lane_key(const inbound& in);
-  asio::awaitable<void> process(inbound in);
+  asio::awaitable<void> process(inbound& in);
   asio::awaitable<void> call_handler(const inbound& in);
 
   bus_core& core_;

@@ -37,6 +37,9 @@ class subscriber {
   virtual bool settled() const { return true; }
   // After its tasks ended: counts (and forgets) what was accepted but never handled.
   virtual std::size_t take_abandoned() = 0;
+  // Cancels the handlers running for messages of `source` (a revoked partition given up
+  // after revoke_timeout). Subscriptions whose messages wait on their reader do nothing.
+  virtual void interrupt(const message_source& /*source*/) {}
 
  private:
   std::string topic_;
