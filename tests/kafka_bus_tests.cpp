@@ -124,6 +124,17 @@ void check_handover(seen_versions& first, seen_versions& second, seen_union& all
                                       << all.duplicates());
 }
 
+// Subscribes `b` to `topic` in `group`; `arrived` is set when `aggregate`'s envelope comes.
+void flag_arrival(bus& b, const std::string& topic, const subscribe_options& group, const std::string& aggregate,
+                  std::atomic<bool>& arrived) {
+  // Named, not a temporary in the co_await: g++ 12 destroys such a temporary twice.
+  envelope_handler flag = [aggregate, &arrived](const envelope& e) -> asio::awaitable<void> {
+    if (e.aggregate_id == aggregate) arrived = true;
+    co_return;
+  };
+  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes(topic, flag, group); });
+}
+
 // Publishes versions first..last of `aggregates` aggregates, each aggregate's versions in
 // order from its own coroutine, all aggregates at once (so many records are in flight).
 asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int last, int first = 1) {
@@ -309,12 +320,7 @@ BOOST_AUTO_TEST_CASE(a_handler_still_running_after_the_revoke_timeout_is_cancell
   // A second member joins: the first gives its partitions up, waits revoke_timeout for the
   // hanging handler and cancels it. The message is delivered again, uncommitted, to
   // whichever member its partition goes to.
-  run(second.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await second.subscribe_envelopes("stuck", [&](const envelope& e) -> asio::awaitable<void> {
-      if (e.aggregate_id == "hangs") delivered_again = true;
-      co_return;
-    }, group);
-  });
+  flag_arrival(second, "stuck", group, "hangs", delivered_again);
   BOOST_TEST(eventually([&] { return stuck_cancelled.load(); }, 60s));
   BOOST_TEST(eventually([&] { return delivered_again.load(); }, 60s));
   BOOST_TEST(first.metrics().rebalanced >= 1u);
@@ -493,12 +499,7 @@ BOOST_AUTO_TEST_CASE(a_failed_dead_letter_write_leaves_the_message_uncommitted) 
   // Not committed: the group's next consumer gets it again.
   std::atomic<bool> redelivered{false};
   bus again(cfg);
-  run(again.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await again.subscribe_envelopes("ledger", [&](const envelope& e) -> asio::awaitable<void> {
-      if (e.aggregate_id == "entry-1") redelivered = true;
-      co_return;
-    }, group);
-  });
+  flag_arrival(again, "ledger", group, "entry-1", redelivered);
   BOOST_TEST(eventually([&] { return redelivered.load(); }, 30s));
   again.close();
 }
