@@ -18,9 +18,8 @@
 // owns its cancellation signal; the scope's cancellation is forwarded into it.
 #include <corobus/runtime/async_queue.hpp>
 #include <corobus/runtime/io_pool.hpp>
-#include <corobus/runtime/task_scope.hpp>
-
 #include <corobus/runtime/log.hpp>
+#include <corobus/runtime/task_scope.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -95,10 +94,11 @@ class lane_group {
   // while the item is being processed there); its consumer then goes on with its next item.
   void interrupt_if(std::function<bool(const T&)> matches) {
     auto shared = std::make_shared<std::function<bool(const T&)>>(std::move(matches));
-    for (const auto& consumer : consumers_)
-      asio::post(consumer->strand, [consumer, shared] {
-        if (consumer->current && (*shared)(*consumer->current)) consumer->signal.emit(asio::cancellation_type::partial);
-      });
+    for (const auto& weak : consumers_)
+      if (auto consumer = weak.lock())
+        asio::post(consumer->strand, [consumer, shared] {
+          if (consumer->current && (*shared)(*consumer->current)) consumer->signal.emit(asio::cancellation_type::partial);
+        });
   }
 
   // After the consumers ended: the items no consumer took (close and cancellation).
@@ -159,7 +159,8 @@ class lane_group {
 
   std::shared_ptr<process_fn> process_;
   std::vector<std::shared_ptr<async_queue<T>>> queues_;
-  std::vector<std::shared_ptr<consumer_state>> consumers_;
+  // Weak: a strand must not outlive its pool, and this group may (the consumers own them).
+  std::vector<std::weak_ptr<consumer_state>> consumers_;
 };
 
 }  // namespace corobus
