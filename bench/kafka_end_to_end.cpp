@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -136,15 +137,18 @@ result run_raw_librdkafka(const parameters& p) {
     rd_kafka_topic_partition_list_add(topics, "bench", RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    // Wait for the assignment (the mock's 3 s join) before the clock starts.
-    for (;;) {
-      rd_kafka_topic_partition_list_t* assigned = nullptr;
-      rd_kafka_assignment(consumer, &assigned);
-      const bool ready = assigned && assigned->cnt > 0;
-      rd_kafka_topic_partition_list_destroy(assigned);
-      if (ready) break;
-      if (auto* m = rd_kafka_consumer_poll(consumer, 100)) rd_kafka_message_destroy(m);
-    }
+    // As in the corobus run: a marker is produced and consumed before the clock starts, so
+    // neither the mock's 3 s group join nor the first fetch is measured.
+    const std::string join = envelope::make("join", "Join", 1, "{}").encode();
+    rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_KEY("join", 4),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(join.data()), join.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_flush(producer, 10'000);
+    for (bool joined = false; !joined;)
+      if (auto* m = rd_kafka_consumer_poll(consumer, 100)) {
+        joined = !m->err && m->key_len == 4 && std::memcmp(m->key, "join", 4) == 0;
+        rd_kafka_message_destroy(m);
+      }
 
     const auto start = std::chrono::steady_clock::now();
     std::thread consuming([&] {
