@@ -81,19 +81,7 @@ void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
 asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
   // Counted before the hand-over, so that the message's end is never counted before its start.
   stats_.accepted.add();
-  if (sub.wants_envelopes() && !in.env) {
-    std::string error;
-    try {
-      in.env = std::make_shared<const envelope>(envelope::decode(in.msg->payload));
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    if (!in.env) {
-      stats_.undecodable.add();
-      co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
-      co_return true;
-    }
-  }
+  if (sub.wants_envelopes() && !sub.decodes_itself() && !co_await decode_envelope(in)) co_return true;
   switch (sub.try_accept(in)) {
     case push_status::pushed: co_return true;
     case push_status::full: break;
@@ -114,6 +102,28 @@ asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
     ensure_open("publish");
   }
   co_return !refused;
+}
+
+bool bus_core::try_dispatch(subscriber& sub, inbound& in) {
+  if (sub.wants_envelopes() && !sub.decodes_itself() && !in.env) return false;
+  stats_.accepted.add();  // before the hand-over, as in dispatch()
+  if (sub.try_accept(in) == push_status::pushed) return true;
+  stats_.accepted.subtract();
+  return false;
+}
+
+asio::awaitable<bool> bus_core::decode_envelope(inbound& in) {
+  if (in.env) co_return true;
+  std::string error;
+  try {
+    in.env = std::make_shared<const envelope>(envelope::decode(in.msg->payload));
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (in.env) co_return true;
+  stats_.undecodable.add();
+  co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
+  co_return false;
 }
 
 asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {

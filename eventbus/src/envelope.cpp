@@ -1,4 +1,5 @@
 #include <corobus/eventbus/envelope.hpp>
+#include <corobus/eventbus/detail/envelope_encoding.hpp>
 #include <corobus/eventbus/detail/raw_member.hpp>
 #include <corobus/eventbus/detail/timestamp.hpp>
 #include <corobus/runtime/error.hpp>
@@ -83,22 +84,38 @@ void envelope::validate() const {
 
 std::string envelope::encode() const {
   validate();
-  json::object o;
-  o["event_id"] = event_id;
-  o["aggregate_id"] = aggregate_id;
-  o["event_type"] = event_type;
-  o["event_version"] = event_version;
-  o["timestamp"] = detail::format_rfc3339(timestamp);
-  if (!trace_id.empty()) o["trace_id"] = trace_id;
-  if (!correlation_id.empty()) o["correlation_id"] = correlation_id;
-  if (!tenant_id.empty()) o["tenant_id"] = tenant_id;
-  // The payload goes in as the producer wrote it (validated above), not re-serialised:
-  // see detail/raw_member.hpp.
-  auto text = json::serialize(o);
+  return detail::encode_validated(*this);
+}
+
+namespace detail {
+
+std::string encode_validated(const envelope& e) {
+  // The object and its strings live in stack scratch; only the text is allocated.
+  std::array<unsigned char, 1024> buffer;
+  json::monotonic_resource scratch(buffer.data(), buffer.size());
+  json::object o(&scratch);
+  o["event_id"] = e.event_id;
+  o["aggregate_id"] = e.aggregate_id;
+  o["event_type"] = e.event_type;
+  o["event_version"] = e.event_version;
+  o["timestamp"] = format_rfc3339(e.timestamp);
+  if (!e.trace_id.empty()) o["trace_id"] = e.trace_id;
+  if (!e.correlation_id.empty()) o["correlation_id"] = e.correlation_id;
+  if (!e.tenant_id.empty()) o["tenant_id"] = e.tenant_id;
+  // The payload goes in as the producer wrote it (validated), not re-serialised: see
+  // raw_member.hpp.
+  json::serializer serializer;
+  serializer.reset(&o);
+  std::string text;
+  text.reserve(256 + e.payload.size());
+  std::array<char, 512> chunk;
+  while (!serializer.done()) text.append(serializer.read(chunk.data(), chunk.size()));
   text.pop_back();  // the closing brace
-  text.append(R"(,"payload":)").append(payload).push_back('}');
+  text.append(R"(,"payload":)").append(e.payload).push_back('}');
   return text;
 }
+
+}  // namespace detail
 
 envelope envelope::decode(std::string_view text) {
   std::array<unsigned char, 4096> buffer;  // the parse's scratch: no heap for a usual envelope

@@ -22,6 +22,8 @@ void handler_subscriber::start() {
                  fmt::format("lane of '{}' group '{}'", topic(), group()));
 }
 
+// Not decoded yet (a broker's message): its key, which a corobus publisher sets to the
+// aggregate id, and by which the broker orders anyway.
 std::uint32_t handler_subscriber::lane_key(const inbound& in) {
   return stable_hash(in.env ? std::string_view(in.env->aggregate_id) : std::string_view(in.msg->key));
 }
@@ -58,6 +60,8 @@ asio::awaitable<void> handler_subscriber::process(inbound& in) {
   const auto closing = [&state] {
     return (state.cancelled() & asio::cancellation_type::terminal) != asio::cancellation_type::none;
   };
+  // Decoded here rather than by the fetch loop, so that decoding runs on every io thread.
+  if (wants_envelopes() && !co_await core_.decode_envelope(in)) co_return;
   std::string error;
   for (unsigned attempt = 1;; ++attempt) {
     if (attempt > 1) {

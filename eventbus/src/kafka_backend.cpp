@@ -1,6 +1,7 @@
 #include <corobus/awaitables/kafka/admin.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/envelope_encoding.hpp>
 #include <corobus/eventbus/detail/kafka_backend.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
@@ -118,21 +119,27 @@ asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
 }
 
 asio::awaitable<publish_result> kafka_backend::produce(std::string topic, std::string key, std::string payload,
-                                                       corobus::headers headers) {
+                                                       kafka::headers_ptr headers) {
   const producer_use use(*this);
   co_await ensure_topic(topic);
   auto report = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
-                                                  kafka::make_headers(headers));
+                                                  std::move(headers));
   co_return publish_result{std::move(report.topic), report.partition, report.offset};
 }
 
 asio::awaitable<publish_result> kafka_backend::publish(message msg) {
-  return produce(std::move(msg.topic), std::move(msg.key), std::move(msg.payload), std::move(msg.headers));
+  auto headers = kafka::make_headers(msg.headers);
+  return produce(std::move(msg.topic), std::move(msg.key), std::move(msg.payload), std::move(headers));
 }
 
 asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topic, envelope env) {
-  auto payload = env.encode();
-  return produce(std::move(topic), std::move(env.aggregate_id), std::move(payload), metadata_headers(env));
+  // Validated by the bus. The metadata headers go to librdkafka straight from the envelope.
+  auto payload = detail::encode_validated(env);
+  kafka::headers_ptr headers(rd_kafka_headers_new(8));
+  for_each_metadata_header(env, [&headers](std::string_view name, std::string_view value) {
+    rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()), value.data(), value.size());
+  });
+  return produce(std::move(topic), std::move(env.aggregate_id), std::move(payload), std::move(headers));
 }
 
 void kafka_backend::wait_for_producer_users() {

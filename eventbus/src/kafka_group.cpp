@@ -93,18 +93,28 @@ asio::awaitable<void> kafka_group::fetch() {
     else
       batch = co_await consumer_.async_poll(room());
     note_errors(batch.errors);
-    for (auto& r : batch.records) co_await deliver(std::move(r));
+    // The routes and the partition are looked up once per run of records, not per record;
+    // a record waits (deliver) only when its subscription is full.
+    const auto current = routes();
+    std::shared_ptr<assigned_partition> source;
+    for (auto& r : batch.records) {
+      if (!source || source->partition != r.partition || source->topic != r.topic) source = partition_of(r);
+      auto in = to_inbound(std::move(r), source);
+      if (!try_deliver(*current, in)) co_await deliver(std::move(in));
+    }
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
     co_await make_room();
   }
 }
 
-asio::awaitable<void> kafka_group::deliver(kafka::record r) {
+std::shared_ptr<kafka_group::assigned_partition> kafka_group::partition_of(const kafka::record& r) {
   auto& slot = assigned_[{r.topic, r.partition}];
   if (!slot) slot = std::make_shared<assigned_partition>(r.topic, r.partition);
-  const auto source = slot;
-  source->progress.started(r.offset);
+  return slot;
+}
 
+inbound kafka_group::to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source) {
+  source->progress.started(r.offset);
   auto msg = std::make_shared<message>();
   msg->topic = std::move(r.topic);
   msg->key = std::move(r.key);
@@ -113,18 +123,26 @@ asio::awaitable<void> kafka_group::deliver(kafka::record r) {
   msg->offset = r.offset;
   msg->headers.reserve(r.headers.size());
   for (auto& h : r.headers) msg->headers.push_back({std::move(h.name), std::move(h.value)});
-  const std::shared_ptr<const message> m = std::move(msg);
+  return inbound(std::move(msg), nullptr, std::move(source));
+}
 
+bool kafka_group::try_deliver(const routing& current, inbound& in) {
+  const auto it = current.find(in.msg->topic);
+  if (it == current.end()) return false;  // deliver() decides with the newest routes
+  return core_.try_dispatch(*pick_member(it->second, in.msg->key, round_robin_), in);
+}
+
+asio::awaitable<void> kafka_group::deliver(inbound in) {
   for (;;) {
     const auto current = routes();
-    const auto it = current->find(m->topic);
+    const auto it = current->find(in.msg->topic);
     if (it == current->end()) {  // unsubscribed meanwhile: the group's next owner delivers it
-      source->released(*m);
+      in.source->released(*in.msg);
       co_return;
     }
-    const auto& member = pick_member(it->second, m->key, round_robin_);
+    const auto& member = pick_member(it->second, in.msg->key, round_robin_);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await core_.dispatch(*member, inbound(m, nullptr, source))) co_return;
+    if (co_await core_.dispatch(*member, in)) co_return;
   }
 }
 

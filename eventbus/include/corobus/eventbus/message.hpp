@@ -68,7 +68,21 @@ inline constexpr std::string_view correlation_id = "X-Correlation-ID";
 inline constexpr std::string_view tenant_id = "X-Tenant-ID";
 }  // namespace envelope_headers
 
-// An envelope's metadata as the headers above (trace, correlation and tenant only when set).
+// Calls f(name, value) for each of an envelope's metadata headers above (trace, correlation
+// and tenant only when set).
+template <class F>
+void for_each_metadata_header(const envelope& e, F&& f) {
+  const auto version = std::to_string(e.event_version);
+  f(envelope_headers::event_id, std::string_view(e.event_id));
+  f(envelope_headers::aggregate_id, std::string_view(e.aggregate_id));
+  f(envelope_headers::event_type, std::string_view(e.event_type));
+  f(envelope_headers::event_version, std::string_view(version));
+  if (!e.trace_id.empty()) f(envelope_headers::trace_id, std::string_view(e.trace_id));
+  if (!e.correlation_id.empty()) f(envelope_headers::correlation_id, std::string_view(e.correlation_id));
+  if (!e.tenant_id.empty()) f(envelope_headers::tenant_id, std::string_view(e.tenant_id));
+}
+
+// The same as a list.
 headers metadata_headers(const envelope& e);
 
 }  // namespace corobus

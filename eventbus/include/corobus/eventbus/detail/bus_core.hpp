@@ -52,11 +52,17 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   // A message that will not be handled (close): counted and logged by the caller's summary.
   void abandon(std::size_t n) noexcept;
 
-  // Hands `in` to `sub`. For an envelope subscriber the message is decoded first; one that
-  // cannot be decoded goes to the dead-letter topic at once. Waits while `sub` is full.
-  // False when `sub` ended meanwhile (unsubscribed) and did not take it; throws
-  // errc::closed when that is because the bus closes.
+  // Hands `in` to `sub`. For an envelope subscriber that does not decode itself the message
+  // is decoded first (see decode_envelope). Waits while `sub` is full. False when `sub`
+  // ended meanwhile (unsubscribed) and did not take it; throws errc::closed when that is
+  // because the bus closes.
   asio::awaitable<bool> dispatch(subscriber& sub, inbound in);
+  // dispatch() without waiting: true when `sub` took `in` now; false (and `in` untouched)
+  // when that takes dispatch(): `sub` is full or ended, or `in` must be decoded first.
+  bool try_dispatch(subscriber& sub, inbound& in);
+  // Decodes in.env from the payload when it is missing. One that cannot be decoded goes to
+  // the dead-letter topic at once (then false).
+  asio::awaitable<bool> decode_envelope(inbound& in);
 
   // Writes `in` to `<topic>.dlq` with the error and its origin in headers; the message is
   // then done. A failed write is logged and counted as lost, never silent.

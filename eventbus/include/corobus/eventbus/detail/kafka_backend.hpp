@@ -48,7 +48,7 @@ class kafka_backend final : public backend {
   // Applies the topic strategy to `topic`, once per topic and bus.
   asio::awaitable<void> ensure_topic(std::string topic);
   asio::awaitable<publish_result> produce(std::string topic, std::string key, std::string payload,
-                                          corobus::headers headers);
+                                          kafka::headers_ptr headers);
   kafka_group& group(const std::string& name);
 
   // Counts one use of the producer (a publish, a topic check) so that shutdown() destroys it

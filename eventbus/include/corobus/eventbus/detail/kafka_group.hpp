@@ -9,6 +9,7 @@
 #include <corobus/awaitables/kafka/consumer.hpp>
 #include <corobus/awaitables/kafka/partition_progress.hpp>
 #include <corobus/eventbus/config.hpp>
+#include <corobus/eventbus/detail/inbound.hpp>
 #include <corobus/eventbus/detail/subscriber.hpp>
 #include <corobus/runtime/io_pool.hpp>
 
@@ -57,7 +58,13 @@ class kafka_group {
 
   std::shared_ptr<const routing> routes() const;
   void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
-  asio::awaitable<void> deliver(kafka::record r);
+  std::shared_ptr<assigned_partition> partition_of(const kafka::record& r);
+  // The record as a message of `source`, counted as started there.
+  inbound to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source);
+  // Hands `in` to its subscription if it takes it now (the common case, no coroutine).
+  bool try_deliver(const routing& current, inbound& in);
+  // Otherwise: waits for room, or releases `in` when nobody here takes its topic any more.
+  asio::awaitable<void> deliver(inbound in);
   asio::awaitable<void> rebalance(const kafka::rebalance& r);
   // Keeps the messages delivered and not yet committed (the in-flight window) within
   // max_in_flight: commits early at half of it; when full, waits without polling, and pauses

@@ -18,6 +18,8 @@ class subscriber {
   const std::string& group() const noexcept { return group_; }
   // True when messages must carry a decoded envelope (dispatch() decodes them).
   bool wants_envelopes() const noexcept { return wants_envelopes_; }
+  // True when it decodes envelopes itself (on its lanes, in parallel), so dispatch does not.
+  virtual bool decodes_itself() const noexcept { return false; }
 
   // Starts its tasks, if it has any. Called once, by bus_core::add_subscriber, under the
   // lock that close() takes to mark the bus closing.
