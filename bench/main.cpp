@@ -38,7 +38,7 @@ std::size_t number(int& i, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   parameters p;
-  std::string scenario = "memory";  // kafka: see README (the embedded cluster trims unread data)
+  std::string scenario = "memory";  // kafka takes the embedded cluster's 3 s group join per side
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--scenario") && i + 1 < argc) scenario = argv[++i];
     else if (!std::strcmp(argv[i], "--messages")) p.messages = number(i, argc, argv);
