@@ -95,6 +95,9 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
       {[](envelope& e) { e.event_version = -3; }, "event_version must be > 0"},
       {[](envelope& e) { e.payload.clear(); }, "payload is empty"},
       {[](envelope& e) { e.payload = "{not json"; }, "payload is not valid JSON"},
+      {[](envelope& e) { e.payload = R"({"a":1} trailing)"; }, "payload is not valid JSON"},
+      {[](envelope& e) { e.payload = R"({"a":1}{"b":2})"; }, "payload is not valid JSON"},
+      {[](envelope& e) { e.payload = R"({"a":1,})"; }, "payload is not valid JSON"},
   };
   for (const auto& c : cases) {
     auto e = sample();
@@ -108,6 +111,10 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
   auto ok = sample();
   ok.aggregate_id = std::string(256, 'z');
   BOOST_TEST(!ok.problem().has_value());
+  for (const char* payload : {" {\"a\":1}\n", "[1,2]", "\"text\"", "12.50", "null"}) {
+    ok.payload = payload;
+    BOOST_TEST(!ok.problem().has_value(), payload);  // any JSON value, surrounding space allowed
+  }
   ok.aggregate_id = "A-z_0:9./x";
   BOOST_TEST(!ok.problem().has_value());
 }

@@ -5,6 +5,7 @@
 #include <corobus/runtime/error.hpp>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
 
@@ -24,6 +25,40 @@ std::optional<json::value> parse_payload(std::string_view text, json::storage_pt
   auto v = json::parse(text, ec, std::move(sp));
   if (ec) return std::nullopt;
   return v;
+}
+
+// A handler for json::basic_parser that accepts any well-formed JSON and builds nothing:
+// validating a payload this way costs no DOM.
+struct json_checker {
+  static constexpr std::size_t max_array_size = -1;
+  static constexpr std::size_t max_object_size = -1;
+  static constexpr std::size_t max_string_size = -1;
+  static constexpr std::size_t max_key_size = -1;
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) { return true; }
+  bool on_object_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
+bool is_json(std::string_view text) {
+  json::basic_parser<json_checker> parser(json::parse_options{});
+  boost::system::error_code ec;
+  const auto used = parser.write_some(false, text.data(), text.size(), ec);
+  return !ec && used == text.size();
 }
 
 const json::string* string_field(const json::object& o, std::string_view name) {
@@ -72,9 +107,7 @@ envelope envelope::make(std::string aggregate_id, std::string event_type, std::i
 
 std::optional<std::string> envelope::problem() const {
   if (auto p = field_problem(*this)) return p;
-  std::array<unsigned char, 4096> buffer;
-  json::monotonic_resource scratch(buffer.data(), buffer.size());
-  if (!parse_payload(payload, &scratch)) return "payload is not valid JSON";
+  if (!is_json(payload)) return "payload is not valid JSON";
   return std::nullopt;
 }
 
