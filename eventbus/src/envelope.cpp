@@ -104,7 +104,6 @@ envelope envelope::make(std::string aggregate_id, std::string event_type, std::i
   return e;
 }
 
-
 std::optional<std::string> envelope::problem() const {
   if (auto p = field_problem(*this)) return p;
   if (!is_json(payload)) return "payload is not valid JSON";

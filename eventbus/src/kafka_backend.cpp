@@ -92,11 +92,13 @@ kafka_backend::producer_use::producer_use(kafka_backend& b) : users_(b.producer_
   }
 }
 
+bool kafka_backend::topic_ready(std::string_view topic) {
+  std::shared_lock lock(topics_mutex_);
+  return ready_topics_.contains(topic);
+}
+
 asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
-  {
-    std::shared_lock lock(topics_mutex_);
-    if (ready_topics_.contains(topic)) co_return;
-  }
+  if (topic_ready(topic)) co_return;
   if (cluster_ && cfg_.topics == topic_strategy::create_if_missing) {
     // The embedded cluster has no admin API (CreateTopics times out): its own call creates
     // the topic, answered at once by its thread.
@@ -121,7 +123,7 @@ asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
 asio::awaitable<publish_result> kafka_backend::produce(std::string topic, std::string key, std::string payload,
                                                        kafka::headers_ptr headers) {
   const producer_use use(*this);
-  co_await ensure_topic(topic);
+  if (!topic_ready(topic)) co_await ensure_topic(topic);  // no coroutine on the usual path
   auto report = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
                                                   std::move(headers));
   co_return publish_result{std::move(report.topic), report.partition, report.offset};
@@ -137,7 +139,7 @@ asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topi
   auto payload = detail::encode_validated(env);
   kafka::headers_ptr headers(rd_kafka_headers_new(8));
   for_each_metadata_header(env, [&headers](std::string_view name, std::string_view value) {
-    rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()), value.data(), value.size());
+    kafka::add_header(headers.get(), name, value);
   });
   return produce(std::move(topic), std::move(env.aggregate_id), std::move(payload), std::move(headers));
 }

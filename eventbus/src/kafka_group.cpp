@@ -232,9 +232,10 @@ asio::awaitable<void> kafka_group::make_room() {
     if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
       rebalance_pending_since_.reset();
     // Half the window not yet committed: commit now rather than at the next interval, so the
-    // window stays open at full speed. (A position already handed out is not sent twice.)
-    if (uncommitted() >= cfg_.max_in_flight / 2) commit_all();
+    // window stays open at full speed. (A position already handed out is not sent twice; what
+    // is held drops only when the broker's answer says stored.)
     const auto held = uncommitted();
+    if (held >= cfg_.max_in_flight / 2) commit_all();
     const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
     if (paused_) {
       if (!waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
@@ -271,7 +272,7 @@ void kafka_group::commit(const std::vector<std::shared_ptr<assigned_partition>>&
       moved.push_back(p.get());
     }
   try {
-    consumer_.commit(positions);  // the broker's answer comes back as an event (note_commits)
+    consumer_.commit(positions);  // the broker's answer: note_commit_results()
   } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
     log().warn("kafka group '{}': {}", name_, e.what());
     for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);

@@ -18,8 +18,8 @@ conf_ptr consumer_conf(const properties& props) {
                          // Prefetch stays small, so memory is bounded by what handlers hold.
                          {"queued.max.messages.kbytes", "16384"}},
                         props);
-  rd_kafka_conf_set_events(conf.get(), RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_OFFSET_COMMIT |
-                                           RD_KAFKA_EVENT_ERROR);
+  // Commit answers are not among them: commit() names a queue of its own for those.
+  rd_kafka_conf_set_events(conf.get(), RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_ERROR);
   return conf;
 }
 

@@ -4,9 +4,13 @@
 
 namespace corobus::kafka {
 
+std::deque<partition_progress::entry>::iterator partition_progress::first_from(std::int64_t offset) {
+  return std::lower_bound(entries_.begin(), entries_.end(), offset,
+                          [](const entry& e, std::int64_t o) { return e.offset < o; });
+}
+
 partition_progress::entry* partition_progress::find(std::int64_t offset) {
-  const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
-                                   [](const entry& e, std::int64_t o) { return e.offset < o; });
+  const auto it = first_from(offset);
   return it != entries_.end() && it->offset == offset ? &*it : nullptr;
 }
 
@@ -36,9 +40,7 @@ void partition_progress::released(std::int64_t offset) {
 std::optional<std::int64_t> partition_progress::take_commit_position() {
   std::lock_guard lock(mutex_);
   // Everything below the position last handed out was done then, and stays done.
-  const auto from = std::lower_bound(entries_.begin(), entries_.end(), handed_out_,
-                                     [](const entry& e, std::int64_t o) { return e.offset < o; });
-  const auto first_open = std::find_if(from, entries_.end(), [](const entry& e) { return e.st != state::done; });
+  const auto first_open = std::find_if(first_from(handed_out_), entries_.end(), [](const entry& e) { return e.st != state::done; });
   const auto position = first_open == entries_.end() ? next_ : first_open->offset;
   if (position < 0 || position <= handed_out_) return std::nullopt;
   handed_out_ = position;

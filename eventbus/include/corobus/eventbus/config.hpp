@@ -52,8 +52,9 @@ struct kafka_config {
   std::chrono::milliseconds commit_interval{1000};
   // The in-flight window: messages a consumer (one per bus and group) may have delivered and
   // not yet committed, so a crash or a rebalance delivers at most this many again. At half
-  // of it the consumer commits without waiting for commit_interval; at the limit its
-  // partitions are paused until a commit brings it back to half.
+  // of it the consumer commits without waiting for commit_interval; at the limit it takes no
+  // more records until commits are stored (after a second it pauses its partitions, and
+  // resumes them at half).
   std::size_t max_in_flight = 10000;
   // On revoke, how long the revoked partitions' running handlers may take before the
   // partitions are given up anyway (their unfinished messages go to the next owner).

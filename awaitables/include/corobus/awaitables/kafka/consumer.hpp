@@ -103,7 +103,6 @@ class consumer {
   asio::awaitable<void> async_close();
 
  private:
-
   client_ptr client_;
   event_queue events_;
   queue_ptr commit_results_;  // destroyed before the client

@@ -44,7 +44,8 @@ class partition_progress {
     std::int64_t offset;
     state st;
   };
-  // The entry of `offset`, if it is still kept. Under mutex_.
+  // The first entry at or past `offset`, and the entry of `offset` if still kept. Under mutex_.
+  std::deque<entry>::iterator first_from(std::int64_t offset);
   entry* find(std::int64_t offset);
 
   mutable std::mutex mutex_;

@@ -24,12 +24,16 @@ struct delivery_report {
   std::int64_t offset = -1;
 };
 
+// Adds a copy of one header.
+inline void add_header(rd_kafka_headers_t* hs, std::string_view name, std::string_view value) {
+  rd_kafka_header_add(hs, name.data(), static_cast<ssize_t>(name.size()), value.data(), value.size());
+}
+
 // Record headers from any range of objects with `name` and `value` members.
 template <class Range>
 headers_ptr make_headers(const Range& headers) {
   headers_ptr hs(rd_kafka_headers_new(8));
-  for (const auto& h : headers)
-    rd_kafka_header_add(hs.get(), h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(), h.value.size());
+  for (const auto& h : headers) add_header(hs.get(), h.name, h.value);
   return hs;
 }
 

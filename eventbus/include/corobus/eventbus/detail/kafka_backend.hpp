@@ -47,6 +47,7 @@ class kafka_backend final : public backend {
   void check_brokers_answer();
   // Applies the topic strategy to `topic`, once per topic and bus.
   asio::awaitable<void> ensure_topic(std::string topic);
+  bool topic_ready(std::string_view topic);  // the strategy was applied
   asio::awaitable<publish_result> produce(std::string topic, std::string key, std::string payload,
                                           kafka::headers_ptr headers);
   kafka_group& group(const std::string& name);
