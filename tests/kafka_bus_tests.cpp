@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -409,6 +410,35 @@ BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_r
   BOOST_TEST(versions.size() == 100u);
 }
 
+// Handlers of envelopes never see the fetched record, so it stays in librdkafka's buffers;
+// a stream's reader may keep its message as long as it likes, so it gets its own copy.
+// Held beyond close, a librdkafka record would keep the consumer from closing (its destroy
+// waits for every record): this close would hang.
+BOOST_AUTO_TEST_CASE(a_stream_message_kept_beyond_close_is_whole_and_holds_nothing_of_the_client) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"audit"});
+  std::optional<delivery> kept;
+  {
+    bus b(cfg);
+    kept = run(b.get_executor(), [&]() -> asio::awaitable<std::optional<delivery>> {
+      auto s = co_await b.stream("audit", subscribe_options("auditors"));
+      headers trace(1);  // named, not braced in the co_await: see publish_options
+      trace[0] = {"X-Trace", "t-1"};
+      co_await b.publish("audit", "opened", publish_options("door-1", std::move(trace)));
+      auto d = co_await s.next();
+      BOOST_TEST_REQUIRE(d.has_value());
+      co_await d->ack();
+      co_return d;
+    });
+    b.close();
+    BOOST_TEST(b.metrics().delivered == 1u);
+  }
+  BOOST_TEST(kept->message().payload == "opened");
+  BOOST_TEST(kept->message().key == "door-1");
+  BOOST_TEST_REQUIRE(find_header(kept->message().headers, "X-Trace") != nullptr);
+  BOOST_TEST(*find_header(kept->message().headers, "X-Trace") == "t-1");
+}
+
 BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_committed) {
   kafka::embedded_cluster cluster(1);
   auto cfg = shared_cluster_config(cluster, {"payments"});
@@ -435,7 +465,9 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
       });
       co_await until_consuming(b, "payments", consuming);
       co_await b.publish_envelope("payments", envelope::make("poison", "Charged", 1, R"({"amount":5})"));
-      co_await b.publish("payments", "not an envelope", publish_options("agg-7"));
+      headers trace(1);  // named, not braced in the co_await: see publish_options
+      trace[0] = {"X-Trace", "t-7"};
+      co_await b.publish("payments", "not an envelope", publish_options("agg-7", std::move(trace)));
     });
     BOOST_TEST_REQUIRE(eventually([&] {
       std::lock_guard lock(mutex);
@@ -454,6 +486,17 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
     BOOST_TEST(*find_header(m.headers, dead_letter_headers::attempts) == (poison ? "3" : "0"));
     BOOST_TEST(find_header(m.headers, dead_letter_headers::error)->find(poison ? "card declined" : "undecodable") !=
                std::string::npos);
+    // The record as it was fetched: payload and headers are read from librdkafka's buffers
+    // only for the dead letter (envelope subscriptions never copy them).
+    if (poison) {
+      BOOST_TEST(m.payload.find(R"("amount":5)") != std::string::npos);
+      BOOST_TEST_REQUIRE(find_header(m.headers, envelope_headers::event_type) != nullptr);
+      BOOST_TEST(*find_header(m.headers, envelope_headers::event_type) == "Charged");
+    } else {
+      BOOST_TEST(m.payload == "not an envelope");
+      BOOST_TEST_REQUIRE(find_header(m.headers, "X-Trace") != nullptr);
+      BOOST_TEST(*find_header(m.headers, "X-Trace") == "t-7");
+    }
   }
   // A new bus in the same group starts after them: their offsets were committed once the
   // dead letters were written. A marker with the poison's key (same partition, later offset)

@@ -81,6 +81,7 @@ void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
 asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
   // Counted before the hand-over, so that the message's end is never counted before its start.
   stats_.accepted.add();
+  if (sub.needs_whole_message()) in.make_whole();
   if (sub.wants_envelopes() && !sub.decodes_itself() && !co_await decode_envelope(in)) co_return true;
   switch (sub.try_accept(in)) {
     case push_status::pushed: co_return true;
@@ -106,6 +107,7 @@ asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
 
 bool bus_core::try_dispatch(subscriber& sub, inbound& in) {
   if (sub.wants_envelopes() && !sub.decodes_itself() && !in.env) return false;
+  if (sub.needs_whole_message()) in.make_whole();
   stats_.accepted.add();  // before the hand-over, as in dispatch()
   if (sub.try_accept(in) == push_status::pushed) return true;
   stats_.accepted.subtract();
@@ -116,7 +118,7 @@ asio::awaitable<bool> bus_core::decode_envelope(inbound& in) {
   if (in.env) co_return true;
   std::string error;
   try {
-    in.env = std::make_shared<const envelope>(envelope::decode(in.msg->payload));
+    in.env = std::make_shared<const envelope>(envelope::decode(in.payload()));
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -131,8 +133,8 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
   message dl;
   dl.topic = dead_letter_topic(m.topic);
   dl.key = m.key;
-  dl.payload = !m.payload.empty() || !in.env ? m.payload : in.env->encode();
-  dl.headers = m.headers;
+  dl.payload = !in.payload().empty() || !in.env ? std::string(in.payload()) : in.env->encode();
+  dl.headers = in.headers();
   if (in.env && !find_header(dl.headers, envelope_headers::event_id)) {
     auto metadata = metadata_headers(*in.env);  // the in-process backend skips them when nobody reads bytes
     dl.headers.insert(dl.headers.end(), metadata.begin(), metadata.end());

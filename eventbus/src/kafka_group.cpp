@@ -98,7 +98,7 @@ asio::awaitable<void> kafka_group::fetch() {
     const auto current = routes();
     std::shared_ptr<assigned_partition> source;
     for (auto& r : batch.records) {
-      if (!source || source->partition != r.partition || source->topic != r.topic) source = partition_of(r);
+      if (!source || source->partition != r.partition() || source->topic != r.topic()) source = partition_of(r);
       auto in = to_inbound(std::move(r), source);
       if (!try_deliver(*current, in)) co_await deliver(std::move(in));
     }
@@ -108,22 +108,44 @@ asio::awaitable<void> kafka_group::fetch() {
 }
 
 std::shared_ptr<kafka_group::assigned_partition> kafka_group::partition_of(const kafka::record& r) {
-  auto& slot = assigned_[{r.topic, r.partition}];
-  if (!slot) slot = std::make_shared<assigned_partition>(r.topic, r.partition);
+  auto& slot = assigned_[{std::string(r.topic()), r.partition()}];
+  if (!slot) slot = std::make_shared<assigned_partition>(std::string(r.topic()), r.partition());
   return slot;
 }
 
+namespace {
+
+// A fetched record and the message made of it, in one allocation. The message has the
+// record's topic, key and position; payload and headers are read in place (see inbound).
+struct kafka_fetched final : fetched_record {
+  explicit kafka_fetched(kafka::record&& r) : record(std::move(r)) {
+    msg.topic = record.topic();
+    msg.key = record.key();
+    msg.partition = record.partition();
+    msg.offset = record.offset();
+  }
+  std::string_view payload() const noexcept override { return record.value(); }
+  corobus::headers headers() const override {
+    corobus::headers hs;
+    record.visit_headers([&hs](std::string_view name, std::string_view value) {
+      hs.push_back({std::string(name), std::string(value)});
+    });
+    return hs;
+  }
+
+  kafka::record record;
+  message msg;
+};
+
+}  // namespace
+
 inbound kafka_group::to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source) {
-  source->progress.started(r.offset);
-  auto msg = std::make_shared<message>();
-  msg->topic = std::move(r.topic);
-  msg->key = std::move(r.key);
-  msg->payload = std::move(r.value);
-  msg->partition = r.partition;
-  msg->offset = r.offset;
-  msg->headers.reserve(r.headers.size());
-  for (auto& h : r.headers) msg->headers.push_back({std::move(h.name), std::move(h.value)});
-  return inbound(std::move(msg), nullptr, std::move(source));
+  source->progress.started(r.offset());
+  auto fetched = std::make_shared<kafka_fetched>(std::move(r));
+  std::shared_ptr<const message> msg(fetched, &fetched->msg);
+  inbound in(std::move(msg), nullptr, std::move(source));
+  in.fetched = std::move(fetched);
+  return in;
 }
 
 bool kafka_group::try_deliver(const routing& current, inbound& in) {

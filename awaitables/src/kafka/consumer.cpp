@@ -44,24 +44,6 @@ std::vector<topic_partition> from_list(const rd_kafka_topic_partition_list_t* li
   return parts;
 }
 
-record copy_record(const rd_kafka_message_t* m) {
-  record r;
-  r.topic = rd_kafka_topic_name(m->rkt);
-  r.partition = m->partition;
-  r.offset = m->offset;
-  if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-  if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-  rd_kafka_headers_t* hs = nullptr;
-  if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name;
-    const void* value;
-    std::size_t size;
-    for (std::size_t i = 0; rd_kafka_header_get_all(hs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-      r.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
-  }
-  return r;
-}
-
 }  // namespace
 
 consumer::consumer(asio::any_io_executor ex, const properties& props)
@@ -91,13 +73,12 @@ poll_result consumer::try_poll(std::size_t max_records) {
     if (!ev) break;
     switch (rd_kafka_event_type(ev.get())) {
       case RD_KAFKA_EVENT_FETCH:
-        while (const auto* m = rd_kafka_event_message_next(ev.get())) {
-          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            out.records.push_back(copy_record(m));
-          else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            out.errors.push_back(make_error_code(m->err));
-            log().warn("kafka consumer: {}", rd_kafka_message_errstr(m));
-          }
+        // One message per FETCH event: the record takes the event, read in place.
+        if (const auto* m = rd_kafka_event_message_next(ev.get()); m && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          out.records.emplace_back(std::move(ev), m);
+        } else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          out.errors.push_back(make_error_code(m->err));
+          log().warn("kafka consumer: {}", rd_kafka_message_errstr(m));
         }
         break;
       case RD_KAFKA_EVENT_REBALANCE:

@@ -2,13 +2,14 @@
 // A Kafka group consumer as awaitable batch polls.
 //
 // Everything the consumer has to say arrives as events on its consumer queue (the main queue
-// is forwarded there by rd_kafka_poll_set_consumer): fetched messages, rebalances, commit
-// results, errors. async_poll() drains that queue without blocking (see event_queue) and
+// is forwarded there by rd_kafka_poll_set_consumer): fetched messages, rebalances, errors
+// (commit answers come on a queue of their own). async_poll() drains that queue without blocking (see event_queue) and
 // returns what it found. A rebalance ends the batch: librdkafka keeps the rebalance pending
 // until apply_rebalance() is called, so the owner can first finish and commit the revoked
 // partitions' work. (A rebalance callback could not wait: it runs inside the poll.)
 #include <corobus/awaitables/kafka/config.hpp>
 #include <corobus/awaitables/kafka/event_queue.hpp>
+#include <corobus/awaitables/kafka/record.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -19,21 +20,6 @@
 #include <vector>
 
 namespace corobus::kafka {
-
-struct record_header {
-  std::string name;
-  std::string value;
-};
-
-// A fetched message, copied out of librdkafka's buffers.
-struct record {
-  std::string topic;
-  std::int32_t partition = -1;
-  std::int64_t offset = -1;
-  std::string key;
-  std::string value;
-  std::vector<record_header> headers;
-};
 
 struct topic_partition {
   std::string topic;

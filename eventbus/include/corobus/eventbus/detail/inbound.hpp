@@ -4,6 +4,7 @@
 #include <corobus/eventbus/message.hpp>
 
 #include <memory>
+#include <string_view>
 
 namespace corobus::detail {
 
@@ -23,6 +24,17 @@ class message_source {
   virtual bool revoked() const noexcept = 0;
 };
 
+// A record read in place from the transport's buffers: what `message` leaves out until
+// something asks (Kafka parses a record's headers only then, and its payload is not copied).
+// Held only while the message stays inside the bus's own tasks: librdkafka's client cannot
+// close while a record of its is held.
+class fetched_record {
+ public:
+  virtual ~fetched_record() = default;
+  virtual std::string_view payload() const noexcept = 0;
+  virtual corobus::headers headers() const = 0;
+};
+
 struct inbound {
   // A constructor, not an aggregate: see publish_options for the g++ 12 bug this avoids.
   inbound(std::shared_ptr<const message> m, std::shared_ptr<const envelope> e,
@@ -37,7 +49,15 @@ struct inbound {
   // backend was given (then msg->payload may be empty: nobody needed the bytes).
   std::shared_ptr<const envelope> env;
   std::shared_ptr<message_source> source;
+  // Set while msg has neither payload nor headers: they are read from here.
+  std::shared_ptr<const fetched_record> fetched;
   unsigned attempt = 1;  // deliveries so far, counting this one
+
+  std::string_view payload() const noexcept { return fetched ? fetched->payload() : std::string_view(msg->payload); }
+  corobus::headers headers() const { return fetched ? fetched->headers() : msg->headers; }
+  // Copies payload and headers into msg and lets the transport's buffers go: for a message
+  // that reaches the application itself (a message handler, a stream's reader).
+  void make_whole();
 };
 
 }  // namespace corobus::detail

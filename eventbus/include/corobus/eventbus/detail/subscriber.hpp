@@ -20,6 +20,9 @@ class subscriber {
   bool wants_envelopes() const noexcept { return wants_envelopes_; }
   // True when it decodes envelopes itself (on its lanes, in parallel), so dispatch does not.
   virtual bool decodes_itself() const noexcept { return false; }
+  // True when the message itself reaches the application (a message handler, or a stream's
+  // reader, who may keep it): it must then own its payload and headers (inbound::make_whole).
+  bool needs_whole_message() const noexcept { return !wants_envelopes_ || !drains_itself(); }
 
   // Starts its tasks, if it has any. Called once, by bus_core::add_subscriber, under the
   // lock that close() takes to mark the bus closing.
