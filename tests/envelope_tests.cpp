@@ -79,6 +79,27 @@ BOOST_AUTO_TEST_CASE(decode_reads_what_the_go_event_bus_writes) {
   BOOST_TEST(detail::format_rfc3339(e.timestamp) == "2025-10-29T08:04:05.000000000Z");
 }
 
+BOOST_AUTO_TEST_CASE(decode_reads_escapes_repeats_and_members_it_does_not_know) {
+  // Keys and values with escapes, members in any order, unknown members (nested too), a
+  // repeated member (its last value counts), a payload whose key is written with escapes.
+  const auto e = envelope::decode(
+      R"({"extra":{"event_id":"inner","payload":null},"event_\u0069d":"first","event_id":"e-\"2\"",)"
+      R"("aggregate_id":"a/1","event_type":"T\u00e9","event_version":7,"trace_id":"tr","list":[1,{"a":[]}],)"
+      R"("correlation_id":"c","pay\u006coad":{"k":[1.10]}})");
+  BOOST_TEST(e.event_id == R"(e-"2")");
+  BOOST_TEST(e.aggregate_id == "a/1");
+  BOOST_TEST(e.event_type == "T\xc3\xa9");
+  BOOST_TEST(e.event_version == 7);
+  BOOST_TEST(e.trace_id == "tr");
+  BOOST_TEST(e.correlation_id == "c");
+  BOOST_TEST(e.tenant_id.empty());
+  BOOST_TEST(e.payload == R"({"k":[1.10]})");
+  // A string member given another kind of value counts as missing.
+  BOOST_TEST(envelope::decode(R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,)"
+                              R"("tenant_id":5,"payload":1})")
+                 .tenant_id.empty());
+}
+
 BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
   struct broken {
     std::function<void(envelope&)> change;
@@ -130,6 +151,15 @@ BOOST_AUTO_TEST_CASE(decode_rejects_what_is_not_a_valid_envelope) {
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1})",             // no payload
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"timestamp":"yesterday","payload":{}})",
       R"({"event_id":"e","aggregate_id":"a b","event_type":"t","event_version":1,"payload":{}})",
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":null})",  // null payload
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"timestamp":"","payload":{}})",
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"timestamp":5,"payload":{}})",
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":18446744073709551615,"payload":{}})",
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":{"v":1},"payload":{}})",
+      R"({"event_id":["e"],"aggregate_id":"a","event_type":"t","event_version":1,"payload":{}})",  // id not a string
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{}} x)",  // trailing
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{})",   // cut short
+      R"("text")",
   };
   for (const auto& text : bad)
     BOOST_TEST((error_of([&] { (void)envelope::decode(text); }) == errc::invalid_envelope), text);

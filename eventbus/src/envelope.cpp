@@ -4,6 +4,8 @@
 #include <corobus/eventbus/detail/timestamp.hpp>
 #include <corobus/runtime/error.hpp>
 
+#include "json_handlers.hpp"
+
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
@@ -19,57 +21,11 @@ bool aggregate_char_allowed(char c) {
          c == '_' || c == '-' || c == '.' || c == '/';
 }
 
-// Parses the payload without heap use for small payloads; nullopt when it is not JSON.
-std::optional<json::value> parse_payload(std::string_view text, json::storage_ptr sp = {}) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec, std::move(sp));
-  if (ec) return std::nullopt;
-  return v;
-}
-
-// A handler for json::basic_parser that accepts any well-formed JSON and builds nothing:
-// validating a payload this way costs no DOM.
-struct json_checker {
-  static constexpr std::size_t max_array_size = -1;
-  static constexpr std::size_t max_object_size = -1;
-  static constexpr std::size_t max_string_size = -1;
-  static constexpr std::size_t max_key_size = -1;
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) { return true; }
-  bool on_object_end(std::size_t, boost::system::error_code&) { return true; }
-  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
-};
-
 bool is_json(std::string_view text) {
-  json::basic_parser<json_checker> parser(json::parse_options{});
+  json::basic_parser<detail::json_checker> parser(json::parse_options{});
   boost::system::error_code ec;
   const auto used = parser.write_some(false, text.data(), text.size(), ec);
   return !ec && used == text.size();
-}
-
-const json::string* string_field(const json::object& o, std::string_view name) {
-  auto it = o.find(name);
-  if (it == o.end() || !it->value().is_string()) return nullptr;
-  return &it->value().get_string();
-}
-
-std::string optional_string(const json::object& o, std::string_view name) {
-  const auto* s = string_field(o, name);
-  return s ? std::string(*s) : std::string();
 }
 
 [[noreturn]] void reject(const std::string& why) { throw_error(errc::invalid_envelope, why); }
@@ -150,33 +106,30 @@ std::string encode_validated(const envelope& e) {
 }  // namespace detail
 
 envelope envelope::decode(std::string_view text) {
-  std::array<unsigned char, 4096> buffer;  // the parse's scratch: no heap for a usual envelope
-  json::monotonic_resource scratch(buffer.data(), buffer.size());
-  auto parsed = parse_payload(text, &scratch);
-  if (!parsed) reject("not valid JSON");
-  if (!parsed->is_object()) reject("not a JSON object");
-  const auto& o = parsed->get_object();
+  // Read without a DOM: the fields as the parser meets them, the payload as written.
+  json::basic_parser<detail::envelope_fields> parser(json::parse_options{});
+  boost::system::error_code ec;
+  const auto used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec || used != text.size()) reject("not valid JSON");
+  auto& fields = parser.handler();
+  if (!fields.root_is_object) reject("not a JSON object");
+  if (fields.version_not_integer) reject("event_version is not an integer");
+  if (fields.timestamp_not_string) reject("timestamp is not a string");
 
   envelope e;
-  e.event_id = optional_string(o, "event_id");
-  e.aggregate_id = optional_string(o, "aggregate_id");
-  e.event_type = optional_string(o, "event_type");
-  if (auto it = o.find("event_version"); it != o.end()) {
-    if (!it->value().is_int64() && !it->value().is_uint64()) reject("event_version is not an integer");
-    e.event_version = it->value().to_number<std::int64_t>();
-  }
-  if (const auto* ts = string_field(o, "timestamp")) {
-    auto tp = detail::parse_rfc3339(*ts);
-    if (!tp) reject("timestamp '" + std::string(*ts) + "' is not RFC 3339");
+  e.event_id = std::move(fields.event_id);
+  e.aggregate_id = std::move(fields.aggregate_id);
+  e.event_type = std::move(fields.event_type);
+  if (fields.event_version) e.event_version = *fields.event_version;
+  if (fields.timestamp) {
+    auto tp = detail::parse_rfc3339(*fields.timestamp);
+    if (!tp) reject("timestamp '" + *fields.timestamp + "' is not RFC 3339");
     e.timestamp = *tp;
   }
-  e.trace_id = optional_string(o, "trace_id");
-  e.correlation_id = optional_string(o, "correlation_id");
-  e.tenant_id = optional_string(o, "tenant_id");
-  if (auto it = o.find("payload"); it != o.end() && !it->value().is_null()) {
-    const auto raw = detail::raw_member(text, "payload");
-    e.payload = raw ? std::string(*raw) : json::serialize(it->value());  // a key with escapes: rare
-  }
+  e.trace_id = std::move(fields.trace_id);
+  e.correlation_id = std::move(fields.correlation_id);
+  e.tenant_id = std::move(fields.tenant_id);
+  if (fields.has_payload) e.payload = *detail::raw_member(text, "payload");
   // The payload is part of a valid document, so valid JSON itself: only the fields are checked.
   if (auto p = field_problem(e)) reject(*p);
   return e;

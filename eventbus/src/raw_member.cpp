@@ -1,5 +1,7 @@
 #include <corobus/eventbus/detail/raw_member.hpp>
 
+#include <boost/json/parse.hpp>
+
 #include <cstring>
 
 namespace corobus::detail {
@@ -51,6 +53,13 @@ struct cursor {
   }
 };
 
+// A key as written (between its quotes) against an unescaped name.
+bool key_is(std::string_view written, std::string_view key) {
+  if (written.find('\\') == std::string_view::npos) return written == key;
+  const std::string quoted = '"' + std::string(written) + '"';  // rare: a key with escapes
+  return boost::json::parse(quoted).as_string() == key;
+}
+
 }  // namespace
 
 std::optional<std::string_view> raw_member(std::string_view document, std::string_view key) {
@@ -68,7 +77,7 @@ std::optional<std::string_view> raw_member(std::string_view document, std::strin
     c.skip_space();
     const auto start = c.i;
     c.value();
-    if (name == key) found = document.substr(start, c.i - start);
+    if (key_is(name, key)) found = document.substr(start, c.i - start);
     c.skip_space();
     if (document[c.i] == ',') ++c.i;
   }

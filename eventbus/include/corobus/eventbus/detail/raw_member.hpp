@@ -11,7 +11,7 @@
 namespace corobus::detail {
 
 // `document` must be valid JSON (validate it first). Returns the text of the value of the
-// last top-level member whose key is written exactly as `key` (no escapes), or nothing.
+// last top-level member called `key` (its name may be written with escapes), or nothing.
 std::optional<std::string_view> raw_member(std::string_view document, std::string_view key);
 
 }  // namespace corobus::detail
