@@ -138,18 +138,26 @@ void flag_arrival(bus& b, const std::string& topic, const subscribe_options& gro
 
 // Publishes versions first..last of `aggregates` aggregates, each aggregate's versions in
 // order from its own coroutine, all aggregates at once (so many records are in flight).
+// Publishes versions first..last of each aggregate, the aggregates at once; throws the first
+// publish error once every publisher ended.
 asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int last, int first = 1) {
   auto ex = co_await asio::this_coro::executor;
   std::atomic<int> left{aggregates};
+  std::mutex mutex;
+  std::exception_ptr first_error;
   for (int a = 0; a < aggregates; ++a)
     asio::co_spawn(ex, [&b, topic, a, first, last]() -> asio::awaitable<void> {
       for (int v = first; v <= last; ++v)
         co_await b.publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
-    }, [&left](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
+    }, [&](std::exception_ptr e) {
+      if (e) {
+        std::lock_guard lock(mutex);
+        if (!first_error) first_error = e;
+      }
       --left;
     });
   while (left != 0) co_await sleep_for(std::chrono::milliseconds(5));
+  if (first_error) std::rethrow_exception(first_error);
 }
 
 }  // namespace
@@ -335,6 +343,9 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
   constexpr int aggregates = 100, per_aggregate = 50, total = aggregates * per_aggregate;
   kafka::embedded_cluster cluster(3);
   auto cfg = shared_cluster_config(cluster, {"outage"});
+  // The broker stays down for up to the 30 s the check below may take (librdkafka has been
+  // seen to hold all production that long): its records must outlast that, not time out.
+  cfg.kafka.producer_properties["message.timeout.ms"] = "120000";
   bus b(cfg);
   seen_versions seen;
   seen_union all;

@@ -99,10 +99,17 @@ void producer::serve_ready_events() {
           r.offset = m->offset;
           const auto ec = make_error_code(m->err);
           // Inline when the publisher's executor allows it (we run on an io thread of the
-          // pool): a post per report would wake another thread for each message.
-          asio::dispatch(op->executor, [h = std::move(op->handler), ec, r = std::move(r)]() mutable {
-            std::move(h)(ec, std::move(r));
-          });
+          // pool): a post per report would wake another thread for each message. A handler
+          // that throws (the publisher's own completion handler, resumed inline) must not end
+          // the serving of every other report: its exception goes on to an io thread's run(),
+          // as a posted handler's would.
+          try {
+            asio::dispatch(op->executor, [h = std::move(op->handler), ec, r = std::move(r)]() mutable {
+              std::move(h)(ec, std::move(r));
+            });
+          } catch (...) {
+            asio::post(op->executor, [e = std::current_exception()] { std::rethrow_exception(e); });
+          }
         }
         break;
       case RD_KAFKA_EVENT_ERROR:
