@@ -125,13 +125,7 @@ struct kafka_fetched final : fetched_record {
     msg.offset = record.offset();
   }
   std::string_view payload() const noexcept override { return record.value(); }
-  corobus::headers headers() const override {
-    corobus::headers hs;
-    record.visit_headers([&hs](std::string_view name, std::string_view value) {
-      hs.push_back({std::string(name), std::string(value)});
-    });
-    return hs;
-  }
+  corobus::headers headers() const override { return record.headers<header>(); }
 
   kafka::record record;
   message msg;

@@ -45,8 +45,15 @@ class record {
     for (std::size_t i = 0; rd_kafka_header_get_all(hs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
       f(std::string_view(name), view(value, size));
   }
-  // Copies of the headers, in order.
-  std::vector<record_header> headers() const;
+  // Copies of the headers, in order, as any type built from {name, value} strings.
+  template <class Header = record_header>
+  std::vector<Header> headers() const {
+    std::vector<Header> out;
+    visit_headers([&out](std::string_view name, std::string_view value) {
+      out.push_back({std::string(name), std::string(value)});
+    });
+    return out;
+  }
 
  private:
   static std::string_view view(const void* p, std::size_t n) noexcept {
