@@ -137,9 +137,8 @@ void flag_arrival(bus& b, const std::string& topic, const subscribe_options& gro
 }
 
 // Publishes versions first..last of `aggregates` aggregates, each aggregate's versions in
-// order from its own coroutine, all aggregates at once (so many records are in flight).
-// Publishes versions first..last of each aggregate, the aggregates at once; throws the first
-// publish error once every publisher ended.
+// order from its own coroutine, all aggregates at once (so many records are in flight);
+// throws the first publish error once every publisher ended.
 asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates, int last, int first = 1) {
   auto ex = co_await asio::this_coro::executor;
   std::atomic<int> left{aggregates};
@@ -361,9 +360,9 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
   auto published = asio::co_spawn(b.get_executor(), publish_versions(b, "outage", aggregates, per_aggregate),
                                   asio::use_future);
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 5; }, 60s));
-  cluster.broker_down(2);
+  cluster.broker_down(2);  // the leader of partitions 1 and 4 (see create_topic)
   const auto before = all.unique();
-  // The partitions led by the other brokers go on meanwhile.
+  // The four partitions led by the other brokers go on meanwhile.
   BOOST_TEST(eventually([&] { return all.unique() >= before + total / 10; }, 30s));
   cluster.broker_up(2);
   published.get();  // every publish succeeded: the idempotent producer retried

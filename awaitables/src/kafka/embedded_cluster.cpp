@@ -32,6 +32,12 @@ embedded_cluster::~embedded_cluster() {
 void embedded_cluster::create_topic(const std::string& topic, int partitions, int replication) {
   throw_if(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, replication),
            fmt::format("creating topic '{}' on the embedded cluster", topic));
+  // The mock picks each partition's leader at random: a topic could have all its partitions
+  // on one broker, so what a broker outage stops, and how the load spreads, would change from
+  // run to run. Leaders go round the brokers instead, as Kafka places them.
+  for (int p = 0; p < partitions; ++p)
+    throw_if(rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), p, 1 + p % brokers_),
+             fmt::format("placing the leader of '{}' [{}] on the embedded cluster", topic, p));
 }
 
 void embedded_cluster::broker_down(std::int32_t broker_id) {

@@ -39,6 +39,7 @@ class embedded_cluster {
   static properties consumer_properties();
   int brokers() const noexcept { return brokers_; }
 
+  // Partition p is led by broker 1 + p % brokers().
   void create_topic(const std::string& topic, int partitions, int replication = 1);
   void broker_down(std::int32_t broker_id);
   void broker_up(std::int32_t broker_id);
