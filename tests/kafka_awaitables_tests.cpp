@@ -340,6 +340,22 @@ BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
   BOOST_TEST(p.in_flight() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(offsets_with_gaps_between_them_are_tracked_as_well) {
+  kafka::partition_progress p;  // a compacted partition: offsets 2-4 and 6-8 are gone
+  for (std::int64_t o : {0, 1, 5, 9, 10}) p.started(o);
+  p.done(7);  // never started: ignored
+  p.done(9);
+  p.done(0);
+  BOOST_TEST(p.in_flight() == 3u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
+  p.done(1);
+  p.done(5);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(10)));
+  p.done(10);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(11)));
+  BOOST_TEST(p.in_flight() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(uncommitted_counts_what_no_stored_commit_covers_done_or_not) {
   kafka::partition_progress p;
   for (std::int64_t o = 0; o < 6; ++o) p.started(o);

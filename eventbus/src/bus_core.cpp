@@ -82,7 +82,10 @@ asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
   // Counted before the hand-over, so that the message's end is never counted before its start.
   stats_.accepted.add();
   if (sub.needs_whole_message()) in.make_whole();
-  if (sub.wants_envelopes() && !sub.decodes_itself() && !co_await decode_envelope(in)) co_return true;
+  if (std::string error; sub.wants_envelopes() && !sub.decodes_itself() && !decode_envelope(in, error)) {
+    co_await dead_letter_undecodable(std::move(in), std::move(error));
+    co_return true;
+  }
   switch (sub.try_accept(in)) {
     case push_status::pushed: co_return true;
     case push_status::full: break;
@@ -114,18 +117,20 @@ bool bus_core::try_dispatch(subscriber& sub, inbound& in) {
   return false;
 }
 
-asio::awaitable<bool> bus_core::decode_envelope(inbound& in) {
-  if (in.env) co_return true;
-  std::string error;
+bool bus_core::decode_envelope(inbound& in, std::string& error) {
+  if (in.env) return true;
   try {
     in.env = std::make_shared<const envelope>(envelope::decode(in.payload()));
+    return true;
   } catch (const std::exception& e) {
     error = e.what();
+    return false;
   }
-  if (in.env) co_return true;
+}
+
+asio::awaitable<void> bus_core::dead_letter_undecodable(inbound in, std::string error) {
   stats_.undecodable.add();
   co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
-  co_return false;
 }
 
 asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {

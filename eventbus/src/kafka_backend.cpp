@@ -7,6 +7,8 @@
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -124,8 +126,10 @@ asio::awaitable<publish_result> kafka_backend::produce(std::string topic, std::s
                                                        kafka::headers_ptr headers) {
   const producer_use use(*this);
   if (!topic_ready(topic)) co_await ensure_topic(topic);  // no coroutine on the usual path
-  auto report = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
-                                                  std::move(headers));
+  auto outcome = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
+                                                   std::move(headers), asio::as_tuple(asio::use_awaitable));
+  auto& [ec, report] = outcome;
+  if (ec) throw boost::system::system_error(ec, fmt::format("producing to '{}'", report.topic));
   co_return publish_result{std::move(report.topic), report.partition, report.offset};
 }
 

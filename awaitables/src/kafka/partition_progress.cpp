@@ -10,6 +10,12 @@ std::deque<partition_progress::entry>::iterator partition_progress::first_from(s
 }
 
 partition_progress::entry* partition_progress::find(std::int64_t offset) {
+  // Offsets are mostly consecutive (gaps come only from compaction and transaction markers):
+  // the entry is then at its distance from the first one, found without a search.
+  if (!entries_.empty() && offset >= entries_.front().offset) {
+    const auto at = static_cast<std::size_t>(offset - entries_.front().offset);
+    if (at < entries_.size() && entries_[at].offset == offset) return &entries_[at];
+  }
   const auto it = first_from(offset);
   return it != entries_.end() && it->offset == offset ? &*it : nullptr;
 }

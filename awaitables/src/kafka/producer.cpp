@@ -2,20 +2,10 @@
 #include <corobus/awaitables/kafka/producer.hpp>
 #include <corobus/runtime/log.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/system/system_error.hpp>
-#include <fmt/format.h>
 #include <boost/asio/steady_timer.hpp>
 
 namespace corobus::kafka {
-
-// One produce waiting for its delivery report; its address travels as the message opaque.
-struct producer::pending {
-  asio::any_io_executor executor;
-  asio::any_completion_handler<completion> handler;
-};
 
 namespace {
 
@@ -38,52 +28,30 @@ producer::producer(asio::any_io_executor ex, const properties& props)
 
 producer::~producer() = default;
 
-void producer::start(std::string_view topic, std::string_view key, std::string_view value, headers_ptr& headers,
-                     asio::any_io_executor handler_executor, asio::any_completion_handler<completion> handler) {
-  // The handler goes into the op before producev: the report may be served on another io
-  // thread before producev even returns. (Constructed, never assigned: asio 1.81's
-  // any_completion_handler move assignment recurses without end.)
-  auto op = std::make_unique<pending>(pending{std::move(handler_executor), std::move(handler)});
-  const std::string topic_name(topic);  // producev wants a C string
-  // Ownership moves to librdkafka before the call: once producev succeeds, the report may
-  // already have resumed the awaiting coroutine on another thread and destroyed its frame,
-  // which holds `headers`, `key` and `value`. Nothing of the caller's is touched after that.
-  rd_kafka_headers_t* const raw_headers = headers.release();
+void producer::start(std::unique_ptr<pending> op) {
+  // Ownership of the record and its headers moves to librdkafka before the call: once
+  // producev succeeds, the report may complete the operation on another io thread before
+  // producev even returns. Nothing of the operation is touched after that.
+  rd_kafka_headers_t* const headers = op->headers.release();
   pending* const opaque = op.release();
   const auto err = rd_kafka_producev(
-      client_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_HEADERS(raw_headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      client_.get(), RD_KAFKA_V_TOPIC(opaque->topic.c_str()), RD_KAFKA_V_KEY(opaque->key.data(), opaque->key.size()),
+      RD_KAFKA_V_VALUE(opaque->value.data(), opaque->value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // completed by serve_ready_events()
-  // Refused at once (queue full, unknown topic, message too large, ...): no report will
-  // come, so the caller is still waiting, the headers are still ours, and the error
-  // completes the produce.
-  headers.reset(raw_headers);
+  // Refused at once: no report will come, and the record and its headers are still ours.
   op.reset(opaque);
-  asio::post(op->executor, [h = std::move(op->handler), err]() mutable {
-    std::move(h)(make_error_code(err), delivery_report{});
-  });
-}
-
-asio::awaitable<delivery_report> producer::async_produce(std::string topic, std::string key, std::string value,
-                                                         headers_ptr headers) {
-  for (;;) {
-    auto token = asio::as_tuple(asio::use_awaitable);
-    auto outcome = co_await asio::async_initiate<decltype(token), completion>(
-        [&](auto handler) {
-          asio::any_io_executor handler_executor = asio::get_associated_executor(handler, executor_);
-          start(topic, key, value, headers, std::move(handler_executor),
-                asio::any_completion_handler<completion>(std::move(handler)));
-        },
-        token);
-    const auto& ec = std::get<0>(outcome);
-    if (!ec) co_return std::move(std::get<1>(outcome));
-    if (ec != make_error_code(RD_KAFKA_RESP_ERR__QUEUE_FULL))
-      throw boost::system::system_error(ec, fmt::format("producing to '{}'", topic));
-    // librdkafka's queue (queue.buffering.max.messages) is full: let reports drain it.
-    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
-    co_await pause.async_wait(asio::use_awaitable);
+  op->headers.reset(headers);
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // reports will drain the queue: try again soon
+    auto pause = std::make_shared<asio::steady_timer>(executor_, std::chrono::milliseconds(1));
+    pause->async_wait([this, pause, op = std::move(op)](boost::system::error_code) mutable { start(std::move(op)); });
+    return;
   }
+  // Unknown topic, message too large, ...: completed from the executor, never inside the
+  // initiation (the caller's coroutine has not suspended yet).
+  asio::post(executor_, [this, op = std::move(op), err]() mutable {
+    op->complete(executor_, make_error_code(err), delivery_report{std::move(op->topic)});
+  });
 }
 
 void producer::serve_ready_events() {
@@ -93,22 +61,15 @@ void producer::serve_ready_events() {
         while (const auto* m = rd_kafka_event_message_next(ev.get())) {
           std::unique_ptr<pending> op(static_cast<pending*>(m->_private));
           if (!op) continue;
-          delivery_report r;
-          r.topic = rd_kafka_topic_name(m->rkt);
-          r.partition = m->partition;
-          r.offset = m->offset;
-          const auto ec = make_error_code(m->err);
-          // Inline when the publisher's executor allows it (we run on an io thread of the
+          // Inline when the handler's executor allows it (we run on an io thread of the
           // pool): a post per report would wake another thread for each message. A handler
           // that throws (the publisher's own completion handler, resumed inline) must not end
           // the serving of every other report: its exception goes on to an io thread's run(),
           // as a posted handler's would.
           try {
-            asio::dispatch(op->executor, [h = std::move(op->handler), ec, r = std::move(r)]() mutable {
-              std::move(h)(ec, std::move(r));
-            });
+            op->complete(executor_, make_error_code(m->err), delivery_report{std::move(op->topic), m->partition, m->offset});
           } catch (...) {
-            asio::post(op->executor, [e = std::current_exception()] { std::rethrow_exception(e); });
+            asio::post(executor_, [e = std::current_exception()] { std::rethrow_exception(e); });
           }
         }
         break;

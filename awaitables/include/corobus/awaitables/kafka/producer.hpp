@@ -8,11 +8,14 @@
 #include <corobus/awaitables/kafka/config.hpp>
 #include <corobus/awaitables/kafka/event_queue.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -39,6 +42,8 @@ headers_ptr make_headers(const Range& headers) {
 
 class producer {
  public:
+  using completion_signature = void(boost::system::error_code, delivery_report);
+
   // `ex` should be a strand: run() and the cancellation of its wait happen there.
   // `props` are librdkafka properties (bootstrap.servers, ...); idempotence is on unless
   // they say otherwise. Throws errc::invalid_config for a bad property.
@@ -55,11 +60,22 @@ class producer {
   // Serves delivery reports until cancelled (its cancellation slot). Run it as a task.
   asio::awaitable<void> run();
 
-  // Sends one record. Completes with its delivery report; a broker or client error (mapped
-  // into the kafka category) is thrown as system_error. The arguments are owned by the
-  // operation: an awaitable starts only when awaited, so views could dangle by then.
-  asio::awaitable<delivery_report> async_produce(std::string topic, std::string key, std::string value,
-                                                 headers_ptr headers);
+  // Sends one record. Completes with its delivery report, or with a broker or client error
+  // (mapped into the kafka category). While librdkafka's queue is full
+  // (queue.buffering.max.messages) it tries again every millisecond. The operation owns its
+  // arguments until then; once librdkafka has the record it cannot be withdrawn (purge()
+  // fails it). One allocation per record: the handler lives in the record's opaque.
+  template <asio::completion_token_for<completion_signature> Token = asio::use_awaitable_t<>>
+  auto async_produce(std::string topic, std::string key, std::string value, headers_ptr headers,
+                     Token&& token = {}) {
+    return asio::async_initiate<Token, completion_signature>(
+        [this](auto handler, std::string topic, std::string key, std::string value, headers_ptr headers) {
+          using op = pending_with<std::decay_t<decltype(handler)>>;
+          start(std::unique_ptr<pending>(new op(std::move(handler), std::move(topic), std::move(key),
+                                                std::move(value), std::move(headers))));
+        },
+        token, std::move(topic), std::move(key), std::move(value), std::move(headers));
+  }
 
   // Waits (blocking) until every produced record has its report or `timeout` passed; true
   // when all were reported. run() must be serving meanwhile. Not on an io thread.
@@ -70,13 +86,30 @@ class producer {
   void purge();
 
  private:
-  struct pending;
-  using completion = void(boost::system::error_code, delivery_report);
+  // One record on its way: what producev needs, then the handler its report completes.
+  struct pending {
+    pending(std::string t, std::string k, std::string v, headers_ptr h)
+        : topic(std::move(t)), key(std::move(k)), value(std::move(v)), headers(std::move(h)) {}
+    virtual ~pending() = default;
+    // Calls the handler on its associated executor (inline when that is where we run).
+    virtual void complete(const asio::any_io_executor& fallback, boost::system::error_code ec,
+                          delivery_report r) = 0;
+    std::string topic, key, value;
+    headers_ptr headers;
+  };
+  template <class Handler>
+  struct pending_with final : pending {
+    pending_with(Handler h, std::string t, std::string k, std::string v, headers_ptr hs)
+        : pending(std::move(t), std::move(k), std::move(v), std::move(hs)), handler(std::move(h)) {}
+    void complete(const asio::any_io_executor& fallback, boost::system::error_code ec, delivery_report r) override {
+      const auto ex = asio::get_associated_executor(handler, fallback);
+      asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(r)]() mutable { std::move(h)(ec, std::move(r)); });
+    }
+    Handler handler;
+  };
 
-  // Starts one produce; `handler` completes with its report, or at once with the error that
-  // refused it (RD_KAFKA_RESP_ERR__QUEUE_FULL included: the caller retries).
-  void start(std::string_view topic, std::string_view key, std::string_view value, headers_ptr& headers,
-             asio::any_io_executor handler_executor, asio::any_completion_handler<completion> handler);
+  // Hands the record to librdkafka; a refusal other than a full queue completes it at once.
+  void start(std::unique_ptr<pending> op);
   void serve_ready_events();
 
   asio::any_io_executor executor_;

@@ -60,9 +60,11 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   // dispatch() without waiting: true when `sub` took `in` now; false (and `in` untouched)
   // when that takes dispatch(): `sub` is full or ended, or `in` must be decoded first.
   bool try_dispatch(subscriber& sub, inbound& in);
-  // Decodes in.env from the payload when it is missing. One that cannot be decoded goes to
-  // the dead-letter topic at once (then false).
-  asio::awaitable<bool> decode_envelope(inbound& in);
+  // Decodes in.env from the payload when it is missing; false, with the reason in `error`,
+  // when the payload is no envelope. Such a message then goes to dead_letter_undecodable().
+  // (Not a coroutine: it runs for every message, and only the rare failure needs to wait.)
+  bool decode_envelope(inbound& in, std::string& error);
+  asio::awaitable<void> dead_letter_undecodable(inbound in, std::string error);
 
   // Writes `in` to `<topic>.dlq` with the error and its origin in headers; the message is
   // then done. A failed write is logged and counted as lost, never silent.

@@ -32,7 +32,6 @@ class handler_subscriber final : public subscriber {
  private:
   static std::uint32_t lane_key(const inbound& in);
   asio::awaitable<void> process(inbound& in);
-  asio::awaitable<void> call_handler(const inbound& in);
 
   bus_core& core_;
   lane_shape shape_;
