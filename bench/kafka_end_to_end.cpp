@@ -11,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <future>
@@ -25,18 +26,16 @@ namespace {
 constexpr int brokers = 3;
 constexpr int partitions = 6;
 constexpr auto give_up_after = std::chrono::seconds(120);
-// Publishing may run at most this many messages ahead of consumption, in both variants. The
-// embedded cluster keeps only about 5 MB per partition and drops the oldest beyond that, so
-// an unbounded lead would measure the mock's trimming, not the clients: 20,000 records of
-// about 450 bytes over 6 partitions stay near 1.5 MB a partition.
-constexpr std::size_t max_lead = 20'000;
+constexpr std::size_t max_lead = kafka_max_lead;
 
 }  // namespace
 
 result run_kafka_end_to_end(const parameters& p) {
   const workload w(p);
   const auto& [per_aggregate, total, payload, ids] = w;
-  auto r = begin_result("kafka end to end (corobus, embedded cluster)", total);
+  auto r = begin_result(p.batch > 1 ? fmt::format("kafka end to end (corobus, batches of {} versions, embedded cluster)", p.batch)
+                                    : std::string("kafka end to end (corobus, embedded cluster)"),
+                        total);
   arrivals arrived(p.aggregates, total);
   std::atomic<bool> joined{false};
   std::promise<void> done;
@@ -70,16 +69,28 @@ result run_kafka_end_to_end(const parameters& p) {
     }, asio::use_future).get();
     while (!joined) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-    // One publisher per aggregate: its versions in order, each awaited (acknowledged by the
-    // broker) before the next; all aggregates at once, so about `aggregates` are in flight.
+    // One publisher per aggregate: its versions in order, each publish awaited (acknowledged
+    // by the broker) before the next; all aggregates at once, so `aggregates` publishes, of
+    // `batch` versions each, are in flight.
     const auto start = std::chrono::steady_clock::now();
     std::atomic<std::size_t> publishing{p.aggregates};
     std::promise<void> published;
     for (std::size_t a = 0; a < p.aggregates; ++a)
       asio::co_spawn(b.get_executor(), [&, a]() -> asio::awaitable<void> {
-        for (std::size_t v = 1; v <= per_aggregate; ++v) {
-          if (!credits->try_pop()) co_await credits->async_pop();
-          co_await b.publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
+        const auto make = [&](std::size_t v) {
+          return envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
+        };
+        for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
+          const auto last = std::min(per_aggregate, v + p.batch - 1);
+          for (std::size_t i = v; i <= last; ++i)
+            if (!credits->try_pop()) co_await credits->async_pop();
+          if (p.batch == 1) {
+            co_await b.publish_envelope("bench", make(v));
+            continue;
+          }
+          std::vector<envelope> batch;
+          for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
+          co_await b.publish_envelopes("bench", std::move(batch));
         }
       }, [&](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

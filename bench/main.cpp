@@ -1,7 +1,7 @@
 // The corobus benchmark program: runs the scenarios and prints what they measured.
 // --publishers applies to the memory scenario; the Kafka one publishes from one coroutine
-// per aggregate.
-//   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]
+// per aggregate, one version per publish and then --batch versions per publish (default 5).
+//   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]
 #include "scenario.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 using namespace corobus::bench;
 
@@ -46,14 +47,19 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) p.io_threads = number(i, argc, argv);
     else if (!std::strcmp(argv[i], "--payload")) p.payload_bytes = number(i, argc, argv);
     else if (!std::strcmp(argv[i], "--publishers")) p.publishers = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--batch")) p.batch = number(i, argc, argv);
     else {
       const bool asked = !std::strcmp(argv[i], "--help");
-      fmt::print(asked ? stdout : stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]\n");
+      fmt::print(asked ? stdout : stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]\n");
       return asked ? 0 : 2;
     }
   }
   if (p.aggregates == 0 || p.messages < p.aggregates || p.publishers == 0 || p.publishers > p.aggregates) {
     fmt::print(stderr, "need at least one message per aggregate\n");
+    return 2;
+  }
+  if (p.batch == 0 || p.batch * p.aggregates > kafka_max_lead) {  // each publisher holds a batch's lead
+    fmt::print(stderr, "--batch times --aggregates must be between 1 and {}\n", kafka_max_lead);
     return 2;
   }
   fmt::print("corobus benchmark: {} messages over {} aggregates, {} io threads, {} publishers, {}-byte payloads\n\n",
@@ -65,12 +71,21 @@ int main(int argc, char** argv) {
     clean &= r.clean();
   }
   if (scenario == "all" || scenario == "kafka") {
-    const auto corobus = run_kafka_end_to_end(p);
-    print(corobus);
+    // corobus twice: each version its own awaited publish, then `batch` versions per publish.
+    auto one_by_one = p;
+    one_by_one.batch = 1;
+    std::vector<result> corobus{run_kafka_end_to_end(one_by_one)};
+    if (p.batch > 1) corobus.push_back(run_kafka_end_to_end(p));
     const auto raw = run_raw_librdkafka(p);
+    for (const auto& r : corobus) print(r);
     print(raw);
-    fmt::print("kafka: corobus / raw librdkafka throughput = {:.2f}\n", raw.rate() > 0 ? corobus.rate() / raw.rate() : 0.0);
-    clean &= corobus.clean() && raw.clean();
+    for (const auto& r : corobus) {
+      fmt::print("kafka: corobus{} / raw librdkafka throughput = {:.2f}\n",
+                 r.name.find("batches") != std::string::npos ? fmt::format(" in batches of {}", p.batch) : "",
+                 raw.rate() > 0 ? r.rate() / raw.rate() : 0.0);
+      clean &= r.clean();
+    }
+    clean &= raw.clean();
   }
   // One side alone, for profiling.
   for (const auto& [name, run] : {std::pair{"kafka-corobus", &run_kafka_end_to_end}, std::pair{"kafka-raw", &run_raw_librdkafka}})

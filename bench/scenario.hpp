@@ -12,6 +12,7 @@ struct parameters {
   std::size_t io_threads = 2;
   std::size_t publishers = 2;  // concurrent publishing coroutines, each owns a slice of the aggregates
   std::size_t payload_bytes = 100;
+  std::size_t batch = 5;  // Kafka: versions of one aggregate per publish (publish_envelopes when > 1)
 };
 
 struct result {
@@ -37,8 +38,15 @@ struct result {
 // async handler checks the order.
 result run_memory_dispatch(const parameters& p);
 
-// Kafka end to end on an embedded cluster (3 brokers, 6 partitions): publish_envelope and
-// subscribe_envelopes at once, one publisher per aggregate.
+// Kafka: how many records publishing may run ahead of consumption, in both variants. The
+// embedded cluster keeps only about 5 MB per partition and drops the oldest beyond that, so
+// an unbounded lead would measure the mock's trimming, not the clients: 20,000 records of
+// about 450 bytes over 6 partitions stay near 1.5 MB a partition.
+constexpr std::size_t kafka_max_lead = 20'000;
+
+// Kafka end to end on an embedded cluster (3 brokers, 6 partitions): publish_envelope (or
+// publish_envelopes, `batch` versions at a time) and subscribe_envelopes at once, one
+// publisher per aggregate.
 result run_kafka_end_to_end(const parameters& p);
 // The same data through a hand-written librdkafka producer thread and consumer-poll thread.
 result run_raw_librdkafka(const parameters& p);

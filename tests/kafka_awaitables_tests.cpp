@@ -14,6 +14,8 @@
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+
 #include <map>
 #include <set>
 #include <thread>
@@ -113,6 +115,33 @@ BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports)
     BOOST_TEST(total == static_cast<std::size_t>(count));
     BOOST_TEST(p.client.flush(5000ms));
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_larger_than_the_producer_queue_goes_out_whole_and_in_order) {
+  // Room for 10 records: the batch's 300 meet a full queue many times and must wait behind
+  // the first record refused, never pass it.
+  cluster_with_producer k(1, "batched", 1, 2, {{"queue.buffering.max.messages", "10"}});
+  auto& [cluster, pool, scope, p] = k;
+  std::vector<kafka::outgoing_record> records;
+  for (int i = 0; i < 300; ++i) records.push_back({"batched", "k", std::to_string(i), nullptr});
+  const auto [ec, reports] = run(pool.get_executor(), [&] {
+    return p.client.async_produce_batch(std::move(records), asio::as_tuple(asio::use_awaitable));
+  });
+  BOOST_TEST(!ec, ec.message());
+  BOOST_TEST_REQUIRE(reports.size() == 300u);
+  for (std::size_t i = 0; i < reports.size(); ++i) BOOST_TEST(reports[i].offset == static_cast<std::int64_t>(i));
+  // Refused records fail the batch with the first error; the others still go out.
+  std::vector<kafka::outgoing_record> mixed;
+  mixed.push_back({"batched", "k", "fine", nullptr});
+  mixed.push_back({"batched", "k", std::string(2'000'000, 'x'), nullptr});  // beyond message.max.bytes
+  mixed.push_back({"batched", "k", "fine too", nullptr});
+  const auto [mixed_ec, mixed_reports] = run(pool.get_executor(), [&] {
+    return p.client.async_produce_batch(std::move(mixed), asio::as_tuple(asio::use_awaitable));
+  });
+  BOOST_TEST((mixed_ec == kafka::make_error_code(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)), mixed_ec.message());
+  BOOST_TEST_REQUIRE(mixed_reports.size() == 3u);
+  BOOST_TEST(mixed_reports[0].offset == 300);
+  BOOST_TEST(mixed_reports[2].offset == 301);
 }
 
 BOOST_AUTO_TEST_CASE(the_same_key_goes_to_the_same_partition) {

@@ -71,6 +71,22 @@ asio::awaitable<publish_result> publish_envelope_with(std::shared_ptr<detail::bu
   }
 }
 
+asio::awaitable<std::vector<publish_result>> publish_envelopes_with(std::shared_ptr<detail::bus_core> core,
+                                                                    std::string topic, std::vector<envelope> batch) {
+  core->ensure_open("publish_envelopes");
+  validate_topic(topic);
+  for (const auto& e : batch) e.validate();  // all of them before anything is sent
+  auto& stats = core->stats();
+  try {
+    auto results = co_await core->backend().publish_envelopes(std::move(topic), std::move(batch));
+    stats.published.add(results.size());
+    co_return results;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
 }  // namespace
 
 asio::awaitable<publish_result> bus::publish(std::string topic, std::string payload, publish_options options) {
@@ -88,6 +104,10 @@ asio::awaitable<publish_result> bus::publish(std::string topic, std::string payl
 
 asio::awaitable<publish_result> bus::publish_envelope(std::string topic, envelope e) {
   return publish_envelope_with(core_, std::move(topic), std::move(e));
+}
+
+asio::awaitable<std::vector<publish_result>> bus::publish_envelopes(std::string topic, std::vector<envelope> batch) {
+  return publish_envelopes_with(core_, std::move(topic), std::move(batch));
 }
 
 namespace {

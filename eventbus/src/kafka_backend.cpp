@@ -138,14 +138,40 @@ asio::awaitable<publish_result> kafka_backend::publish(message msg) {
   return produce(std::move(msg.topic), std::move(msg.key), std::move(msg.payload), std::move(headers));
 }
 
-asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topic, envelope env) {
-  // Validated by the bus. The metadata headers go to librdkafka straight from the envelope.
+namespace {
+
+// An envelope as a record keyed by its aggregate id. Validated by the bus; the metadata
+// headers go to librdkafka straight from the envelope.
+kafka::outgoing_record to_record(std::string topic, envelope& env) {
   auto payload = detail::encode_validated(env);
   kafka::headers_ptr headers(rd_kafka_headers_new(8));
   for_each_metadata_header(env, [&headers](std::string_view name, std::string_view value) {
     kafka::add_header(headers.get(), name, value);
   });
-  return produce(std::move(topic), std::move(env.aggregate_id), std::move(payload), std::move(headers));
+  return {std::move(topic), std::move(env.aggregate_id), std::move(payload), std::move(headers)};
+}
+
+}  // namespace
+
+asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topic, envelope env) {
+  auto r = to_record(std::move(topic), env);
+  return produce(std::move(r.topic), std::move(r.key), std::move(r.value), std::move(r.headers));
+}
+
+asio::awaitable<std::vector<publish_result>> kafka_backend::publish_envelopes(std::string topic,
+                                                                              std::vector<envelope> batch) {
+  const producer_use use(*this);
+  if (!topic_ready(topic)) co_await ensure_topic(topic);
+  std::vector<kafka::outgoing_record> records;
+  records.reserve(batch.size());
+  for (auto& env : batch) records.push_back(to_record(topic, env));
+  auto outcome = co_await producer_->async_produce_batch(std::move(records), asio::as_tuple(asio::use_awaitable));
+  auto& [ec, reports] = outcome;
+  if (ec) throw boost::system::system_error(ec, fmt::format("producing to '{}'", topic));
+  std::vector<publish_result> results;
+  results.reserve(reports.size());
+  for (auto& r : reports) results.push_back({std::move(r.topic), r.partition, r.offset});
+  co_return results;
 }
 
 void kafka_backend::wait_for_producer_users() {

@@ -28,30 +28,67 @@ producer::producer(asio::any_io_executor ex, const properties& props)
 
 producer::~producer() = default;
 
-void producer::start(std::unique_ptr<pending> op) {
+rd_kafka_resp_err_t producer::try_start(std::unique_ptr<pending>& op) {
   // Ownership of the record and its headers moves to librdkafka before the call: once
   // producev succeeds, the report may complete the operation on another io thread before
   // producev even returns. Nothing of the operation is touched after that.
-  rd_kafka_headers_t* const headers = op->headers.release();
+  rd_kafka_headers_t* const headers = op->record.headers.release();
   pending* const opaque = op.release();
+  const auto& r = opaque->record;
   const auto err = rd_kafka_producev(
-      client_.get(), RD_KAFKA_V_TOPIC(opaque->topic.c_str()), RD_KAFKA_V_KEY(opaque->key.data(), opaque->key.size()),
-      RD_KAFKA_V_VALUE(opaque->value.data(), opaque->value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      client_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // completed by serve_ready_events()
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;  // completed by serve_ready_events()
   // Refused at once: no report will come, and the record and its headers are still ours.
   op.reset(opaque);
-  op->headers.reset(headers);
-  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // reports will drain the queue: try again soon
-    auto pause = std::make_shared<asio::steady_timer>(executor_, std::chrono::milliseconds(1));
-    pause->async_wait([this, pause, op = std::move(op)](boost::system::error_code) mutable { start(std::move(op)); });
+  op->record.headers.reset(headers);
+  return err;
+}
+
+void producer::refuse(std::unique_ptr<pending> op, rd_kafka_resp_err_t err) {
+  asio::post(executor_, [this, op = std::move(op), err]() mutable {
+    op->complete(executor_, make_error_code(err), delivery_report{std::move(op->record.topic)});
+  });
+}
+
+// librdkafka's queue (queue.buffering.max.messages) is full: reports will drain it.
+constexpr auto queue_full_pause = std::chrono::milliseconds(1);
+
+void producer::start(std::unique_ptr<pending> op) {
+  const auto err = try_start(op);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return refuse(std::move(op), err);
+  auto pause = std::make_shared<asio::steady_timer>(executor_, queue_full_pause);
+  pause->async_wait([this, pause, op = std::move(op)](boost::system::error_code) mutable { start(std::move(op)); });
+}
+
+void producer::start_batch(std::shared_ptr<batch> b, std::size_t from) {
+  if (b->records.empty()) {  // nothing to wait for: completed from the executor all the same
+    asio::post(executor_, [b = std::move(b)] { b->complete(); });
     return;
   }
-  // Unknown topic, message too large, ...: completed from the executor, never inside the
-  // initiation (the caller's coroutine has not suspended yet).
-  asio::post(executor_, [this, op = std::move(op), err]() mutable {
-    op->complete(executor_, make_error_code(err), delivery_report{std::move(op->topic)});
-  });
+  for (std::size_t i = from; i < b->records.size(); ++i) {
+    std::unique_ptr<pending> op =
+        std::make_unique<pending_with<batch_member>>(batch_member{b, i}, std::move(b->records[i]));
+    const auto err = try_start(op);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      refuse(std::move(op), err);
+      continue;
+    }
+    // The rest waits behind this record, so that the batch keeps its order.
+    b->records[i] = std::move(op->record);
+    auto pause = std::make_shared<asio::steady_timer>(executor_, queue_full_pause);
+    pause->async_wait([this, pause, b = std::move(b), i](boost::system::error_code) mutable { start_batch(std::move(b), i); });
+    return;
+  }
+}
+
+void producer::batch_member::operator()(boost::system::error_code ec, delivery_report r) const {
+  if (ec && !of->first_error) of->first_error = ec;
+  of->reports[index] = std::move(r);
+  if (--of->left == 0) of->complete();
 }
 
 void producer::serve_ready_events() {
@@ -67,7 +104,7 @@ void producer::serve_ready_events() {
           // the serving of every other report: its exception goes on to an io thread's run(),
           // as a posted handler's would.
           try {
-            op->complete(executor_, make_error_code(m->err), delivery_report{std::move(op->topic), m->partition, m->offset});
+            op->complete(executor_, make_error_code(m->err), delivery_report{std::move(op->record.topic), m->partition, m->offset});
           } catch (...) {
             asio::post(executor_, [e = std::current_exception()] { std::rethrow_exception(e); });
           }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corobus {
 
@@ -72,6 +73,13 @@ class bus {
   // Validates the envelope (errc::invalid_envelope, nothing sent) and sends it keyed by its
   // aggregate id, with its metadata also in headers.
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope e);
+  // Many envelopes for one await, in order (so one aggregate's versions may go together):
+  // on Kafka they are produced at once and batched by librdkafka, which is how a publisher
+  // gets throughput without giving up order. All are validated before any is sent. Results
+  // in the batch's order. When some fail, the first error is thrown once every envelope has
+  // its answer; the others may have been stored, so publish again and let consumers skip
+  // repeats by event id. Counted as one publish error.
+  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch);
 
   // Raw messages, unordered, at most `concurrency` handlers at once.
   asio::awaitable<subscription> subscribe(std::string topic, message_handler handler, subscribe_options options);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corobus::kafka {
 
@@ -25,6 +26,14 @@ struct delivery_report {
   std::string topic;
   std::int32_t partition = -1;
   std::int64_t offset = -1;
+};
+
+// One record to send: the operation owns it until librdkafka has copied it.
+struct outgoing_record {
+  std::string topic;
+  std::string key;
+  std::string value;
+  headers_ptr headers;
 };
 
 // Adds a copy of one header.
@@ -43,6 +52,8 @@ headers_ptr make_headers(const Range& headers) {
 class producer {
  public:
   using completion_signature = void(boost::system::error_code, delivery_report);
+  // The first error (if any record failed) and every record's report, in the batch's order.
+  using batch_completion_signature = void(boost::system::error_code, std::vector<delivery_report>);
 
   // `ex` should be a strand: run() and the cancellation of its wait happen there.
   // `props` are librdkafka properties (bootstrap.servers, ...); idempotence is on unless
@@ -69,12 +80,25 @@ class producer {
   auto async_produce(std::string topic, std::string key, std::string value, headers_ptr headers,
                      Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
-        [this](auto handler, std::string topic, std::string key, std::string value, headers_ptr headers) {
-          using op = pending_with<std::decay_t<decltype(handler)>>;
-          start(std::unique_ptr<pending>(new op(std::move(handler), std::move(topic), std::move(key),
-                                                std::move(value), std::move(headers))));
+        [this](auto handler, outgoing_record record) {
+          start(std::make_unique<pending_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(record)));
         },
-        token, std::move(topic), std::move(key), std::move(value), std::move(headers));
+        token, outgoing_record{std::move(topic), std::move(key), std::move(value), std::move(headers)});
+  }
+
+  // Sends `records` in their order (a full queue holds back the rest of the batch, never
+  // reorders it) and completes once every one has its report: one completion for many
+  // records. A record refused or failed makes the first such error the batch's; the other
+  // records are sent and reported all the same.
+  template <asio::completion_token_for<batch_completion_signature> Token = asio::use_awaitable_t<>>
+  auto async_produce_batch(std::vector<outgoing_record> records, Token&& token = {}) {
+    return asio::async_initiate<Token, batch_completion_signature>(
+        [this](auto handler, std::vector<outgoing_record> records) {
+          auto b = std::make_shared<batch_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(records),
+                                                                                   executor_);
+          start_batch(std::move(b), 0);
+        },
+        token, std::move(records));
   }
 
   // Waits (blocking) until every produced record has its report or `timeout` passed; true
@@ -88,19 +112,16 @@ class producer {
  private:
   // One record on its way: what producev needs, then the handler its report completes.
   struct pending {
-    pending(std::string t, std::string k, std::string v, headers_ptr h)
-        : topic(std::move(t)), key(std::move(k)), value(std::move(v)), headers(std::move(h)) {}
+    explicit pending(outgoing_record r) : record(std::move(r)) {}
     virtual ~pending() = default;
     // Calls the handler on its associated executor (inline when that is where we run).
     virtual void complete(const asio::any_io_executor& fallback, boost::system::error_code ec,
                           delivery_report r) = 0;
-    std::string topic, key, value;
-    headers_ptr headers;
+    outgoing_record record;
   };
   template <class Handler>
   struct pending_with final : pending {
-    pending_with(Handler h, std::string t, std::string k, std::string v, headers_ptr hs)
-        : pending(std::move(t), std::move(k), std::move(v), std::move(hs)), handler(std::move(h)) {}
+    pending_with(Handler h, outgoing_record r) : pending(std::move(r)), handler(std::move(h)) {}
     void complete(const asio::any_io_executor& fallback, boost::system::error_code ec, delivery_report r) override {
       const auto ex = asio::get_associated_executor(handler, fallback);
       asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(r)]() mutable { std::move(h)(ec, std::move(r)); });
@@ -108,7 +129,46 @@ class producer {
     Handler handler;
   };
 
-  // Hands the record to librdkafka; a refusal other than a full queue completes it at once.
+  // A batch's records, and what their reports have told so far. Its records' completions
+  // all run on the producer's executor (a strand), one at a time.
+  struct batch {
+    batch(std::vector<outgoing_record> r, asio::any_io_executor ex)
+        : records(std::move(r)), reports(records.size()), left(records.size()), executor(std::move(ex)) {}
+    virtual ~batch() = default;
+    // Calls the handler on its associated executor, else on `executor`.
+    virtual void complete() = 0;
+    std::vector<outgoing_record> records;  // moved out one by one as they are started
+    std::vector<delivery_report> reports;
+    boost::system::error_code first_error;
+    std::size_t left;
+    asio::any_io_executor executor;
+  };
+  template <class Handler>
+  struct batch_with final : batch {
+    batch_with(Handler h, std::vector<outgoing_record> r, asio::any_io_executor ex)
+        : batch(std::move(r), std::move(ex)), handler(std::move(h)) {}
+    void complete() override {
+      const auto ex = asio::get_associated_executor(handler, executor);
+      asio::dispatch(ex, [h = std::move(handler), ec = first_error, r = std::move(reports)]() mutable {
+        std::move(h)(ec, std::move(r));
+      });
+    }
+    Handler handler;
+  };
+  // Completes record `index` of a batch, and the batch with its last record.
+  struct batch_member {
+    std::shared_ptr<batch> of;
+    std::size_t index;
+    void operator()(boost::system::error_code ec, delivery_report r) const;
+  };
+
+  // Hands the record to librdkafka. Refused, the record comes back in `op` with the error.
+  rd_kafka_resp_err_t try_start(std::unique_ptr<pending>& op);
+  // Completes `op` with `err` from the executor, never inside the initiation (the caller's
+  // coroutine has not suspended yet).
+  void refuse(std::unique_ptr<pending> op, rd_kafka_resp_err_t err);
+  void start_batch(std::shared_ptr<batch> b, std::size_t from);
+  // try_start(), again after a millisecond while the queue is full; refuse() otherwise.
   void start(std::unique_ptr<pending> op);
   void serve_ready_events();
 

@@ -6,6 +6,7 @@
 #include <corobus/eventbus/message.hpp>
 
 #include <memory>
+#include <vector>
 
 namespace corobus::detail {
 
@@ -16,6 +17,10 @@ class backend {
   virtual asio::awaitable<publish_result> publish(message msg) = 0;
   // `env` is valid; the message's key is its aggregate id.
   virtual asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) = 0;
+  // Every envelope of `batch` is valid. Sent in order; completes when all were accepted,
+  // throwing the first failure once every envelope has its answer. By default one
+  // publish_envelope after the other.
+  virtual asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch);
 
   // Starts feeding `sub` (its topic and group).
   virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;

@@ -33,6 +33,8 @@ class kafka_backend final : public backend {
 
   asio::awaitable<publish_result> publish(message msg) override;
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
+  // One producer batch: the records go out together and one completion answers them all.
+  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch) override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void detach(const std::shared_ptr<subscriber>& sub) override;
   void stop_intake() override;
