@@ -28,12 +28,12 @@ producer::producer(asio::any_io_executor ex, const properties& props)
 
 producer::~producer() = default;
 
-rd_kafka_resp_err_t producer::try_start(std::unique_ptr<pending>& op) {
+rd_kafka_resp_err_t producer::try_start(std::unique_ptr<detail::produce_op>& op) {
   // Ownership of the record and its headers moves to librdkafka before the call: once
   // producev succeeds, the report may complete the operation on another io thread before
   // producev even returns. Nothing of the operation is touched after that.
   rd_kafka_headers_t* const headers = op->record.headers.release();
-  pending* const opaque = op.release();
+  detail::produce_op* const opaque = op.release();
   const auto& r = opaque->record;
   const auto err = rd_kafka_producev(
       client_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
@@ -46,31 +46,39 @@ rd_kafka_resp_err_t producer::try_start(std::unique_ptr<pending>& op) {
   return err;
 }
 
-void producer::refuse(std::unique_ptr<pending> op, rd_kafka_resp_err_t err) {
+void producer::refuse(std::unique_ptr<detail::produce_op> op, rd_kafka_resp_err_t err) {
   asio::post(executor_, [this, op = std::move(op), err]() mutable {
     op->complete(executor_, make_error_code(err), delivery_report{std::move(op->record.topic)});
   });
 }
 
-// librdkafka's queue (queue.buffering.max.messages) is full: reports will drain it.
-constexpr auto queue_full_pause = std::chrono::milliseconds(1);
+namespace {
 
-void producer::start(std::unique_ptr<pending> op) {
+// librdkafka's queue (queue.buffering.max.messages) is full: reports will drain it, so
+// `retry` runs a millisecond later.
+template <class Retry>
+void after_queue_full_pause(const asio::any_io_executor& ex, Retry retry) {
+  auto pause = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(1));
+  pause->async_wait([pause, retry = std::move(retry)](boost::system::error_code) mutable { retry(); });
+}
+
+}  // namespace
+
+void producer::start(std::unique_ptr<detail::produce_op> op) {
   const auto err = try_start(op);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return refuse(std::move(op), err);
-  auto pause = std::make_shared<asio::steady_timer>(executor_, queue_full_pause);
-  pause->async_wait([this, pause, op = std::move(op)](boost::system::error_code) mutable { start(std::move(op)); });
+  after_queue_full_pause(executor_, [this, op = std::move(op)]() mutable { start(std::move(op)); });
 }
 
-void producer::start_batch(std::shared_ptr<batch> b, std::size_t from) {
+void producer::start_batch(std::shared_ptr<detail::batch_op> b, std::size_t from) {
   if (b->records.empty()) {  // nothing to wait for: completed from the executor all the same
     asio::post(executor_, [b = std::move(b)] { b->complete(); });
     return;
   }
   for (std::size_t i = from; i < b->records.size(); ++i) {
-    std::unique_ptr<pending> op =
-        std::make_unique<pending_with<batch_member>>(batch_member{b, i}, std::move(b->records[i]));
+    std::unique_ptr<detail::produce_op> op =
+        std::make_unique<detail::produce_op_with<detail::batch_member>>(detail::batch_member{b, i}, std::move(b->records[i]));
     const auto err = try_start(op);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -79,16 +87,9 @@ void producer::start_batch(std::shared_ptr<batch> b, std::size_t from) {
     }
     // The rest waits behind this record, so that the batch keeps its order.
     b->records[i] = std::move(op->record);
-    auto pause = std::make_shared<asio::steady_timer>(executor_, queue_full_pause);
-    pause->async_wait([this, pause, b = std::move(b), i](boost::system::error_code) mutable { start_batch(std::move(b), i); });
+    after_queue_full_pause(executor_, [this, b = std::move(b), i]() mutable { start_batch(std::move(b), i); });
     return;
   }
-}
-
-void producer::batch_member::operator()(boost::system::error_code ec, delivery_report r) const {
-  if (ec && !of->first_error) of->first_error = ec;
-  of->reports[index] = std::move(r);
-  if (--of->left == 0) of->complete();
 }
 
 void producer::serve_ready_events() {
@@ -96,13 +97,11 @@ void producer::serve_ready_events() {
     switch (rd_kafka_event_type(ev.get())) {
       case RD_KAFKA_EVENT_DR:
         while (const auto* m = rd_kafka_event_message_next(ev.get())) {
-          std::unique_ptr<pending> op(static_cast<pending*>(m->_private));
+          std::unique_ptr<detail::produce_op> op(static_cast<detail::produce_op*>(m->_private));
           if (!op) continue;
-          // Inline when the handler's executor allows it (we run on an io thread of the
-          // pool): a post per report would wake another thread for each message. A handler
-          // that throws (the publisher's own completion handler, resumed inline) must not end
-          // the serving of every other report: its exception goes on to an io thread's run(),
-          // as a posted handler's would.
+          // A handler that throws (the publisher's own completion handler, resumed inline)
+          // must not end the serving of every other report: its exception goes on to an io
+          // thread's run(), as a posted handler's would.
           try {
             op->complete(executor_, make_error_code(m->err), delivery_report{std::move(op->record.topic), m->partition, m->offset});
           } catch (...) {

@@ -6,11 +6,10 @@
 // async_produce with the broker's partition and offset, or its error. No io thread ever
 // blocks in rd_kafka_poll. Many produces may be in flight at once; librdkafka batches them.
 #include <corobus/awaitables/kafka/config.hpp>
+#include <corobus/awaitables/kafka/detail/produce_ops.hpp>
 #include <corobus/awaitables/kafka/event_queue.hpp>
 
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
@@ -21,20 +20,6 @@
 #include <vector>
 
 namespace corobus::kafka {
-
-struct delivery_report {
-  std::string topic;
-  std::int32_t partition = -1;
-  std::int64_t offset = -1;
-};
-
-// One record to send: the operation owns it until librdkafka has copied it.
-struct outgoing_record {
-  std::string topic;
-  std::string key;
-  std::string value;
-  headers_ptr headers;
-};
 
 // Adds a copy of one header.
 inline void add_header(rd_kafka_headers_t* hs, std::string_view name, std::string_view value) {
@@ -81,7 +66,7 @@ class producer {
                      Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
         [this](auto handler, outgoing_record record) {
-          start(std::make_unique<pending_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(record)));
+          start(std::make_unique<detail::produce_op_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(record)));
         },
         token, outgoing_record{std::move(topic), std::move(key), std::move(value), std::move(headers)});
   }
@@ -94,7 +79,7 @@ class producer {
   auto async_produce_batch(std::vector<outgoing_record> records, Token&& token = {}) {
     return asio::async_initiate<Token, batch_completion_signature>(
         [this](auto handler, std::vector<outgoing_record> records) {
-          auto b = std::make_shared<batch_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(records),
+          auto b = std::make_shared<detail::batch_op_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(records),
                                                                                    executor_);
           start_batch(std::move(b), 0);
         },
@@ -110,66 +95,14 @@ class producer {
   void purge();
 
  private:
-  // One record on its way: what producev needs, then the handler its report completes.
-  struct pending {
-    explicit pending(outgoing_record r) : record(std::move(r)) {}
-    virtual ~pending() = default;
-    // Calls the handler on its associated executor (inline when that is where we run).
-    virtual void complete(const asio::any_io_executor& fallback, boost::system::error_code ec,
-                          delivery_report r) = 0;
-    outgoing_record record;
-  };
-  template <class Handler>
-  struct pending_with final : pending {
-    pending_with(Handler h, outgoing_record r) : pending(std::move(r)), handler(std::move(h)) {}
-    void complete(const asio::any_io_executor& fallback, boost::system::error_code ec, delivery_report r) override {
-      const auto ex = asio::get_associated_executor(handler, fallback);
-      asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(r)]() mutable { std::move(h)(ec, std::move(r)); });
-    }
-    Handler handler;
-  };
-
-  // A batch's records, and what their reports have told so far. Its records' completions
-  // all run on the producer's executor (a strand), one at a time.
-  struct batch {
-    batch(std::vector<outgoing_record> r, asio::any_io_executor ex)
-        : records(std::move(r)), reports(records.size()), left(records.size()), executor(std::move(ex)) {}
-    virtual ~batch() = default;
-    // Calls the handler on its associated executor, else on `executor`.
-    virtual void complete() = 0;
-    std::vector<outgoing_record> records;  // moved out one by one as they are started
-    std::vector<delivery_report> reports;
-    boost::system::error_code first_error;
-    std::size_t left;
-    asio::any_io_executor executor;
-  };
-  template <class Handler>
-  struct batch_with final : batch {
-    batch_with(Handler h, std::vector<outgoing_record> r, asio::any_io_executor ex)
-        : batch(std::move(r), std::move(ex)), handler(std::move(h)) {}
-    void complete() override {
-      const auto ex = asio::get_associated_executor(handler, executor);
-      asio::dispatch(ex, [h = std::move(handler), ec = first_error, r = std::move(reports)]() mutable {
-        std::move(h)(ec, std::move(r));
-      });
-    }
-    Handler handler;
-  };
-  // Completes record `index` of a batch, and the batch with its last record.
-  struct batch_member {
-    std::shared_ptr<batch> of;
-    std::size_t index;
-    void operator()(boost::system::error_code ec, delivery_report r) const;
-  };
-
   // Hands the record to librdkafka. Refused, the record comes back in `op` with the error.
-  rd_kafka_resp_err_t try_start(std::unique_ptr<pending>& op);
+  rd_kafka_resp_err_t try_start(std::unique_ptr<detail::produce_op>& op);
   // Completes `op` with `err` from the executor, never inside the initiation (the caller's
   // coroutine has not suspended yet).
-  void refuse(std::unique_ptr<pending> op, rd_kafka_resp_err_t err);
-  void start_batch(std::shared_ptr<batch> b, std::size_t from);
+  void refuse(std::unique_ptr<detail::produce_op> op, rd_kafka_resp_err_t err);
+  void start_batch(std::shared_ptr<detail::batch_op> b, std::size_t from);
   // try_start(), again after a millisecond while the queue is full; refuse() otherwise.
-  void start(std::unique_ptr<pending> op);
+  void start(std::unique_ptr<detail::produce_op> op);
   void serve_ready_events();
 
   asio::any_io_executor executor_;
