@@ -26,7 +26,6 @@ namespace {
 constexpr int brokers = 3;
 constexpr int partitions = 6;
 constexpr auto give_up_after = std::chrono::seconds(120);
-constexpr std::size_t max_lead = kafka_max_lead;
 
 }  // namespace
 
@@ -40,8 +39,8 @@ result run_kafka_end_to_end(const parameters& p) {
   std::atomic<bool> joined{false};
   std::promise<void> done;
   // The lead as credits: a publish takes one, an arrival gives it back.
-  const auto credits = async_queue<char>::create(max_lead);
-  for (std::size_t i = 0; i < max_lead; ++i) {
+  const auto credits = async_queue<char>::create(kafka_max_lead);
+  for (std::size_t i = 0; i < kafka_max_lead; ++i) {
     char credit = 0;
     credits->try_push(credit);
   }
@@ -194,7 +193,7 @@ result run_raw_librdkafka(const parameters& p) {
     std::size_t produced = 0;
     for (std::size_t v = 1; v <= per_aggregate; ++v)
       for (std::size_t a = 0; a < p.aggregates; ++a, ++produced) {
-        while (produced - arrived.received() >= max_lead) rd_kafka_poll(producer, 1);
+        while (produced - arrived.received() >= kafka_max_lead) rd_kafka_poll(producer, 1);
         const auto e = envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
         const auto value = e.encode();
         rd_kafka_headers_t* hs = rd_kafka_headers_new(4);  // the metadata headers corobus sends too

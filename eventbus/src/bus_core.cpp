@@ -79,21 +79,9 @@ void bus_core::drop_stale(const inbound& in) noexcept {
 void bus_core::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
 
 asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
-  // Counted before the hand-over, so that the message's end is never counted before its start.
-  stats_.accepted.add();
-  if (sub.needs_whole_message()) in.make_whole();
-  if (std::string error; sub.wants_envelopes() && !sub.decodes_itself() && !decode_envelope(in, error)) {
-    co_await dead_letter_undecodable(std::move(in), std::move(error));
-    co_return true;
-  }
-  switch (sub.try_accept(in)) {
-    case push_status::pushed: co_return true;
-    case push_status::full: break;
-    case push_status::closed:  // the subscription ended (or the bus closes) meanwhile
-      stats_.accepted.subtract();
-      ensure_open("publish");
-      co_return false;
-  }
+  if (try_dispatch(sub, in)) co_return true;
+  // Full, or ended meanwhile: wait for room (accept() throws errc::closed once it ended).
+  stats_.accepted.add();  // before the hand-over, so that the message's end is never counted before its start
   bool refused = false;
   try {
     co_await sub.accept(std::move(in));
@@ -101,7 +89,7 @@ asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
     if (e.code() != errc::closed) throw;
     refused = true;
   }
-  if (refused) {
+  if (refused) {  // the subscription ended (or the bus closes) meanwhile
     stats_.accepted.subtract();
     ensure_open("publish");
   }
@@ -109,9 +97,8 @@ asio::awaitable<bool> bus_core::dispatch(subscriber& sub, inbound in) {
 }
 
 bool bus_core::try_dispatch(subscriber& sub, inbound& in) {
-  if (sub.wants_envelopes() && !sub.decodes_itself() && !in.env) return false;
   if (sub.needs_whole_message()) in.make_whole();
-  stats_.accepted.add();  // before the hand-over, as in dispatch()
+  stats_.accepted.add();  // as in dispatch()
   if (sub.try_accept(in) == push_status::pushed) return true;
   stats_.accepted.subtract();
   return false;

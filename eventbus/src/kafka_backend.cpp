@@ -122,23 +122,11 @@ asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
   ready_topics_.insert(std::move(topic));
 }
 
-asio::awaitable<publish_result> kafka_backend::produce(std::string topic, std::string key, std::string payload,
-                                                       kafka::headers_ptr headers) {
-  const producer_use use(*this);
-  if (!topic_ready(topic)) co_await ensure_topic(topic);  // no coroutine on the usual path
-  auto outcome = co_await producer_->async_produce(std::move(topic), std::move(key), std::move(payload),
-                                                   std::move(headers), asio::as_tuple(asio::use_awaitable));
-  auto& [ec, report] = outcome;
-  if (ec) throw boost::system::system_error(ec, fmt::format("producing to '{}'", report.topic));
-  co_return publish_result{std::move(report.topic), report.partition, report.offset};
-}
-
-asio::awaitable<publish_result> kafka_backend::publish(message msg) {
-  auto headers = kafka::make_headers(msg.headers);
-  return produce(std::move(msg.topic), std::move(msg.key), std::move(msg.payload), std::move(headers));
-}
-
 namespace {
+
+[[noreturn]] void throw_produce_error(const boost::system::error_code& ec, std::string_view topic) {
+  throw boost::system::system_error(ec, fmt::format("producing to '{}'", topic));
+}
 
 // An envelope as a record keyed by its aggregate id. Validated by the bus; the metadata
 // headers go to librdkafka straight from the envelope.
@@ -153,9 +141,24 @@ kafka::outgoing_record to_record(std::string topic, envelope& env) {
 
 }  // namespace
 
+asio::awaitable<publish_result> kafka_backend::produce(kafka::outgoing_record r) {
+  const producer_use use(*this);
+  if (!topic_ready(r.topic)) co_await ensure_topic(r.topic);  // no coroutine on the usual path
+  auto outcome = co_await producer_->async_produce(std::move(r.topic), std::move(r.key), std::move(r.value),
+                                                   std::move(r.headers), asio::as_tuple(asio::use_awaitable));
+  auto& [ec, report] = outcome;
+  if (ec) throw_produce_error(ec, report.topic);
+  co_return publish_result{std::move(report.topic), report.partition, report.offset};
+}
+
+asio::awaitable<publish_result> kafka_backend::publish(message msg) {
+  kafka::outgoing_record r{std::move(msg.topic), std::move(msg.key), std::move(msg.payload),
+                           kafka::make_headers(msg.headers)};
+  return produce(std::move(r));
+}
+
 asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topic, envelope env) {
-  auto r = to_record(std::move(topic), env);
-  return produce(std::move(r.topic), std::move(r.key), std::move(r.value), std::move(r.headers));
+  return produce(to_record(std::move(topic), env));
 }
 
 asio::awaitable<std::vector<publish_result>> kafka_backend::publish_envelopes(std::string topic,
@@ -167,7 +170,7 @@ asio::awaitable<std::vector<publish_result>> kafka_backend::publish_envelopes(st
   for (auto& env : batch) records.push_back(to_record(topic, env));
   auto outcome = co_await producer_->async_produce_batch(std::move(records), asio::as_tuple(asio::use_awaitable));
   auto& [ec, reports] = outcome;
-  if (ec) throw boost::system::system_error(ec, fmt::format("producing to '{}'", topic));
+  if (ec) throw_produce_error(ec, topic);
   std::vector<publish_result> results;
   results.reserve(reports.size());
   for (auto& r : reports) results.push_back({std::move(r.topic), r.partition, r.offset});

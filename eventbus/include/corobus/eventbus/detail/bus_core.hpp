@@ -52,17 +52,18 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   // A message that will not be handled (close): counted and logged by the caller's summary.
   void abandon(std::size_t n) noexcept;
 
-  // Hands `in` to `sub`. For an envelope subscriber that does not decode itself the message
-  // is decoded first (see decode_envelope). Waits while `sub` is full. False when `sub`
-  // ended meanwhile (unsubscribed) and did not take it; throws errc::closed when that is
-  // because the bus closes.
+  // Hands `in` to `sub`, waiting while `sub` is full. False when `sub` ended meanwhile
+  // (unsubscribed) and did not take it; throws errc::closed when that is because the bus
+  // closes.
   asio::awaitable<bool> dispatch(subscriber& sub, inbound in);
-  // dispatch() without waiting: true when `sub` took `in` now; false (and `in` untouched)
-  // when that takes dispatch(): `sub` is full or ended, or `in` must be decoded first.
+  // dispatch() without waiting: true when `sub` took `in` now; false (and `in` not taken)
+  // when `sub` is full or ended.
   bool try_dispatch(subscriber& sub, inbound& in);
-  // Decodes in.env from the payload when it is missing; false, with the reason in `error`,
-  // when the payload is no envelope. Such a message then goes to dead_letter_undecodable().
-  // (Not a coroutine: it runs for every message, and only the rare failure needs to wait.)
+  // For subscribers that want envelopes, on their own tasks (so decoding runs on every io
+  // thread): decodes in.env from the payload when it is missing; false, with the reason in
+  // `error`, when the payload is no envelope. Such a message then goes to
+  // dead_letter_undecodable(). (Not a coroutine: it runs for every message, and only the
+  // rare failure needs to wait.)
   bool decode_envelope(inbound& in, std::string& error);
   asio::awaitable<void> dead_letter_undecodable(inbound in, std::string error);
 

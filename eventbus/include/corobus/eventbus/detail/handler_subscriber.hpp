@@ -25,7 +25,6 @@ class handler_subscriber final : public subscriber {
   asio::awaitable<void> accept(inbound in) override;
   void close_intake() override;
   bool drains_itself() const noexcept override { return true; }
-  bool decodes_itself() const noexcept override { return true; }
   std::size_t take_abandoned() override;
   void interrupt(const message_source& source) override;
 

@@ -50,8 +50,7 @@ class kafka_backend final : public backend {
   // Applies the topic strategy to `topic`, once per topic and bus.
   asio::awaitable<void> ensure_topic(std::string topic);
   bool topic_ready(std::string_view topic);  // the strategy was applied
-  asio::awaitable<publish_result> produce(std::string topic, std::string key, std::string payload,
-                                          kafka::headers_ptr headers);
+  asio::awaitable<publish_result> produce(kafka::outgoing_record r);
   kafka_group& group(const std::string& name);
 
   // Counts one use of the producer (a publish, a topic check) so that shutdown() destroys it

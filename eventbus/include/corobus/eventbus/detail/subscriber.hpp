@@ -16,10 +16,9 @@ class subscriber {
 
   const std::string& topic() const noexcept { return topic_; }
   const std::string& group() const noexcept { return group_; }
-  // True when messages must carry a decoded envelope (dispatch() decodes them).
+  // True when its handler takes envelopes: it decodes those that come without one
+  // (bus_core::decode_envelope).
   bool wants_envelopes() const noexcept { return wants_envelopes_; }
-  // True when it decodes envelopes itself (on its lanes, in parallel), so dispatch does not.
-  virtual bool decodes_itself() const noexcept { return false; }
   // True when the message itself reaches the application (a message handler, or a stream's
   // reader, who may keep it): it must then own its payload and headers (inbound::make_whole).
   bool needs_whole_message() const noexcept { return !wants_envelopes_ || !drains_itself(); }
