@@ -19,6 +19,8 @@ void print(const result& r) {
   fmt::print("{}\n", r.name);
   fmt::print("  messages        {} sent, {} received, {} order violations\n", r.sent, r.received, r.order_violations);
   fmt::print("  throughput      {:.0f} msg/s ({:.3f} s)\n", r.rate(), r.seconds);
+  fmt::print("  cpu             {:.2f} s of the process, {:.2f} cores, {:.1f} us a message\n", r.cpu_seconds,
+             r.seconds > 0 ? r.cpu_seconds / r.seconds : 0.0, r.received ? r.cpu_seconds * 1e6 / r.received : 0.0);
   fmt::print("  end-to-end      p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n", r.p50_ms, r.p99_ms, r.max_ms);
   fmt::print("  peak RSS        {:.1f} MiB\n", r.rss_peak_kib / 1024.0);
   fmt::print("  threads         {} before, {} after close\n", r.threads_before, r.threads_after);

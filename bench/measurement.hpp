@@ -69,13 +69,17 @@ class arrivals {
   std::atomic<std::size_t> received_{0}, violations_{0};
 };
 
+// The run ended with its last arrival: its wall and CPU time.
+inline void stop_clock(result& r, const run_clock& clock) {
+  r.seconds = clock.wall_seconds();
+  r.cpu_seconds = clock.cpu_seconds();
+}
+
 // Waits up to `timeout` for the last arrival (the run's time, from `start`), then closes `b`
 // and notes its tasks at peak and after close.
-inline void close_after_last_arrival(result& r, bus& b, std::future<void> last_arrival,
-                                     std::chrono::steady_clock::time_point start,
+inline void close_after_last_arrival(result& r, bus& b, std::future<void> last_arrival, const run_clock& clock,
                                      std::chrono::steady_clock::duration timeout) {
-  if (last_arrival.wait_for(timeout) == std::future_status::ready)
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (last_arrival.wait_for(timeout) == std::future_status::ready) stop_clock(r, clock);
   r.tasks_peak = b.metrics().peak_tasks;
   b.close();
   r.tasks_after = b.metrics().live_tasks;

@@ -37,12 +37,12 @@ result run_memory_dispatch(const parameters& p) {
         for (std::size_t a = k; a < p.aggregates; a += p.publishers)
           co_await b.publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
     };
-    const auto start = std::chrono::steady_clock::now();
+    const run_clock clock;
     std::vector<std::future<void>> publishers;
     for (std::size_t k = 0; k < p.publishers; ++k)
       publishers.push_back(asio::co_spawn(b.get_executor(), publisher(k), asio::use_future));
     for (auto& f : publishers) f.get();
-    close_after_last_arrival(r, b, done.get_future(), start, std::chrono::minutes(5));
+    close_after_last_arrival(r, b, done.get_future(), clock, std::chrono::minutes(5));
   }
   finish_result(r, arrived);
   return r;

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 #include <chrono>
+#include <ctime>
 
 namespace corobus::bench {
 
@@ -45,6 +46,25 @@ struct process_snapshot {
   std::size_t threads = count_entries("/proc/self/task");
   std::size_t descriptors = count_entries("/proc/self/fd");
   std::size_t rss_kib = status_kib("VmRSS");
+};
+
+// The measured part of a run: wall time, and the CPU time of the whole process in it (every
+// thread: the io pool's, librdkafka's and the embedded brokers').
+class run_clock {
+ public:
+  run_clock() : wall_(std::chrono::steady_clock::now()), cpu_(process_cpu_seconds()) {}
+  std::chrono::steady_clock::duration elapsed() const { return std::chrono::steady_clock::now() - wall_; }
+  double wall_seconds() const { return std::chrono::duration<double>(elapsed()).count(); }
+  double cpu_seconds() const { return process_cpu_seconds() - cpu_; }
+
+ private:
+  static double process_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  }
+  std::chrono::steady_clock::time_point wall_;
+  double cpu_;
 };
 
 }  // namespace corobus::bench

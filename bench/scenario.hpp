@@ -20,7 +20,8 @@ struct result {
   std::size_t sent = 0;
   std::size_t received = 0;
   std::size_t order_violations = 0;
-  double seconds = 0;  // first publish to last message handled
+  double seconds = 0;      // first publish to last message handled
+  double cpu_seconds = 0;  // CPU time of the whole process in those seconds
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   std::size_t rss_peak_kib = 0;
   std::size_t threads_before = 0, threads_after = 0;
