@@ -72,7 +72,10 @@ struct config {
   std::size_t io_threads = 0;  // 0: one per hardware thread
 
   // Subscription defaults (subscribe_options may override them per subscription).
-  std::size_t lanes = 256;           // keyed lanes per envelope subscription
+  // Keyed lanes per envelope subscription: at most this many of its handlers run at once (one
+  // per lane). 256 suits handlers that wait on I/O; for handlers that never suspend a few per
+  // io thread are enough, and more only cost wake-ups of idle lanes.
+  std::size_t lanes = 256;
   std::size_t lane_capacity = 64;   // messages a lane holds before intake waits
   std::size_t concurrency = 64;      // handlers at once in an unordered subscription
   std::size_t stream_capacity = 1000;
