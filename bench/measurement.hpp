@@ -75,7 +75,7 @@ inline void stop_clock(result& r, const run_clock& clock) {
   r.cpu_seconds = clock.cpu_seconds();
 }
 
-// Waits up to `timeout` for the last arrival (the run's time, from `start`), then closes `b`
+// Waits up to `timeout` for the last arrival (the run's time and CPU, from `clock`), then closes `b`
 // and notes its tasks at peak and after close.
 inline void close_after_last_arrival(result& r, bus& b, std::future<void> last_arrival, const run_clock& clock,
                                      std::chrono::steady_clock::duration timeout) {
