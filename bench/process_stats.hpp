@@ -1,5 +1,5 @@
 #pragma once
-// What the benchmark reads about its own process: threads, descriptors, memory.
+// What the benchmark reads about its own process: threads, descriptors, memory, CPU time.
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
