@@ -423,6 +423,48 @@ BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_
   BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
 }
 
+BOOST_AUTO_TEST_CASE(a_held_offset_is_not_running_and_holds_the_watermark_until_it_ends) {
+  kafka::partition_progress p;
+  for (std::int64_t o = 0; o < 4; ++o) p.started(o);
+  p.held(1);  // its dead letter is refused for now
+  p.held(1);  // twice is once
+  p.done(0);
+  p.done(2);
+  p.done(3);
+  BOOST_TEST(p.in_flight() == 0u);  // a revoke does not wait for it
+  BOOST_TEST(p.held_count() == 1u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
+  p.held(7);  // never started: ignored
+  BOOST_TEST(p.held_count() == 1u);
+  BOOST_TEST(p.done(1));    // written at last: the hold ends
+  BOOST_TEST(!p.done(1));   // once
+  BOOST_TEST(p.held_count() == 0u);
+  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
+  p.started(4);
+  p.held(4);
+  BOOST_TEST(p.released(4));  // its partition moved while it was held
+  BOOST_TEST(p.held_count() == 0u);
+  BOOST_TEST(p.in_flight() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_partition_resumed_where_its_work_stopped_offers_that_position_for_commit) {
+  kafka::partition_progress before;
+  BOOST_TEST(!before.position());
+  for (std::int64_t o = 40; o < 45; ++o) before.started(o);
+  before.done(40);
+  before.done(41);
+  before.released(42);  // revoked before its lane reached it
+  before.done(43);
+  BOOST_TEST((before.position() == std::optional<std::int64_t>(42)));
+  BOOST_TEST((before.position() == std::optional<std::int64_t>(42)), "a look hands nothing out");
+  kafka::partition_progress after;  // the same partition, assigned again
+  after.resume_at(*before.position());
+  BOOST_TEST((after.take_commit_position() == std::optional<std::int64_t>(42)));  // stored in the new generation
+  after.started(42);
+  after.done(42);
+  BOOST_TEST((after.take_commit_position() == std::optional<std::int64_t>(43)));
+}
+
 BOOST_AUTO_TEST_CASE(the_commit_position_holds_under_concurrent_completion) {
   kafka::partition_progress p;
   constexpr int count = 20000;

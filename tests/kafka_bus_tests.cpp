@@ -3,11 +3,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include "member_process.hpp"
+#include "raw_kafka.hpp"
 #include "support.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -104,6 +106,13 @@ struct seen_versions {
   std::size_t size() {
     std::lock_guard lock(mutex);
     return count;
+  }
+  // Versions this consumer handled more than once itself.
+  std::size_t repeats() {
+    std::lock_guard lock(mutex);
+    std::size_t n = 0;
+    for (const auto& [agg, versions] : by_aggregate) n += versions.size() - std::set(versions.begin(), versions.end()).size();
+    return n;
   }
   // Order breaks: a version that skips ahead of the one before it. Going back is a
   // redelivery (a replay from the committed position), which then must run in order again.
@@ -335,10 +344,17 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
   gather(all, seen);
   for (auto& s : seen) BOOST_TEST(s.gaps() == 0u);  // per-key order in what each member saw
   BOOST_TEST_MESSAGE("handled: first " << seen[0].size() << ", second " << seen[1].size() << ", third "
-                                       << seen[2].size() << "; duplicates " << all.duplicates());
+                                       << seen[2].size() << "; duplicates " << all.duplicates() << "; repeats within "
+                                       << "each member " << seen[0].repeats() << ", " << seen[1].repeats() << ", "
+                                       << seen[2].repeats());
   // Redelivered: at most the window of each member that gave partitions up (the first when
   // the second joined; both when the first closed; the second when it was killed).
   BOOST_TEST(all.duplicates() <= 4 * window);
+  // A partition that comes back to its member goes on where that member's work stopped, not
+  // from the group's commit (refused while the rebalance was pending): a member repeats only
+  // what its lanes had not reached when the revoke came, above what they had done. Without
+  // that, the second member repeated 197 and 319 of its own messages in two runs; with it, 0.
+  for (auto& s : seen) BOOST_TEST(s.repeats() <= window / 4);
   publisher.close();
 }
 
@@ -567,35 +583,196 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   BOOST_TEST(poison_calls == 3);
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_dead_letter_write_leaves_the_message_uncommitted) {
+// Another producer (plain librdkafka) writes whatever it likes, among valid envelopes of the
+// same keys: each invalid record reaches the dead-letter topic, the largest cut to fit with
+// headers that say so, and the valid ones are handled in order.
+BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_whatever_their_size_or_shape) {
   kafka::embedded_cluster cluster(1);
-  auto cfg = shared_cluster_config(cluster, {"ledger"});
-  cfg.retry.attempts = 2;
+  auto cfg = shared_cluster_config(cluster, {"hostile"});
   cfg.retry.initial_backoff = std::chrono::milliseconds(1);
-  const subscribe_options group("ledger-service");
-  std::atomic<int> deliveries{0};
-  std::atomic<bool> consuming{false};
+  const subscribe_options group("hostile-service");
+  // The largest record librdkafka's default message.max.bytes (1,000,000) takes with this key:
+  // 36 bytes of framing at most, then key and value.
+  const std::string big_key = "agg-1";
+  const std::size_t biggest = 1'000'000 - 36 - big_key.size();
+  std::string binary("\0\x01\xff{\"event_id\":\0", 16);
+  const std::vector<raw_record> invalid = {
+      {big_key, std::string(biggest, '\xfe')},  // no JSON, as large as the topic takes
+      {std::nullopt, "no key, no JSON"},
+      {std::nullopt, R"({"event_id":"e1"})"},  // no key, JSON but not an envelope
+      {std::string("agg-2"), ""},               // empty
+      {std::string("agg-3"), binary},           // binary with NUL bytes
+      {std::string("agg-2"), R"({"hello":"world"})"},
+      {std::string("agg-3"), "[1,2,3]"},
+      {std::string("agg-1"), R"({"event_id":"x","aggregate_id":"agg-1","event_type":"T","event_version":0,"payload":{}})"},
+  };
+  std::vector<raw_record> records;
+  constexpr int aggregates = 3, versions = 6;
+  for (int v = 1; v <= versions; ++v) {
+    for (int a = 1; a <= aggregates; ++a) {
+      const auto id = "agg-" + std::to_string(a);
+      records.push_back({id, envelope::make(id, "Changed", v, R"({"v":1})").encode()});
+    }
+    if (v <= 4)  // invalid records between valid versions, two at a time
+      for (std::size_t i = 2 * (v - 1); i < 2 * v && i < invalid.size(); ++i) records.push_back(invalid[i]);
+  }
+  produce_raw(cluster.bootstrap_servers(), "hostile", records);
+
+  seen_versions seen;
   {
     bus b(cfg);
-    run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("ledger", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
-        // On the last attempt, the broker will refuse the next produce: the dead letter.
-        if (++deliveries == 2) cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-        throw std::runtime_error("ledger closed");
-        co_return;
-      }), group);
-      co_await until_consuming(b, "ledger", consuming);
-      co_await b.publish_envelope("ledger", envelope::make("entry-1", "Posted", 1, "{}"));
-    });
-    BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().lost == 1u; }));  // logged, counted
+    envelope_handler handle = [&](const envelope& e) -> asio::awaitable<void> {
+      seen.add(e);
+      co_return;
+    };
+    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("hostile", handle, group); });
+    BOOST_TEST_REQUIRE(eventually([&] {
+      const auto m = b.metrics();
+      return seen.size() == aggregates * versions && m.dead_lettered == invalid.size() && m.in_flight == 0;
+    }, 60s));
+    const auto m = b.metrics();
+    BOOST_TEST(m.undecodable == invalid.size());
+    BOOST_TEST(m.held == 0u);
+    BOOST_TEST(m.lost == 0u);
     b.close();
   }
-  // Not committed: the group's next consumer gets it again.
-  std::atomic<bool> redelivered{false};
+  BOOST_TEST(seen.gaps() == 0u);  // in order per key, around the invalid ones
+  for (const auto& [aggregate, got] : seen.by_aggregate) BOOST_TEST(got.size() == std::size_t(versions));
+
+  // Read the dead-letter topic back: every invalid record, once.
+  const auto dead = consume_raw(cluster.bootstrap_servers(), "hostile.dlq", 6, invalid.size() + 1, 10s);
+  BOOST_TEST_REQUIRE(dead.size() == invalid.size());
+  std::size_t cut = 0;
+  for (const auto& d : dead) {
+    BOOST_TEST(*find_header(d.headers, dead_letter_headers::origin_topic) == "hostile");
+    BOOST_TEST_REQUIRE(find_header(d.headers, dead_letter_headers::origin_offset) != nullptr);
+    BOOST_TEST(find_header(d.headers, dead_letter_headers::error)->find("undecodable") != std::string::npos);
+    if (const auto* t = find_header(d.headers, dead_letter_headers::truncated)) {
+      ++cut;  // the big one: what fits of it, and where the whole record is
+      BOOST_TEST(*t == "value");
+      BOOST_TEST(*find_header(d.headers, dead_letter_headers::original_size) == std::to_string(biggest));
+      BOOST_TEST(d.key == big_key);
+      BOOST_TEST(d.payload.size() < biggest);
+      BOOST_TEST(d.payload.size() > biggest - 1000);
+      BOOST_TEST(d.payload == std::string(d.payload.size(), '\xfe'));
+    } else {
+      const bool kept = std::any_of(invalid.begin(), invalid.end(), [&](const raw_record& r) {
+        return r.value == d.payload && r.key.value_or("") == d.key;
+      });
+      BOOST_TEST(kept, "dead letter of '" << d.key << "' holds the record's value exactly");
+    }
+  }
+  BOOST_TEST(cut == 1u);
+
+  // Everything was committed: a new member of the group receives nothing again. A marker on
+  // each partition, after everything else there, proves it has read to the end.
+  std::atomic<int> markers{0}, again{0};
+  bus next(cfg);
+  envelope_handler count = [&](const envelope& e) -> asio::awaitable<void> {
+    if (is_marker(e)) ++markers;
+    else ++again;
+    co_return;
+  };
+  run(next.get_executor(), [&]() -> asio::awaitable<void> { co_await next.subscribe_envelopes("hostile", count, group); });
+  std::vector<raw_record> ends;
+  for (int p = 0; p < 6; ++p) ends.push_back({std::string("marker"), marker().encode(), p});
+  produce_raw(cluster.bootstrap_servers(), "hostile", ends);
+  BOOST_TEST_REQUIRE(eventually([&] { return markers == 6; }, 30s));
+  next.close();
+  BOOST_TEST(again == 0);
+  BOOST_TEST(next.metrics().dead_lettered == 0u);
+}
+
+// The cluster refuses every dead-letter write (authorization): the record is held, never
+// committed past, said so; its partition pauses and the others go on past the in-flight window.
+BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_and_the_rest_goes_on) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"ledger"});
+  cfg.kafka.max_in_flight = 20;
+  cfg.dead_letters.initial_backoff = std::chrono::milliseconds(10);
+  cfg.dead_letters.max_backoff = std::chrono::milliseconds(200);
+  const subscribe_options group("ledger-service");
+  // The undecodable record first on partition 0, then 150 valid envelopes over all six.
+  constexpr int valid = 150;
+  std::vector<raw_record> records{{std::string("poison"), "not an envelope", 0}};
+  for (int i = 0; i < valid; ++i) {
+    const auto id = "agg-" + std::to_string(i % 30);
+    records.push_back({id, envelope::make(id, "Posted", i / 30 + 1, "{}").encode(), i % 6});
+  }
+  produce_raw(cluster.bootstrap_servers(), "ledger", records);
+  cluster.fail_requests(0 /* Produce */, 100000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+
+  const auto said_before = logged_warnings_containing("is held");
+  std::atomic<int> elsewhere{0};
+  envelope_handler count = [&](const envelope& e) -> asio::awaitable<void> {
+    if (aggregate_number(e) % 6 != 0) ++elsewhere;  // partitions 1 to 5
+    co_return;
+  };
+  {
+    bus b(cfg);
+    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("ledger", count, group); });
+    BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().held == 1u; }, 30s));
+    // Far more than the window on the other partitions: they go on.
+    BOOST_TEST_REQUIRE(eventually([&] { return elsewhere == valid * 5 / 6; }, 30s));
+    BOOST_TEST(logged_warnings_containing("is held") > said_before);
+    BOOST_TEST(logged_warnings_containing("'ledger' partition 0 offset 0") > 0u);
+    const auto m = b.metrics();
+    BOOST_TEST(m.lost == 0u);
+    BOOST_TEST(m.dead_lettered == 0u);
+    b.close();
+    BOOST_TEST(b.metrics().held == 0u);  // at close: not handled, so abandoned
+    BOOST_TEST(b.metrics().abandoned >= 1u);
+    BOOST_TEST(b.metrics().live_tasks == 0u);
+  }
+  // Not committed past: the group's position on partition 0 is still the held record's.
+  const auto position = committed_offset(cluster.bootstrap_servers(), "ledger-service", "ledger", 0);
+  BOOST_TEST((position == 0 || position == RD_KAFKA_OFFSET_INVALID), "committed " << position);
+  BOOST_TEST(committed_offset(cluster.bootstrap_servers(), "ledger-service", "ledger", 1) == valid / 6);
+  // A new bus in the group receives it again (and holds it again: the cluster still refuses).
   bus again(cfg);
-  flag_arrival(again, "ledger", group, "entry-1", redelivered);
-  BOOST_TEST(eventually([&] { return redelivered.load(); }, 30s));
+  run(again.get_executor(), [&]() -> asio::awaitable<void> { co_await again.subscribe_envelopes("ledger", count, group); });
+  BOOST_TEST(eventually([&] { return again.metrics().held == 1u; }, 30s));
   again.close();
+}
+
+// The dead-letter write times out a few times (the broker answers NOT_ENOUGH_REPLICAS for a
+// while, longer than message.timeout.ms): tried again in place, written once, nothing held.
+BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_once_and_nothing_stalls) {
+  kafka::embedded_cluster cluster(1);
+  auto cfg = shared_cluster_config(cluster, {"audit-trail"});
+  cfg.kafka.producer_properties["message.timeout.ms"] = "300";
+  cfg.dead_letters.initial_backoff = std::chrono::milliseconds(10);
+  cfg.dead_letters.max_backoff = std::chrono::milliseconds(10000);
+  const subscribe_options group("audit-service");
+  bus b(cfg);
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.publish_envelope("audit-trail", envelope::make("agg-0", "Logged", 1, "{}"));
+    co_await b.publish("audit-trail", "not an envelope", publish_options("agg-0"));
+    for (int v = 2; v <= 40; ++v) co_await b.publish_envelope("audit-trail", envelope::make("agg-0", "Logged", v, "{}"));
+  });
+  // librdkafka retries each failed request after retry.backoff.ms (100 ms): about 1.5 s of
+  // refusals, so several of its 300 ms deliveries time out before one goes through.
+  cluster.fail_requests(0 /* Produce */, 15, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  const auto retried_before = logged_warnings_containing("trying again in");
+
+  seen_versions seen;
+  envelope_handler handle = [&](const envelope& e) -> asio::awaitable<void> {
+    seen.add(0, e.event_version);
+    co_return;
+  };
+  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("audit-trail", handle, group); });
+  BOOST_TEST_REQUIRE(eventually([&] { return seen.size() == 40u && b.metrics().dead_lettered == 1u; }, 60s));
+  b.close();
+  const auto m = b.metrics();
+  BOOST_TEST(m.held == 0u);
+  BOOST_TEST(m.lost == 0u);
+  BOOST_TEST(m.abandoned == 0u);
+  BOOST_TEST(seen.gaps() == 0u);
+  BOOST_TEST(m.published == m.delivered + m.dead_lettered + m.held + m.abandoned + m.rebalanced + m.lost + m.unrouted +
+                                static_cast<std::uint64_t>(m.in_flight));  // 41 == 40 + 1
+  BOOST_TEST(logged_warnings_containing("trying again in") > retried_before);  // it did fail first
+  const auto dead = consume_raw(cluster.bootstrap_servers(), "audit-trail.dlq", 6, 2, 5s);
+  BOOST_TEST(dead.size() == 1u);  // once
 }
 
 BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_the_commits) {

@@ -10,19 +10,30 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace corobus::test {
 namespace {
 
 std::atomic<std::size_t> warnings{0};
+std::mutex recent_mutex;
+std::deque<std::string> recent;  // the last warnings and errors, for tests that read what was said
+constexpr std::size_t recent_kept = 4000;
 
 class counting_sink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    if (msg.level >= spdlog::level::warn) warnings.fetch_add(1);
+    if (msg.level < spdlog::level::warn) return;
+    warnings.fetch_add(1);
+    std::lock_guard lock(recent_mutex);
+    recent.emplace_back(msg.payload.data(), msg.payload.size());
+    if (recent.size() > recent_kept) recent.pop_front();
   }
   void flush_() override {}
 };
@@ -45,6 +56,12 @@ struct logging_fixture {
 };
 
 std::size_t logged_warnings() { return warnings.load(); }
+
+std::size_t logged_warnings_containing(std::string_view text) {
+  std::lock_guard lock(recent_mutex);
+  return static_cast<std::size_t>(
+      std::count_if(recent.begin(), recent.end(), [text](const std::string& line) { return line.find(text) != std::string::npos; }));
+}
 
 }  // namespace corobus::test
 

@@ -14,6 +14,7 @@
 #include <future>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace corobus::test {
 
@@ -56,5 +57,7 @@ std::size_t descriptor_count();  // entries of /proc/self/fd
 
 // Lines the "corobus" logger wrote at warning level or above, since the test binary started.
 std::size_t logged_warnings();
+// Of the last few thousand such lines, those that contain `text`.
+std::size_t logged_warnings_containing(std::string_view text);
 
 }  // namespace corobus::test

@@ -198,7 +198,7 @@ bool bus::closed() const noexcept { return core_->closing(); }
 
 metrics_snapshot bus::metrics() const noexcept {
   auto s = core_->stats().snapshot();
-  s.live_tasks = core_->scope().live();
+  s.live_tasks = core_->live_tasks();
   s.peak_tasks = core_->scope().peak();
   return s;
 }

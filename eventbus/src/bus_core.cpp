@@ -1,10 +1,13 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
+#include <corobus/eventbus/detail/dead_letter.hpp>
 #include <corobus/eventbus/detail/kafka_backend.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -120,41 +123,125 @@ asio::awaitable<void> bus_core::dead_letter_undecodable(inbound in, std::string 
   co_await dead_letter(std::move(in), "undecodable envelope: " + error, 0);
 }
 
-asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {
-  const auto& m = *in.msg;
-  message dl;
-  dl.topic = dead_letter_topic(m.topic);
-  dl.key = m.key;
-  dl.payload = !in.payload().empty() || !in.env ? std::string(in.payload()) : in.env->encode();
-  dl.headers = in.headers();
-  if (in.env && !find_header(dl.headers, envelope_headers::event_id)) {
-    auto metadata = metadata_headers(*in.env);  // the in-process backend skips them when nobody reads bytes
-    dl.headers.insert(dl.headers.end(), metadata.begin(), metadata.end());
-  }
-  dl.headers.push_back({std::string(dead_letter_headers::error), error});
-  dl.headers.push_back({std::string(dead_letter_headers::origin_topic), m.topic});
-  dl.headers.push_back({std::string(dead_letter_headers::origin_partition), std::to_string(m.partition)});
-  dl.headers.push_back({std::string(dead_letter_headers::origin_offset), std::to_string(m.offset)});
-  dl.headers.push_back({std::string(dead_letter_headers::attempts), std::to_string(attempts)});
-  const auto where = fmt::format("'{}' partition {} offset {} key '{}'", m.topic, m.partition, m.offset, m.key);
+struct bus_core::pending_dead_letter {
+  pending_dead_letter(inbound i, std::string e, unsigned a, const dead_letter_policy& policy,
+                      std::optional<std::size_t> max_record_bytes)
+      : in(std::move(i)),
+        error(std::move(e)),
+        attempts(a),
+        letter(make_dead_letter(in, error, attempts)),
+        plan(policy, value_budget(letter, max_record_bytes)),
+        where(fmt::format("'{}' partition {} offset {} key '{}'", in.msg->topic, in.msg->partition,
+                          in.msg->offset, in.msg->key)) {}
 
-  std::string failure;
+  inbound in;
+  std::string error;
+  unsigned attempts;
+  message letter;
+  dead_letter_plan plan;
+  std::string where;
+  std::chrono::milliseconds next_wait{0};
+};
+
+asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsigned attempts) {
+  auto p = std::make_unique<pending_dead_letter>(std::move(in), std::move(error), attempts, cfg_.dead_letters,
+                                                 backend_->max_record_bytes());
+  if (co_await attempt_dead_letter(*p, std::chrono::milliseconds(0)) == write_outcome::ended) co_return;
+  // Held: tried on by a task of its own, so that the caller (a lane, a stream's reader) goes
+  // on; the partition is paused meanwhile, which bounds what piles up behind it.
   try {
-    co_await backend_->publish(std::move(dl));
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  if (failure.empty()) {
-    stats_.dead_lettered.add();
-    if (in.source) in.source->done(m);
-    log().warn("message {} dead-lettered to '{}' after {} attempt(s): {}", where, dead_letter_topic(m.topic),
-               attempts, error);
-  } else if (closing()) {  // the dead-letter topic's subscribers closed first: not handled
+    held_.spawn(pool_.make_strand(), write_held_dead_letter(std::move(p)), "held dead letter");
+  } catch (const boost::system::system_error&) {  // close() began: a broker delivers it again
+    stats_.held.subtract();
     abandon(1);
-    log().warn("message {} failed with '{}' while the bus closed; not dead-lettered ({})", where, error, failure);
-  } else {
-    stats_.lost.add();
-    log().error("message {} could not be dead-lettered ({}); it failed with: {}", where, failure, error);
+  }
+}
+
+asio::awaitable<void> bus_core::write_held_dead_letter(std::unique_ptr<pending_dead_letter> p) {
+  co_await attempt_dead_letter(*p, p->next_wait);
+}
+
+bool bus_core::dead_letter_overtaken(pending_dead_letter& p, std::string_view failure) {
+  const bool held = p.plan.held();
+  if (closing()) {  // not written: not committed either, so a broker delivers it again
+    if (held) stats_.held.subtract();
+    abandon(1);
+    log().warn("message {} failed with '{}' while the bus closed; not dead-lettered ({})", p.where, p.error,
+               failure.empty() ? "close began" : failure);
+    return true;
+  }
+  if (p.in.stale()) {  // its partition moved: the next owner handles it from the start
+    if (held) stats_.held.subtract();
+    drop_stale(p.in);
+    log().info("message {} was not dead-lettered here: its partition moved to another consumer", p.where);
+    return true;
+  }
+  return false;
+}
+
+asio::awaitable<bus_core::write_outcome> bus_core::attempt_dead_letter(pending_dead_letter& p,
+                                                                     std::chrono::milliseconds wait) {
+  const auto& m = *p.in.msg;
+  const auto dlq = dead_letter_topic(m.topic);
+  for (;;) {
+    if (wait.count() > 0) {
+      // Cancelled when close() begins (held_) or its grace ends (a lane): then overtaken below.
+      asio::steady_timer backoff(co_await asio::this_coro::executor, wait);
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (dead_letter_overtaken(p, {})) co_return write_outcome::ended;
+    }
+    boost::system::error_code code;
+    std::string failure;
+    try {
+      co_await backend_->write_dead_letter(fit_dead_letter(p.letter, p.plan.value_budget()));
+    } catch (const boost::system::system_error& e) {
+      code = e.code();
+      failure = e.what();
+    } catch (const std::exception& e) {
+      code = make_error_code(errc::broker_error);
+      failure = e.what();
+    }
+    if (failure.empty()) {
+      if (p.plan.held()) stats_.held.subtract();
+      stats_.dead_lettered.add();
+      if (p.in.source) p.in.source->done(m);
+      const bool cut = p.plan.value_budget() < p.letter.payload.size();
+      log().warn("message {} dead-lettered to '{}' after {} attempt(s){}: {}", p.where, dlq, p.attempts,
+                 cut ? fmt::format(" (value cut to {} of {} bytes)", p.plan.value_budget(), p.letter.payload.size())
+                     : std::string(),
+                 p.error);
+      co_return write_outcome::ended;
+    }
+    if (dead_letter_overtaken(p, failure)) co_return write_outcome::ended;
+
+    const auto step = p.plan.failed(backend_->classify(code), std::chrono::steady_clock::now());
+    if (step.give_up) {
+      stats_.held.subtract();
+      stats_.lost.add();
+      if (p.in.source) p.in.source->done(m);
+      log().error("message {} is given up after {} failed dead-letter writes (held longer than "
+                  "dead_letters.give_up_after); it is committed past and counted lost. Last write error: {}; it "
+                  "failed with: {}",
+                  p.where, p.plan.failures(), failure, p.error);
+      co_return write_outcome::ended;
+    }
+    if (step.now_held) {
+      stats_.held.add();
+      if (p.in.source) p.in.source->held(m);
+      log().error("message {} is held: its dead letter to '{}' was refused ({}); it is not committed past and is "
+                  "tried again every {} ms; it failed with: {}",
+                  p.where, dlq, failure, cfg_.dead_letters.max_backoff.count(), p.error);
+      p.next_wait = step.wait;
+      co_return write_outcome::held;
+    }
+    if (step.log) {
+      if (p.plan.held())
+        log().error("message {} is still held after {} failed dead-letter write(s): {}", p.where, p.plan.failures(),
+                    failure);
+      else
+        log().warn("dead letter of message {} failed ({}); trying again in {} ms", p.where, failure, step.wait.count());
+    }
+    wait = step.wait;
   }
 }
 
@@ -176,6 +263,7 @@ void bus_core::close_once() {
   }
   backend_->stop_intake();
   for (auto& s : subs) s->close_intake();
+  held_.cancel();  // held messages are not written now: they stay uncommitted, for the next run
 
   // (3) in-flight and queued work finishes within the grace period, (4) then is cancelled,
   // (5) and the scope is joined: no task outlives close().
@@ -192,6 +280,7 @@ void bus_core::close_once() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   scope_.cancel();
   scope_.wait_idle();
+  held_.wait_idle();
 
   std::size_t abandoned = 0;
   for (auto& s : subs) abandoned += s->take_abandoned();

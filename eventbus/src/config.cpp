@@ -33,6 +33,12 @@ void config::validate() const {
   require(retry.attempts >= 1 && retry.attempts <= 1000, "retry.attempts must be between 1 and 1000");
   require(retry.initial_backoff.count() >= 0, "retry.initial_backoff must not be negative");
   require(retry.max_backoff >= retry.initial_backoff, "retry.max_backoff must be >= retry.initial_backoff");
+  require(dead_letters.initial_backoff.count() > 0, "dead_letters.initial_backoff must be positive");
+  require(dead_letters.max_backoff >= dead_letters.initial_backoff,
+          "dead_letters.max_backoff must be >= dead_letters.initial_backoff");
+  require(dead_letters.log_interval.count() >= 0, "dead_letters.log_interval must not be negative");
+  require(!dead_letters.give_up_after || dead_letters.give_up_after->count() >= 0,
+          "dead_letters.give_up_after must not be negative");
   require(close_grace.count() >= 0, "close_grace must not be negative");
   require(!topic_problem(anonymous_group_prefix), "anonymous_group_prefix must be a valid topic name");
   if (backend == backend_kind::kafka) kafka.validate();

@@ -42,6 +42,7 @@ kafka_backend::kafka_backend(bus_core& core) : core_(core), cfg_(core.cfg().kafk
   }
   producer_ = std::make_unique<kafka::producer>(core_.pool().make_strand(),
                                                 producer_properties());
+  max_record_bytes_ = producer_->max_message_bytes();
   check_brokers_answer();
   reports_.spawn(producer_->get_executor(), producer_->run(), "kafka producer reports");
 }
@@ -177,6 +178,40 @@ asio::awaitable<std::vector<publish_result>> kafka_backend::publish_envelopes(st
   co_return results;
 }
 
+write_failure kafka_backend::classify(const boost::system::error_code& ec) const {
+  if (ec.category() != kafka::error_category()) return write_failure::refused;
+  switch (static_cast<rd_kafka_resp_err_t>(ec.value())) {
+    // Refused at once by librdkafka (message.max.bytes), or by the broker (the topic's
+    // max.message.bytes, which the producer cannot know).
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+      return write_failure::too_large;
+    // librdkafka retries these itself until message.timeout.ms; what reaches us is that
+    // timeout, or an outage or a leader move it could not wait out.
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:  // a topic being created is not known at once
+      return write_failure::transient;
+    // Authorization, a topic the cluster says is missing, invalid records, fatal producer
+    // errors: nothing changes until someone acts.
+    default:
+      return write_failure::refused;
+  }
+}
+
 void kafka_backend::wait_for_producer_users() {
   // Purged records report at once (served by the report task, which still runs); a use
   // admitted before the flag was set may produce after a purge, so purge until none is left.
@@ -203,6 +238,7 @@ asio::awaitable<void> kafka_backend::attach(std::shared_ptr<subscriber> sub) {
     const producer_use use(*this);  // its client checks the topics
     co_await ensure_topic(sub->topic());
     co_await ensure_topic(dead_letter_topic(sub->topic()));
+    producer_->learn_topic(dead_letter_topic(sub->topic()));  // ready before the first dead letter
   }
   group(sub->group()).add(std::move(sub));
 }

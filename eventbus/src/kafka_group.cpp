@@ -4,6 +4,7 @@
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -13,12 +14,28 @@ namespace corobus::detail {
 // One partition as long as this consumer owns it. Each delivered message holds it, so a
 // handler that finishes after a revoke updates an orphan, never the next assignment.
 struct kafka_group::assigned_partition final : message_source {
-  assigned_partition(std::string t, std::int32_t p) : topic(std::move(t)), partition(p) {}
+  assigned_partition(kafka_group& g, std::string t, std::int32_t p) : group(g), topic(std::move(t)), partition(p) {}
 
-  void done(const message& m) noexcept override { progress.done(m.offset); }
-  void released(const message& m) noexcept override { progress.released(m.offset); }
+  void done(const message& m) noexcept override {
+    if (progress.done(m.offset)) holds_changed();
+  }
+  void released(const message& m) noexcept override {
+    if (progress.released(m.offset)) holds_changed();
+  }
+  void held(const message& m) noexcept override {
+    progress.held(m.offset);
+    holds_changed();
+  }
   bool revoked() const noexcept override { return gone.load(std::memory_order_acquire); }
 
+  // Holds begin and end on the dead letters' tasks; pausing is the fetch strand's business.
+  // (Only held dead letters, which close() joins before the group goes, end a hold: the
+  // group outlives what this posts.)
+  void holds_changed() noexcept {
+    asio::post(group.strand_, [g = &group] { g->pause_held_partitions(); });
+  }
+
+  kafka_group& group;
   const std::string topic;
   const std::int32_t partition;
   kafka::partition_progress progress;
@@ -109,7 +126,7 @@ asio::awaitable<void> kafka_group::fetch() {
 
 std::shared_ptr<kafka_group::assigned_partition> kafka_group::partition_of(const kafka::record& r) {
   auto& slot = assigned_[{std::string(r.topic()), r.partition()}];
-  if (!slot) slot = std::make_shared<assigned_partition>(std::string(r.topic()), r.partition());
+  if (!slot) slot = std::make_shared<assigned_partition>(*this, std::string(r.topic()), r.partition());
   return slot;
 }
 
@@ -184,9 +201,22 @@ void kafka_group::note_commit_results() {
 asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
   rebalance_pending_since_.reset();  // it reached us
   if (r.assign) {
-    for (const auto& tp : r.partitions)
-      assigned_[{tp.topic, tp.partition}] = std::make_shared<assigned_partition>(tp.topic, tp.partition);
-    consumer_.apply_rebalance(r);
+    // A partition this consumer gave up in the revoke just before goes on from where its work
+    // ended, not from the group's commit: the broker refuses commits while a rebalance is
+    // pending, so the revoke's commit may not have been stored, and reading from the older
+    // one would hand this consumer its own work again. Everything below that position was
+    // handled here, so starting there loses nothing.
+    auto assignment = r;
+    for (auto& tp : assignment.partitions) {
+      auto p = std::make_shared<assigned_partition>(*this, tp.topic, tp.partition);
+      if (const auto it = given_up_.find({tp.topic, tp.partition}); it != given_up_.end()) {
+        tp.offset = it->second;
+        p->progress.resume_at(it->second);  // committed in this generation
+      }
+      assigned_[{tp.topic, tp.partition}] = std::move(p);
+    }
+    given_up_.clear();
+    consumer_.apply_rebalance(assignment);
     log().info("kafka group '{}': {} partition(s) assigned", name_, r.partitions.size());
     if (paused_) consumer_.pause(r.partitions);
     co_return;
@@ -219,6 +249,9 @@ asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
         for (const auto& sub : it->second) sub->interrupt(*p);
   }
   commit(revoked);
+  given_up_.clear();
+  for (const auto& p : revoked)
+    if (const auto position = p->progress.position()) given_up_[{p->topic, p->partition}] = *position;
   consumer_.apply_rebalance(r);
   log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());
 }
@@ -229,10 +262,38 @@ std::vector<kafka::topic_partition> kafka_group::assignment() const {
   return parts;
 }
 
+std::vector<kafka::topic_partition> kafka_group::resumable() const {
+  std::vector<kafka::topic_partition> parts;
+  for (const auto& [key, p] : assigned_)
+    if (!held_paused_.contains(key)) parts.push_back({key.first, key.second});
+  return parts;
+}
+
 std::size_t kafka_group::uncommitted() const {
+  // A partition with a held message is paused and cannot commit past it: what it took stays
+  // uncommitted until the hold ends, and must not close the window of the other partitions.
   std::size_t n = 0;
-  for (const auto& [key, p] : assigned_) n += p->progress.uncommitted();
+  for (const auto& [key, p] : assigned_)
+    if (p->progress.held_count() == 0) n += p->progress.uncommitted();
   return n;
+}
+
+void kafka_group::pause_held_partitions() {
+  std::erase_if(held_paused_, [this](const partition_key& key) { return !assigned_.contains(key); });
+  for (const auto& [key, p] : assigned_) {
+    const bool holds = p->progress.held_count() != 0;
+    const std::vector<kafka::topic_partition> part{{key.first, key.second}};
+    if (holds && !held_paused_.contains(key)) {
+      held_paused_.insert(key);
+      consumer_.pause(part);
+      log().warn("kafka group '{}': '{}' [{}] paused: {} message(s) held (their dead letters are refused)", name_,
+                 key.first, key.second, p->progress.held_count());
+    } else if (!holds && held_paused_.contains(key)) {
+      held_paused_.erase(key);
+      if (!paused_) consumer_.resume(part);
+      log().info("kafka group '{}': '{}' [{}] resumed: nothing held any more", name_, key.first, key.second);
+    }
+  }
 }
 
 std::size_t kafka_group::room() const {
@@ -255,7 +316,7 @@ asio::awaitable<void> kafka_group::make_room() {
     const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
     if (paused_) {
       if (!waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
-        consumer_.resume(assignment());
+        consumer_.resume(resumable());
         paused_ = false;
         log().debug("kafka group '{}': fetching resumed", name_);
       } else {

@@ -57,11 +57,15 @@ memory_backend::topic_state& memory_backend::topic(const std::string& name) {
   return *t;
 }
 
-asio::awaitable<publish_result> memory_backend::publish(message msg) {
+asio::awaitable<publish_result> memory_backend::publish(message msg) { return send(std::move(msg), true); }
+
+asio::awaitable<publish_result> memory_backend::write_dead_letter(message msg) { return send(std::move(msg), false); }
+
+asio::awaitable<publish_result> memory_backend::send(message msg, bool unrouted) {
   auto& t = topic(msg.topic);
   msg.offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
   return deliver(t, *t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)),
-                 nullptr);
+                 nullptr, unrouted);
 }
 
 asio::awaitable<publish_result> memory_backend::publish_envelope(std::string topic_name, envelope env) {
@@ -89,11 +93,11 @@ asio::awaitable<publish_result> memory_backend::publish_envelope(std::string top
 
 asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const routing& routes,
                                                         std::shared_ptr<const message> msg,
-                                                        std::shared_ptr<const envelope> env) {
+                                                        std::shared_ptr<const envelope> env, bool unrouted) {
   if (routes.groups.empty()) {
     // An in-process topic keeps nothing: without a subscriber the message ends here. Counted,
     // and said once per topic.
-    core_.stats().unrouted.add();
+    if (unrouted) core_.stats().unrouted.add();
     if (!t.told_unrouted.exchange(true, std::memory_order_relaxed))
       log().info("no subscriber on '{}': the in-process backend does not keep messages published there", t.name);
   }

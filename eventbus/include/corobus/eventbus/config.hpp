@@ -21,6 +21,23 @@ struct retry_policy {
   std::chrono::milliseconds backoff_before(unsigned attempt) const;  // attempt >= 2
 };
 
+// How a dead letter is written when the transport fails it (the rules, one by one, are in
+// detail/dead_letter_plan.hpp). A message whose dead letter is not written is never
+// committed past: it is held, and comes again after a restart.
+struct dead_letter_policy {
+  // Transient failures are tried again after initial_backoff, doubling up to max_backoff;
+  // then (and at once when the transport refuses the write) the message is held: counted in
+  // metrics().held, its partition paused, and tried again every max_backoff.
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{10000};
+  // A held message is logged as an error when it becomes held, then at most this often.
+  std::chrono::milliseconds log_interval{60000};
+  // Unset (the default): a message stays held until its dead letter is written, its
+  // partition moves to another consumer, or the bus closes. Set: once held this long it is
+  // given up, logged, counted in metrics().lost and committed past.
+  std::optional<std::chrono::milliseconds> give_up_after;
+};
+
 // What the Kafka backend does about topics it publishes or subscribes to.
 enum class topic_strategy {
   create_if_missing,  // create missing topics (and their .dlq) with the settings below
@@ -80,6 +97,7 @@ struct config {
   std::size_t concurrency = 64;      // handlers at once in an unordered subscription
   std::size_t stream_capacity = 1000;
   retry_policy retry;
+  dead_letter_policy dead_letters;
 
   // Unnamed subscriptions get a group of their own, "<prefix>.<topic>.<n>" (n counts this
   // bus's unnamed subscriptions of the topic from 0). On Kafka that is the consumer group id,

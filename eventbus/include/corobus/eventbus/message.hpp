@@ -55,6 +55,10 @@ inline constexpr std::string_view origin_topic = "x-corobus-origin-topic";
 inline constexpr std::string_view origin_partition = "x-corobus-origin-partition";
 inline constexpr std::string_view origin_offset = "x-corobus-origin-offset";
 inline constexpr std::string_view attempts = "x-corobus-attempts";
+// Set when the dead letter carries only the first bytes of the original value (it did not
+// fit the transport's record size): "value". The whole record stays at its origin.
+inline constexpr std::string_view truncated = "x-corobus-truncated";
+inline constexpr std::string_view original_size = "x-corobus-original-size";  // of the value, in bytes
 }  // namespace dead_letter_headers
 
 // Envelope metadata as headers (the names the original event bus used).

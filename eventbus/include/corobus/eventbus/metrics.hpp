@@ -1,24 +1,55 @@
 #pragma once
 // A point-in-time copy of a bus's counters.
+//
+// Every message a subscription accepts ends in exactly one of delivered, dead_lettered,
+// held, lost, abandoned and rebalanced, or is still in_flight. So for a bus that consumes
+// what it publishes (one subscription per topic, its dead-letter topics not subscribed to),
+// once the subscriptions have taken everything:
+//
+//   published == delivered + dead_lettered + held + abandoned + rebalanced + lost + unrouted
+//                + in_flight
+//
+// (A message a rebalance moves is counted rebalanced by the consumer that gave it up and
+// again by the one that handles it; messages other producers wrote are not in `published`.)
 #include <cstddef>
 #include <cstdint>
 
 namespace corobus {
 
 struct metrics_snapshot {
-  std::uint64_t published = 0;       // publishes the backend accepted
-  std::uint64_t publish_errors = 0;  // publishes that failed (the caller got the error)
-  std::uint64_t unrouted = 0;        // in-process: published to a topic nobody subscribed to
-  std::uint64_t delivered = 0;       // messages handled successfully (or acked)
-  std::uint64_t retried = 0;         // handler attempts after a failure
-  std::uint64_t dead_lettered = 0;   // messages written to a dead-letter topic
-  std::uint64_t undecodable = 0;     // envelopes that could not be decoded (dead-lettered)
-  std::uint64_t lost = 0;            // dead-letter writes that failed: logged, never silent
-  std::uint64_t abandoned = 0;       // accepted but not handled when the bus closed
-  std::uint64_t rebalanced = 0;      // Kafka: dropped unhandled because its partition moved to
-                                     // another consumer of the group, which delivers it again
-  std::int64_t in_flight = 0;        // accepted by a subscription and not yet done
-  std::size_t live_tasks = 0;        // coroutines the bus runs now
+  // Publishes the backend accepted (a batch counts each envelope). Dead letters the bus
+  // writes are not counted here.
+  std::uint64_t published = 0;
+  // Publishes that failed; the caller got the error. Not in the identity: nothing was sent.
+  std::uint64_t publish_errors = 0;
+  // In-process only: publishes to a topic nobody subscribed to (that backend keeps nothing).
+  std::uint64_t unrouted = 0;
+  // Handled successfully, or acked from a stream.
+  std::uint64_t delivered = 0;
+  // Handler calls (or stream deliveries) after a failure or a nack: attempts, not messages.
+  std::uint64_t retried = 0;
+  // Written to `<topic>.dlq` after their last attempt, or because they could not be decoded.
+  std::uint64_t dead_lettered = 0;
+  // Of dead_lettered: could not be decoded as envelopes.
+  std::uint64_t undecodable = 0;
+  // Now: messages whose dead letter the transport keeps refusing. Never committed past; their
+  // partition is paused while they are; tried again every dead_letters.max_backoff. When one
+  // is written it moves to dead_lettered; at close it moves to abandoned (a broker delivers it
+  // again); when its partition moves, to rebalanced.
+  std::uint64_t held = 0;
+  // Given up: held longer than dead_letters.give_up_after (unset by default, so 0), then
+  // committed past. Each one is logged as an error.
+  std::uint64_t lost = 0;
+  // Accepted but not handled when the bus closed (or the subscription ended). On a broker they
+  // were not committed and are delivered again.
+  std::uint64_t abandoned = 0;
+  // Kafka: dropped unhandled because its partition moved to another consumer of the group,
+  // which delivers it again.
+  std::uint64_t rebalanced = 0;
+  // Accepted by a subscription and none of the above yet: queued, running, being retried, or
+  // its dead letter being written (transient failures included).
+  std::int64_t in_flight = 0;
+  std::size_t live_tasks = 0;  // coroutines the bus runs now
   std::size_t peak_tasks = 0;
 };
 

@@ -52,6 +52,12 @@ class producer {
 
   rd_kafka_t* handle() const noexcept { return client_.get(); }
   const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+  // message.max.bytes: librdkafka refuses a larger record (key, value, headers and framing)
+  // at once with MSG_SIZE_TOO_LARGE.
+  std::size_t max_message_bytes() const;
+  // Has librdkafka look up `topic`'s partition leaders now, so that the first record sent
+  // there does not wait for them. Does not block.
+  void learn_topic(const std::string& topic);
 
   // Serves delivery reports until cancelled (its cancellation slot). Run it as a task.
   asio::awaitable<void> run();

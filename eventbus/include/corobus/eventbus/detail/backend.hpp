@@ -1,11 +1,16 @@
 #pragma once
 // What a transport provides to the bus. The bus does the checking (closed, names, envelope
 // validity) and the delivery semantics; a backend moves messages.
+#include <corobus/eventbus/detail/dead_letter_plan.hpp>
 #include <corobus/eventbus/detail/subscriber.hpp>
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/eventbus/message.hpp>
 
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace corobus::detail {
@@ -21,6 +26,15 @@ class backend {
   // throwing the first failure once every envelope has its answer. By default one
   // publish_envelope after the other.
   virtual asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch);
+
+  // Writes a dead letter the bus made (a publish, but not the application's). By default
+  // publish().
+  virtual asio::awaitable<publish_result> write_dead_letter(message msg) { return publish(std::move(msg)); }
+  // The largest record publish() takes (key, value and headers), if it has a limit: dead
+  // letters are cut to fit it.
+  virtual std::optional<std::size_t> max_record_bytes() const { return std::nullopt; }
+  // What an error publish() threw means for writing the same record again.
+  virtual write_failure classify(const boost::system::error_code& /*ec*/) const { return write_failure::refused; }
 
   // Starts feeding `sub` (its topic and group).
   virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;

@@ -10,6 +10,7 @@
 #include <corobus/runtime/task_scope.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   const corobus::config& cfg() const noexcept { return cfg_; }
   io_pool& pool() noexcept { return pool_; }
   task_scope& scope() noexcept { return scope_; }
+  std::size_t live_tasks() const noexcept { return scope_.live() + held_.live(); }
   counters& stats() noexcept { return stats_; }
   detail::backend& backend() noexcept { return *backend_; }
 
@@ -67,8 +69,11 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   bool decode_envelope(inbound& in, std::string& error);
   asio::awaitable<void> dead_letter_undecodable(inbound in, std::string error);
 
-  // Writes `in` to `<topic>.dlq` with the error and its origin in headers; the message is
-  // then done. A failed write is logged and counted as lost, never silent.
+  // Writes `in` to `<topic>.dlq` with the error and its origin in headers (make_dead_letter);
+  // the message is then done. Failed writes follow dead_letter_plan: cut to fit, tried again
+  // in place while transient, else held and tried again by a task of held_ (the caller, a
+  // lane, goes on). Ends with the message counted once: dead-lettered, held then any of
+  // these, abandoned (the bus closes), rebalanced (its partition moved) or lost (given up).
   asio::awaitable<void> dead_letter(inbound in, std::string error, unsigned attempts);
 
   // The close sequence of the design; idempotent, concurrent callers wait for the same end.
@@ -76,12 +81,21 @@ class bus_core : public std::enable_shared_from_this<bus_core> {
   void close();
 
  private:
+  struct pending_dead_letter;
+  enum class write_outcome { ended, held };
+  // Writes until the letter is written or the message ends otherwise (ended), or it became
+  // held (then the caller hands it to held_).
+  asio::awaitable<write_outcome> attempt_dead_letter(pending_dead_letter& p, std::chrono::milliseconds wait);
+  asio::awaitable<void> write_held_dead_letter(std::unique_ptr<pending_dead_letter> p);
+  // True when `p` ended because the bus closes or its partition moved; counted so.
+  bool dead_letter_overtaken(pending_dead_letter& p, std::string_view failure);
   void close_once();
 
   corobus::config cfg_;
   counters stats_;
   io_pool pool_;
   task_scope scope_;
+  task_scope held_;  // held dead letters, tried until written; cancelled as close() begins
   std::unique_ptr<detail::backend> backend_;
   std::atomic<bool> closing_{false};
   std::once_flag close_once_;

@@ -19,6 +19,7 @@ struct counters {
   striped_counter retried;
   striped_counter dead_lettered;
   striped_counter undecodable;
+  striped_counter held;  // up and down: messages held now
   striped_counter lost;
   striped_counter abandoned;
   striped_counter rebalanced;
@@ -32,10 +33,11 @@ struct counters {
     s.retried = retried.load();
     s.dead_lettered = dead_lettered.load();
     s.undecodable = undecodable.load();
+    s.held = held.load();
     s.lost = lost.load();
     s.abandoned = abandoned.load();
     s.rebalanced = rebalanced.load();
-    const auto finished = s.delivered + s.dead_lettered + s.lost + s.abandoned + s.rebalanced;
+    const auto finished = s.delivered + s.dead_lettered + s.held + s.lost + s.abandoned + s.rebalanced;
     s.in_flight = static_cast<std::int64_t>(accepted.load() - finished);
     return s;
   }

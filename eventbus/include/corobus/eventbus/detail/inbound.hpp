@@ -19,6 +19,9 @@ class message_source {
   // Not handled here: it was dropped because revoked() became true (another consumer of
   // the group delivers it again).
   virtual void released(const message& m) noexcept = 0;
+  // Its dead letter cannot be written for now (see dead_letter_plan): it must not be
+  // committed past, and it holds nothing else back. done() or released() ends the hold.
+  virtual void held(const message& m) noexcept = 0;
   // True once the message belongs to another consumer (its partition was revoked): queued
   // copies are dropped instead of handled.
   virtual bool revoked() const noexcept = 0;

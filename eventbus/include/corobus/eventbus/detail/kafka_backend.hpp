@@ -35,6 +35,8 @@ class kafka_backend final : public backend {
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
   // One producer batch: the records go out together and one completion answers them all.
   asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch) override;
+  std::optional<std::size_t> max_record_bytes() const override { return max_record_bytes_; }
+  write_failure classify(const boost::system::error_code& ec) const override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void detach(const std::shared_ptr<subscriber>& sub) override;
   void stop_intake() override;
@@ -73,6 +75,7 @@ class kafka_backend final : public backend {
   std::unique_ptr<kafka::embedded_cluster> cluster_;
   std::string bootstrap_;
   std::unique_ptr<kafka::producer> producer_;
+  std::size_t max_record_bytes_ = 0;
   std::atomic<std::size_t> producer_users_{0};
   std::atomic<bool> producer_closed_{false};
   task_scope reports_;   // the producer's delivery reports

@@ -15,8 +15,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <map>
+#include <optional>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,6 +81,11 @@ class kafka_group {
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
   void commit_all();
   std::vector<kafka::topic_partition> assignment() const;
+  // The assignment but the partitions paused for a held message.
+  std::vector<kafka::topic_partition> resumable() const;
+  // Pauses each partition that holds a message (see message_source::held) and resumes those
+  // that no longer do, so one held partition never stops the others. On strand().
+  void pause_held_partitions();
 
   bus_core& core_;
   const kafka_config& cfg_;
@@ -93,7 +99,10 @@ class kafka_group {
 
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
-  bool paused_ = false;
+  bool paused_ = false;                 // every partition (the in-flight window is full)
+  std::set<partition_key> held_paused_;  // paused for a held message
+  // The positions of the partitions the last revoke took, until the next assignment.
+  std::map<partition_key, std::int64_t> given_up_;
   // Set when a commit was refused because the group rebalances: work done from then on could
   // not be committed (it would be delivered again by the next owner), so fetching pauses
   // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.

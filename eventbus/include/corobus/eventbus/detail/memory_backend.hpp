@@ -29,6 +29,7 @@ class memory_backend final : public backend {
   ~memory_backend() override;
 
   asio::awaitable<publish_result> publish(message msg) override;
+  asio::awaitable<publish_result> write_dead_letter(message msg) override;
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void detach(const std::shared_ptr<subscriber>& sub) override;
@@ -64,8 +65,11 @@ class memory_backend final : public backend {
   topic_state& topic(const std::string& name);
   // Publishes `next` as the topic's table. Under writers_.
   void replace_routes(topic_state& t, std::unique_ptr<routing> next);
+  // `unrouted`: counted in metrics().unrouted when nobody takes it (the application's
+  // publishes; a dead letter nobody reads is counted as dead-lettered only).
   asio::awaitable<publish_result> deliver(topic_state& t, const routing& routes, std::shared_ptr<const message> msg,
-                                          std::shared_ptr<const envelope> env);
+                                          std::shared_ptr<const envelope> env, bool unrouted = true);
+  asio::awaitable<publish_result> send(message msg, bool unrouted);
 
   bus_core& core_;
   std::atomic<const directory*> directory_;

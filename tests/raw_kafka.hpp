@@ -1,0 +1,33 @@
+#pragma once
+// Plain librdkafka clients for the tests, apart from the bus: another producer writing what it
+// likes to a topic the bus consumes, a reader of what a topic holds, and the positions a group
+// committed.
+#include <corobus/eventbus/message.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corobus::test {
+
+struct raw_record {
+  std::optional<std::string> key;  // none: a record without a key
+  std::string value;
+  std::int32_t partition = -1;     // -1: librdkafka's partitioner picks
+};
+
+// Writes `records` in their order and waits for every delivery report; throws on any failure.
+void produce_raw(const std::string& bootstrap, const std::string& topic, const std::vector<raw_record>& records);
+
+// Every record of `topic` (all `partitions`) from the beginning, once `count` arrived or
+// `timeout` passed: payload, key, headers, partition and offset.
+std::vector<message> consume_raw(const std::string& bootstrap, const std::string& topic, int partitions,
+                                 std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The position `group` committed for `topic` [partition], or -1001 (RD_KAFKA_OFFSET_INVALID) if none.
+std::int64_t committed_offset(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                              std::int32_t partition);
+
+}  // namespace corobus::test
