@@ -249,6 +249,12 @@ asio::awaitable<void> kafka_group::rebalance(const kafka::rebalance& r) {
         for (const auto& sub : it->second) sub->interrupt(*p);
   }
   commit(revoked);
+  // A partition paused for a held message is resumed as it goes: a pause may outlive the
+  // assignment in librdkafka, and nothing here would resume it if it came back.
+  std::vector<kafka::topic_partition> unpause;
+  for (const auto& p : revoked)
+    if (held_paused_.erase({p->topic, p->partition}) != 0) unpause.push_back({p->topic, p->partition});
+  if (!unpause.empty()) consumer_.resume(unpause);
   given_up_.clear();
   for (const auto& p : revoked)
     if (const auto position = p->progress.position()) given_up_[{p->topic, p->partition}] = *position;
