@@ -1,6 +1,7 @@
 #include <corobus/eventbus/detail/bus_core.hpp>
 #include <corobus/eventbus/detail/kafka_backend.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
+#include <corobus/eventbus/detail/printable.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
@@ -136,7 +137,8 @@ asio::awaitable<void> bus_core::dead_letter(inbound in, std::string error, unsig
   dl.headers.push_back({std::string(dead_letter_headers::origin_partition), std::to_string(m.partition)});
   dl.headers.push_back({std::string(dead_letter_headers::origin_offset), std::to_string(m.offset)});
   dl.headers.push_back({std::string(dead_letter_headers::attempts), std::to_string(attempts)});
-  const auto where = fmt::format("'{}' partition {} offset {} key '{}'", m.topic, m.partition, m.offset, m.key);
+  const auto where = fmt::format("'{}' partition {} offset {} key '{}'", m.topic, m.partition, m.offset,
+                                 detail::printable(m.key));
 
   std::string failure;
   try {
