@@ -86,11 +86,12 @@ constexpr std::string_view out_of_range =
 }  // namespace
 
 std::array<char, rfc3339_length> rfc3339_chars(clock::time_point tp) {
-  // Floor division keeps every part non-negative before 1970; none of it can overflow, since
-  // the seconds of any time point are within +-9.3e9.
+  // Floor division keeps every part non-negative before 1970. The fraction is taken as a
+  // remainder, not as ns - seconds * 1e9: for the earliest time point that product is below
+  // the 64-bit minimum. Past that, the seconds of any time point are within +-9.3e9.
   const std::int64_t ns = tp.time_since_epoch().count();
   const std::int64_t seconds = floor_div(ns, ns_per_second);
-  const std::int64_t fraction = ns - seconds * ns_per_second;
+  const std::int64_t fraction = ns % ns_per_second < 0 ? ns % ns_per_second + ns_per_second : ns % ns_per_second;
   const std::int64_t days = floor_div(seconds, seconds_per_day);
   const std::int64_t of_day = seconds - days * seconds_per_day;
   const auto date = civil_from_days(days);
