@@ -14,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
