@@ -4,8 +4,14 @@
 #include <corobus/corobus.hpp>
 #include <corobus/eventbus/detail/timestamp.hpp>
 
+#include "envelope_checks.hpp"  // fuzz/: the rules the fuzz targets check, shared
+
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -21,6 +27,16 @@ boost::system::error_code error_of(F f) {
     return e.code();
   }
   return {};
+}
+
+template <class F>
+boost::system::system_error system_error_of(F f) {
+  try {
+    f();
+  } catch (const boost::system::system_error& e) {
+    return e;
+  }
+  return boost::system::system_error(boost::system::error_code{});
 }
 
 envelope sample() {
@@ -58,7 +74,8 @@ BOOST_AUTO_TEST_CASE(the_payload_travels_exactly_as_written) {
   // with escapes and braces, nesting and white space all come back byte for byte.
   for (const std::string payload :
        {R"({"price":1.10,"big":12345678901234567890123,"tiny":1e-400})", R"([1, 2.50, {"a":"}{\"x"}])",
-        R"("just a string")", "42", R"({ "spaced" : [ true , null ] })"}) {
+        R"("just a string")", "42", R"({ "spaced" : [ true , null ] })", "\"ev\"\n", " \t{\"a\":1}\r\n ",
+        " 7"}) {
     auto e = envelope::make("order-1", "Priced", 1, payload);
     const auto text = e.encode();
     BOOST_TEST(envelope::decode(text).payload == payload);
@@ -67,6 +84,10 @@ BOOST_AUTO_TEST_CASE(the_payload_travels_exactly_as_written) {
   const auto e = envelope::decode(
       R"({"payload":{"n":1.10},"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1})");
   BOOST_TEST(e.payload == R"({"n":1.10})");
+  // What a producer writes around the value is part of it: the text between ':' and ',' or '}'.
+  const auto spaced = envelope::decode(
+      "{\"event_id\":\"e\",\"aggregate_id\":\"a\",\"payload\" : [1] \n,\"event_type\":\"t\",\"event_version\":1}");
+  BOOST_TEST(spaced.payload == " [1] \n");
 }
 
 BOOST_AUTO_TEST_CASE(decode_reads_what_the_go_event_bus_writes) {
@@ -119,6 +140,14 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
       {[](envelope& e) { e.payload = R"({"a":1} trailing)"; }, "payload is not valid JSON"},
       {[](envelope& e) { e.payload = R"({"a":1}{"b":2})"; }, "payload is not valid JSON"},
       {[](envelope& e) { e.payload = R"({"a":1,})"; }, "payload is not valid JSON"},
+      {[](envelope& e) { e.payload = "null"; }, "payload is null"},
+      {[](envelope& e) { e.payload = " null\n"; }, "payload is null"},
+      {[](envelope& e) { e.payload = std::string(33, '[') + std::string(33, ']'); }, "nests deeper than 32 levels"},
+      {[](envelope& e) { e.event_id = "e-\xff"; }, "event_id is not valid UTF-8 (byte 2)"},
+      {[](envelope& e) { e.event_type = "T\xc3"; }, "event_type is not valid UTF-8"},           // cut short
+      {[](envelope& e) { e.trace_id = "\xed\xa0\x80"; }, "trace_id is not valid UTF-8"},       // a surrogate
+      {[](envelope& e) { e.correlation_id = "\xc0\xaf"; }, "correlation_id is not valid UTF-8"},  // overlong
+      {[](envelope& e) { e.tenant_id = "\xf4\x90\x80\x80"; }, "tenant_id is not valid UTF-8"},   // > U+10FFFF
   };
   for (const auto& c : cases) {
     auto e = sample();
@@ -132,12 +161,23 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
   auto ok = sample();
   ok.aggregate_id = std::string(256, 'z');
   BOOST_TEST(!ok.problem().has_value());
-  for (const char* payload : {" {\"a\":1}\n", "[1,2]", "\"text\"", "12.50", "null"}) {
+  // Any JSON value but null, surrounding space allowed. (Before issue 10 "null" passed here
+  // and decode then refused it: now both sides refuse it.)
+  for (const char* payload : {" {\"a\":1}\n", "[1,2]", "\"text\"", "12.50", "\"null\"", "[null]"}) {
     ok.payload = payload;
-    BOOST_TEST(!ok.problem().has_value(), payload);  // any JSON value, surrounding space allowed
+    BOOST_TEST(!ok.problem().has_value(), payload);
   }
+  ok.payload = std::string(max_payload_depth, '[') + std::string(max_payload_depth, ']');
+  BOOST_TEST(!ok.problem().has_value());  // the deepest payload allowed, and it decodes
+  BOOST_TEST(envelope::decode(ok.encode()).payload == ok.payload);
   ok.aggregate_id = "A-z_0:9./x";
+  ok.event_type = "T\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // multibyte UTF-8 is fine
+  ok.trace_id = std::string("nul\0\"\\\x01", 8);             // and so are NUL, quotes and controls
   BOOST_TEST(!ok.problem().has_value());
+  // A bad aggregate id is shown in the message, its unprintable bytes escaped.
+  ok.aggregate_id = std::string("ord\0er\n", 7);
+  BOOST_TEST(ok.problem().value_or("").find(R"('ord\x00er\x0a' contains a character outside)") != std::string::npos,
+             ok.problem().value_or(""));
 }
 
 BOOST_AUTO_TEST_CASE(decode_rejects_what_is_not_a_valid_envelope) {
@@ -160,6 +200,9 @@ BOOST_AUTO_TEST_CASE(decode_rejects_what_is_not_a_valid_envelope) {
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{}} x)",  // trailing
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{})",   // cut short
       R"("text")",
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":)" +
+          std::string(max_payload_depth + 1, '[') + std::string(max_payload_depth + 1, ']') + "}",
+      "{\"event_id\":\"e\xff\",\"aggregate_id\":\"a\",\"event_type\":\"t\",\"event_version\":1,\"payload\":{}}",
   };
   for (const auto& text : bad)
     BOOST_TEST((error_of([&] { (void)envelope::decode(text); }) == errc::invalid_envelope), text);
@@ -175,6 +218,211 @@ BOOST_AUTO_TEST_CASE(rfc3339_parsing_accepts_offsets_and_fractions) {
   BOOST_TEST(!parse_rfc3339("2024-01-01T00:00:00").has_value());   // no offset
   BOOST_TEST(!parse_rfc3339("2024-01-01T25:00:00Z").has_value());
   BOOST_TEST(!parse_rfc3339("2024-01-01T00:00:00Zjunk").has_value());
+  BOOST_TEST(parse_rfc3339("2024-02-29t23:59:59.123456789z").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_fields_out_of_range_are_refused_and_named) {
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"1677-09-21T00:00:00Z", "outside the range"},  // before the earliest time point
+      {"2262-04-12T00:00:00Z", "outside the range"},  // after the latest
+      {"0002-01-01T00:00:00Z", "outside the range"},  // used to wrap into another time
+      {"1677-09-21T00:12:43.145224191Z", "outside the range"},
+      {"2262-04-11T23:47:16.854775808Z", "outside the range"},
+      {"2262-04-11T23:47:16.854775807-00:01", "outside the range"},
+      {"2025-10-29T08:15:30+99:99", "offset hour"},
+      {"2025-10-29T08:15:30+24:00", "offset hour"},
+      {"2025-10-29T08:15:30-05:60", "offset minute"},
+      {"2025-00-29T08:15:30Z", "month"},
+      {"2025-13-29T08:15:30Z", "month"},
+      {"2025-04-31T08:15:30Z", "day"},
+      {"2025-01-00T08:15:30Z", "day"},
+      {"2100-02-29T08:15:30Z", "day"},  // not a leap year
+      {"2025-10-29T24:00:00Z", "hour"},
+      {"2025-10-29T08:60:00Z", "minute"},
+      {"2016-12-31T23:59:60Z", "second"},  // no leap seconds: system_clock has none
+      {"2025-10-29T08:15:30.1234567891Z", "more than 9 digits"},
+      {"2025-10-29T08:15:30.Z", "not of the form"},
+      {"2025-10-29T08:15:30+0530", "not of the form"},
+      {"+2025-10-29T08:15:30Z", "not of the form"},
+  };
+  for (const auto& [text, says] : bad) {
+    std::string_view why;
+    BOOST_TEST(!detail::parse_rfc3339(text, &why).has_value(), text);
+    BOOST_TEST(why.find(says) != std::string_view::npos, text << ": " << why << " should say " << says);
+    // decode refuses such an envelope with invalid_envelope, naming the field
+    const auto doc = R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"timestamp":")" + text +
+                     R"(","payload":{}})";
+    try {
+      (void)envelope::decode(doc);
+      BOOST_FAIL("decode accepted " << text);
+    } catch (const boost::system::system_error& e) {
+      BOOST_TEST((e.code() == errc::invalid_envelope));
+      BOOST_TEST(std::string(e.what()).find("timestamp '" + text + "'") != std::string::npos, e.what());
+    }
+  }
+  // The unprintable bytes of a bad timestamp are escaped in the message.
+  const auto nul = std::string(R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,)") +
+                   R"("timestamp":"2025\u0000","payload":{}})";
+  BOOST_TEST(std::string(system_error_of([&] { (void)envelope::decode(nul); }).what()).find("'2025\\x00'") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(every_time_point_is_written_and_read_back_exactly) {
+  using clock = std::chrono::system_clock;
+  using detail::format_rfc3339;
+  using detail::parse_rfc3339;
+  BOOST_TEST(format_rfc3339(clock::time_point::min()) == "1677-09-21T00:12:43.145224192Z");
+  BOOST_TEST(format_rfc3339(clock::time_point::max()) == "2262-04-11T23:47:16.854775807Z");
+  BOOST_TEST(format_rfc3339(clock::time_point(std::chrono::nanoseconds(-1))) == "1969-12-31T23:59:59.999999999Z");
+  BOOST_TEST(format_rfc3339(clock::time_point{}) == "1970-01-01T00:00:00.000000000Z");
+  BOOST_TEST((parse_rfc3339("2262-04-12T00:47:16.854775807+01:00") == clock::time_point::max()));
+  BOOST_TEST((parse_rfc3339("1677-09-20T23:12:43.145224192-01:00") == clock::time_point::min()));
+  BOOST_TEST((parse_rfc3339("2000-03-01T00:00:00Z") == clock::time_point(std::chrono::seconds(951868800))));
+  std::mt19937_64 random(10);
+  for (int i = 0; i < 20000; ++i) {
+    const clock::time_point tp{clock::duration(static_cast<std::int64_t>(random()))};
+    const auto back = parse_rfc3339(format_rfc3339(tp));
+    BOOST_TEST_REQUIRE(back.has_value(), format_rfc3339(tp));
+    BOOST_TEST_REQUIRE((*back == tp), format_rfc3339(tp));
+  }
+  // The envelope's own rule: extreme time points pass problem() and travel unchanged.
+  for (const auto tp : {clock::time_point::min(), clock::time_point::max()}) {
+    auto e = sample();
+    e.timestamp = tp;
+    BOOST_TEST(!e.problem().has_value());
+    BOOST_TEST((envelope::decode(e.encode()).timestamp == tp));
+  }
+}
+
+// Every input the fuzz targets keep in the tree (fuzz/corpus/*/: the issue's findings among
+// them) through the decode target's checks, so a regression fails here without a fuzzer.
+BOOST_AUTO_TEST_CASE(the_fuzz_corpus_replays_through_decode) {
+  std::size_t files = 0;
+  for (const auto& dir : std::filesystem::directory_iterator(COROBUS_FUZZ_CORPUS)) {
+    for (const auto& file : std::filesystem::directory_iterator(dir.path())) {
+      std::ifstream in(file.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const auto failure = checks::check_decode(bytes);
+      BOOST_TEST(!failure.has_value(), file.path().string() << ": " << failure.value_or(""));
+      ++files;
+    }
+  }
+  BOOST_TEST(files > 0u);
+}
+
+namespace {
+
+// Envelopes a fixed-seed generator makes from nasty parts: strings with NUL, quotes,
+// backslashes, control bytes, multibyte and invalid UTF-8; payloads nested around the depth
+// limit, wrapped in white space, null, cut short; versions and time points at their ends.
+class envelope_generator {
+ public:
+  envelope next() {
+    envelope e;
+    e.event_id = pick(8) == 0 ? nasty() : "evt-" + std::to_string(random_()) + maybe_nasty();
+    e.aggregate_id = aggregate_id();
+    e.event_type = pick(8) == 0 ? nasty() : "Type" + maybe_nasty();
+    e.event_version = version();
+    e.timestamp = timestamp();
+    e.trace_id = maybe_nasty();
+    e.correlation_id = maybe_nasty();
+    e.tenant_id = maybe_nasty();
+    e.payload = payload();
+    return e;
+  }
+
+ private:
+  unsigned pick(unsigned n) { return std::uniform_int_distribution<unsigned>(0, n - 1)(random_); }
+
+  std::string nasty() {
+    static const std::vector<std::string> parts{
+        "a", "Z9", std::string(1, '\0'), "\"", "\\", "\x01", "\x1f", "\x7f", "\n\t", "\xc3\xa9", "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80", "}", "\",\"payload\":", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82",
+        "\x80"};
+    std::string s;
+    for (unsigned n = pick(5); n > 0; --n) s += parts[pick(static_cast<unsigned>(parts.size()))];
+    return s;
+  }
+  std::string maybe_nasty() { return pick(3) == 0 ? nasty() : ""; }
+
+  std::string aggregate_id() {
+    switch (pick(10)) {
+      case 0: return nasty();
+      case 1: return std::string(256 + pick(2), 'a');
+      default: return "order-" + std::to_string(pick(1000)) + (pick(2) ? ":x/y.z_w" : "");
+    }
+  }
+
+  std::int64_t version() {
+    constexpr auto max = std::numeric_limits<std::int64_t>::max(), min = std::numeric_limits<std::int64_t>::min();
+    switch (pick(12)) {
+      case 0: return 0;
+      case 1: return -1;
+      case 2: return max;
+      case 3: return min;
+      default: return 1 + pick(1000);
+    }
+  }
+
+  std::chrono::system_clock::time_point timestamp() {
+    using clock = std::chrono::system_clock;
+    switch (pick(6)) {
+      case 0: return clock::time_point::min();
+      case 1: return clock::time_point::max();
+      case 2: return clock::time_point(clock::duration(-1 - static_cast<std::int64_t>(pick(1000))));
+      case 3: return clock::time_point(clock::duration(static_cast<std::int64_t>(random_())));
+      default: return clock::now();
+    }
+  }
+
+  std::string nested(std::size_t depth) {
+    std::string open, close;
+    for (std::size_t i = 0; i < depth; ++i) {
+      const bool object = pick(2) == 0;
+      open += object ? "{\"k\":" : "[";
+      close.insert(0, object ? "}" : "]");
+    }
+    return open + "1.10" + close;
+  }
+
+  std::string payload() {
+    static const std::vector<std::string> spaces{"", " ", "\n", "\t \r\n", "  "};
+    static const std::vector<std::string> values{
+        R"({"a":1})", "1.10", "12345678901234567890123", "1e400", "0e400", "-0", R"("ev")", "true", "[]", "{}",
+        "null", R"({"a":1,})", "{", R"({"a":1} x)", "", R"("\u0000\"\\")", "\"\xff\"", "\"\xc3\xa9\"", "\"a\x01\""};
+    std::string v;
+    if (pick(4) == 0) v = nested(max_payload_depth - 2 + pick(4));  // 30 to 33 levels
+    else v = values[pick(static_cast<unsigned>(values.size()))];
+    const auto& before = spaces[pick(static_cast<unsigned>(spaces.size()))];
+    const auto& after = spaces[pick(static_cast<unsigned>(spaces.size()))];
+    return v.empty() ? v : before + v + after;
+  }
+
+  std::mt19937 random_{20251029};
+};
+
+}  // namespace
+
+// The one rule for both sides: for every envelope with no problem(), decode(encode(e)) == e
+// (and the DOM reads encode's output as decode does); what decode refuses, problem() refused.
+BOOST_AUTO_TEST_CASE(what_problem_accepts_decodes_back_unchanged) {
+  envelope_generator generate;
+  std::size_t accepted = 0, refused = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const auto e = generate.next();
+    const auto failure = checks::check_round_trip(e);
+    BOOST_TEST_REQUIRE(!failure.has_value(), "envelope " << i << ": " << failure.value_or(""));
+    if (e.problem()) {
+      ++refused;
+      continue;
+    }
+    ++accepted;
+    const auto decoded = checks::check_decode(e.encode());
+    BOOST_TEST_REQUIRE(!decoded.has_value(), "envelope " << i << ": " << decoded.value_or(""));
+  }
+  // Both sides of the rule were exercised.
+  BOOST_TEST(accepted > 400u);
+  BOOST_TEST(refused > 400u);
 }
 
 BOOST_AUTO_TEST_CASE(metadata_travels_as_headers) {
@@ -213,6 +461,10 @@ BOOST_AUTO_TEST_CASE(topic_names_follow_the_rules_of_every_backend) {
     BOOST_TEST(p->find(says) != std::string::npos, *p << " should say " << says);
     BOOST_TEST((error_of([&] { validate_topic(name); }) == errc::invalid_topic));
   }
+  // The whole name is shown, unprintable bytes escaped (a NUL used to end the message).
+  const std::string nul("ord\0ers", 7);
+  const std::string what = system_error_of([&] { validate_topic(nul); }).what();
+  BOOST_TEST(what.find(R"(invalid topic 'ord\x00ers': character code 0 at position 3)") != std::string::npos, what);
   BOOST_TEST(dead_letter_topic("orders") == "orders.dlq");
 }
 

@@ -1,6 +1,7 @@
 #include <corobus/eventbus/bus.hpp>
 #include <corobus/eventbus/detail/bus_core.hpp>
 #include <corobus/eventbus/detail/handler_subscriber.hpp>
+#include <corobus/eventbus/detail/printable.hpp>
 #include <corobus/eventbus/detail/stream_state.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/log.hpp>
@@ -115,7 +116,8 @@ namespace {
 std::string group_name(detail::bus_core& core, const std::string& topic, const subscribe_options& options) {
   if (options.group.empty()) return core.anonymous_group(topic);
   if (auto p = topic_problem(options.group))
-    throw_error(errc::invalid_argument, fmt::format("invalid group name '{}': {}", options.group, *p));
+    throw_error(errc::invalid_argument,
+                fmt::format("invalid group name '{}': {}", detail::printable(options.group), *p));
   return options.group;
 }
 

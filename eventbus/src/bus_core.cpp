@@ -2,6 +2,7 @@
 #include <corobus/eventbus/detail/dead_letter.hpp>
 #include <corobus/eventbus/detail/kafka_backend.hpp>
 #include <corobus/eventbus/detail/memory_backend.hpp>
+#include <corobus/eventbus/detail/printable.hpp>
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
@@ -132,7 +133,7 @@ struct bus_core::pending_dead_letter {
         letter(make_dead_letter(in, error, attempts)),
         plan(policy, value_budget(letter, max_record_bytes)),
         where(fmt::format("'{}' partition {} offset {} key '{}'", in.msg->topic, in.msg->partition,
-                          in.msg->offset, in.msg->key)) {}
+                          in.msg->offset, printable(in.msg->key))) {}
 
   inbound in;
   std::string error;

@@ -48,7 +48,8 @@ struct envelope_fields : json_checker {
   std::optional<std::int64_t> event_version;
   bool version_not_integer = false;
   bool root_is_object = false;
-  bool has_payload = false;  // a payload member that is not null
+  bool has_payload = false;      // a payload member that is not null
+  bool payload_is_null = false;  // a payload member that is null
 
   bool on_object_begin(error_code&) {
     if (depth_ == 0) root_is_object = true;
@@ -132,6 +133,7 @@ struct envelope_fields : json_checker {
       event_version = version_not_integer ? std::nullopt : std::optional(v);
     } else if (member_ == member::payload) {
       has_payload = k != kind::null;
+      payload_is_null = k == kind::null;
     } else if (member_ == member::timestamp) {
       timestamp_not_string = k != kind::string;
       if (timestamp_not_string) timestamp.reset();

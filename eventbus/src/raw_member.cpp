@@ -74,11 +74,11 @@ std::optional<std::string_view> raw_member(std::string_view document, std::strin
     const auto name = c.string();
     c.skip_space();
     ++c.i;  // ':'
+    const auto start = c.i;  // the value's text, with the white space around it
     c.skip_space();
-    const auto start = c.i;
     c.value();
-    if (key_is(name, key)) found = document.substr(start, c.i - start);
     c.skip_space();
+    if (key_is(name, key)) found = document.substr(start, c.i - start);
     if (document[c.i] == ',') ++c.i;
   }
 }

@@ -1,4 +1,5 @@
 #include <corobus/eventbus/topic.hpp>
+#include <corobus/eventbus/detail/printable.hpp>
 #include <corobus/runtime/error.hpp>
 
 #include <fmt/format.h>
@@ -26,7 +27,7 @@ std::optional<std::string> topic_problem(std::string_view topic) {
 
 void validate_topic(std::string_view topic) {
   if (auto p = topic_problem(topic))
-    throw_error(errc::invalid_topic, fmt::format("invalid topic '{}': {}", topic, *p));
+    throw_error(errc::invalid_topic, fmt::format("invalid topic '{}': {}", detail::printable(topic), *p));
 }
 
 std::string dead_letter_topic(std::string_view topic) { return std::string(topic) + ".dlq"; }

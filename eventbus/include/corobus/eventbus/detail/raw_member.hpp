@@ -11,7 +11,9 @@
 namespace corobus::detail {
 
 // `document` must be valid JSON (validate it first). Returns the text of the value of the
-// last top-level member called `key` (its name may be written with escapes), or nothing.
+// last top-level member called `key` (its name may be written with escapes), or nothing: all
+// of it between the member's ':' and the ',' or '}' that ends it, white space included, so an
+// encoder that writes `"key":` + text + `}` gets exactly `text` back.
 std::optional<std::string_view> raw_member(std::string_view document, std::string_view key);
 
 }  // namespace corobus::detail
