@@ -5,12 +5,15 @@
 
 #include <corobus/runtime/async_queue.hpp>
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/gate.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/lane_group.hpp>
 #include <corobus/runtime/stable_hash.hpp>
 #include <corobus/runtime/task_scope.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -333,6 +336,87 @@ BOOST_AUTO_TEST_CASE(unordered_lanes_bound_concurrency) {
   BOOST_TEST(scope.wait_idle_for(5s));
   BOOST_TEST(max_running <= 4);
   BOOST_TEST(max_running > 1);
+}
+
+
+BOOST_AUTO_TEST_CASE(a_gate_counts_its_holders_and_refuses_entries_once_closing) {
+  gate g;
+  {
+    auto a = g.enter("publish");
+    auto b = g.enter("publish");
+    BOOST_TEST(g.count() == 2u);
+    auto moved = std::move(a);  // still one entry
+    BOOST_TEST(g.count() == 2u);
+    b.release();
+    BOOST_TEST(g.count() == 1u);
+  }
+  BOOST_TEST(g.count() == 0u);
+  auto inside = g.enter("publish");
+  g.close();
+  BOOST_TEST(g.closed());
+  BOOST_TEST(!g.close_and_wait_for(std::chrono::milliseconds(10)));  // still inside
+  BOOST_TEST(!g.try_enter());
+  try {
+    g.enter("publish");
+    BOOST_FAIL("expected errc::closed");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == errc::closed));
+    BOOST_TEST(std::string(e.what()).find("publish") != std::string::npos);
+  }
+  std::thread leaver([h = std::move(inside)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    h.release();
+  });
+  BOOST_TEST(g.close_and_wait_for(std::chrono::seconds(10)));  // woken by the leave, not a poll
+  leaver.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_gate_closes_when_its_last_holder_leaves_with_any_completion_token) {
+  io_pool pool(2);
+  {
+    gate empty;
+    BOOST_CHECK_NO_THROW(empty.async_close(asio::use_future).get());  // empty: at once
+  }
+  gate g;
+  auto h = g.enter("work");
+  auto closed = g.async_close(asio::use_future);
+  BOOST_TEST((closed.wait_for(std::chrono::milliseconds(20)) == std::future_status::timeout));
+  asio::post(pool.get_executor(), [h = std::move(h)]() mutable { h.release(); });  // leaves on an io thread
+  BOOST_TEST((closed.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+  closed.get();
+  // Awaited from a coroutine, as bus code does; a callback token too.
+  gate second;
+  auto inside = std::make_shared<gate::holder>(second.enter("work"));
+  std::atomic<bool> called{false};
+  second.async_close([&](boost::system::error_code ec) { called = !ec; });
+  run(pool.make_strand(), [&]() -> asio::awaitable<void> {
+    const auto ex = co_await asio::this_coro::executor;  // not in one expression: see publish_options
+    asio::post(ex, [inside] { inside->release(); });
+    co_await second.async_close();
+  });
+  BOOST_TEST(eventually([&] { return called.load(); }));
+}
+
+BOOST_AUTO_TEST_CASE(a_gate_close_is_cancelled_through_its_cancellation_slot) {
+  io_pool pool(1);
+  gate g;
+  auto h = g.enter("work");
+  asio::cancellation_signal signal;
+  auto strand = pool.make_strand();
+  auto waited = g.async_close(asio::bind_cancellation_slot(signal.slot(), asio::use_future));
+  asio::post(strand, [&] { signal.emit(asio::cancellation_type::terminal); });
+  BOOST_TEST((waited.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+  try {
+    waited.get();
+    BOOST_FAIL("expected operation_aborted");
+  } catch (const boost::system::system_error& e) {
+    BOOST_TEST((e.code() == asio::error::operation_aborted));
+  }
+  BOOST_TEST(g.closed());  // cancelling the wait does not reopen the gate
+  BOOST_TEST(!g.try_enter());
+  auto again = g.async_close(asio::use_future);
+  h.release();
+  BOOST_TEST((again.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

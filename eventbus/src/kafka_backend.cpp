@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
 
 namespace corobus::detail {
 namespace {
@@ -85,16 +84,6 @@ void kafka_backend::check_brokers_answer() {
                                               cfg_.connect_timeout.count(), rd_kafka_err2str(err)));
 }
 
-kafka_backend::producer_use::producer_use(kafka_backend& b) : users_(b.producer_users_) {
-  // Counted first, checked second (both sequentially consistent): shutdown() sets the flag,
-  // then reads the count, so it sees this use or this use sees the flag.
-  users_.fetch_add(1);
-  if (b.producer_closed_.load()) {
-    users_.fetch_sub(1);
-    throw_error(errc::closed, "the Kafka producer is closed");
-  }
-}
-
 bool kafka_backend::topic_ready(std::string_view topic) {
   std::shared_lock lock(topics_mutex_);
   return ready_topics_.contains(topic);
@@ -143,7 +132,7 @@ kafka::outgoing_record to_record(std::string topic, envelope& env) {
 }  // namespace
 
 asio::awaitable<publish_result> kafka_backend::produce(kafka::outgoing_record r) {
-  const producer_use use(*this);
+  const auto use = producer_uses_.enter("the Kafka producer");
   if (!topic_ready(r.topic)) co_await ensure_topic(r.topic);  // no coroutine on the usual path
   auto outcome = co_await producer_->async_produce(std::move(r.topic), std::move(r.key), std::move(r.value),
                                                    std::move(r.headers), asio::as_tuple(asio::use_awaitable));
@@ -164,7 +153,7 @@ asio::awaitable<publish_result> kafka_backend::publish_envelope(std::string topi
 
 asio::awaitable<std::vector<publish_result>> kafka_backend::publish_envelopes(std::string topic,
                                                                               std::vector<envelope> batch) {
-  const producer_use use(*this);
+  const auto use = producer_uses_.enter("the Kafka producer");
   if (!topic_ready(topic)) co_await ensure_topic(topic);
   std::vector<kafka::outgoing_record> records;
   records.reserve(batch.size());
@@ -212,13 +201,12 @@ write_failure kafka_backend::classify(const boost::system::error_code& ec) const
   }
 }
 
-void kafka_backend::wait_for_producer_users() {
-  // Purged records report at once (served by the report task, which still runs); a use
-  // admitted before the flag was set may produce after a purge, so purge until none is left.
-  while (producer_users_.load() != 0) {
-    producer_->purge();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+void kafka_backend::purge_until_unused() {
+  // Purged records report at once (served by the report task, which still runs), which ends
+  // the uses awaiting them; a use that entered before the gate closed may still produce after
+  // a purge, so purge again whenever the last use has not left within a moment.
+  do producer_->purge();
+  while (!producer_uses_.close_and_wait_for(std::chrono::milliseconds(50)));
 }
 
 kafka_group& kafka_backend::group(const std::string& name) {
@@ -235,7 +223,7 @@ kafka_group& kafka_backend::group(const std::string& name) {
 
 asio::awaitable<void> kafka_backend::attach(std::shared_ptr<subscriber> sub) {
   {
-    const producer_use use(*this);  // its client checks the topics
+    const auto use = producer_uses_.enter("subscribe");  // its client checks the topics
     co_await ensure_topic(sub->topic());
     co_await ensure_topic(dead_letter_topic(sub->topic()));
     producer_->learn_topic(dead_letter_topic(sub->topic()));  // ready before the first dead letter
@@ -257,11 +245,11 @@ void kafka_backend::shutdown() {
   const auto deadline = std::chrono::steady_clock::now() + cfg_.close_timeout;
   // Whatever is still queued for the brokers gets the time left, while the report task
   // serves; then publishes still waiting fail with a purge error.
-  producer_closed_.store(true);
+  producer_uses_.close();
   if (!producer_->flush(left_until(deadline)))
     log().warn("close: some published records were not acknowledged within kafka.close_timeout; their "
                "publishes fail");
-  wait_for_producer_users();
+  purge_until_unused();
   reports_.cancel();
   reports_.wait_idle();
 

@@ -10,6 +10,7 @@
 #include <corobus/eventbus/config.hpp>
 #include <corobus/eventbus/detail/backend.hpp>
 #include <corobus/eventbus/detail/kafka_group.hpp>
+#include <corobus/runtime/gate.hpp>
 #include <corobus/runtime/task_scope.hpp>
 
 #include <atomic>
@@ -55,20 +56,9 @@ class kafka_backend final : public backend {
   asio::awaitable<publish_result> produce(kafka::outgoing_record r);
   kafka_group& group(const std::string& name);
 
-  // Counts one use of the producer (a publish, a topic check) so that shutdown() destroys it
-  // only after the last; throws errc::closed once shutdown() began.
-  class producer_use {
-   public:
-    explicit producer_use(kafka_backend& b);
-    ~producer_use() { users_.fetch_sub(1); }
-    producer_use(const producer_use&) = delete;
-    producer_use& operator=(const producer_use&) = delete;
-
-   private:
-    std::atomic<std::size_t>& users_;
-  };
-  // Fails what the producer still holds until no use is left. Closing thread.
-  void wait_for_producer_users();
+  // Ends the publishes still waiting for the producer: purges what it holds until no use is
+  // left. Closing thread.
+  void purge_until_unused();
 
   bus_core& core_;
   const kafka_config& cfg_;
@@ -76,8 +66,9 @@ class kafka_backend final : public backend {
   std::string bootstrap_;
   std::unique_ptr<kafka::producer> producer_;
   std::size_t max_record_bytes_ = 0;
-  std::atomic<std::size_t> producer_users_{0};
-  std::atomic<bool> producer_closed_{false};
+  // Every use of the producer (a publish, a topic check) holds it, so that shutdown() destroys
+  // the producer only after the last; closed when shutdown() begins.
+  gate producer_uses_;
   task_scope reports_;   // the producer's delivery reports
   task_scope fetchers_;  // every group's fetch and commit loops
 
