@@ -62,7 +62,7 @@ result run_kafka_end_to_end(const parameters& p) {
   {
     bus b(cfg);
     asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
         if (e.aggregate_id == "join") {
           joined = true;
           co_return;
@@ -73,7 +73,7 @@ result run_kafka_end_to_end(const parameters& p) {
         co_return;
       });
       // The group's first join takes about 3 s on the embedded cluster: not measured.
-      co_await b.publish_envelope("bench", envelope::make("join", "Join", 1, "{}"));
+      co_await b.async_publish_envelope("bench", envelope::make("join", "Join", 1, "{}"));
     }, asio::use_future).get();
     while (!joined) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
@@ -93,13 +93,13 @@ result run_kafka_end_to_end(const parameters& p) {
           for (std::size_t i = v; i <= last; ++i)
             if (!credits->try_pop()) co_await credits->async_pop();
           if (p.batch == 1) {
-            co_await b.publish_envelope("bench", make(v));
+            co_await b.async_publish_envelope("bench", make(v));
             continue;
           }
           std::vector<envelope> batch;
           batch.reserve(last - v + 1);
           for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
-          co_await b.publish_envelopes("bench", std::move(batch));
+          co_await b.async_publish_envelopes("bench", std::move(batch));
         }
       }, [&](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

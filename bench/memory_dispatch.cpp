@@ -24,7 +24,7 @@ result run_memory_dispatch(const parameters& p) {
   {
     bus b(cfg);
     asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
         if (arrived.observe(e) == total) done.set_value();
         co_return;
       });
@@ -35,7 +35,7 @@ result run_memory_dispatch(const parameters& p) {
     auto publisher = [&](std::size_t k) -> asio::awaitable<void> {
       for (std::size_t v = 1; v <= per_aggregate; ++v)
         for (std::size_t a = k; a < p.aggregates; a += p.publishers)
-          co_await b.publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
+          co_await b.async_publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
     };
     const run_clock clock;
     std::vector<std::future<void>> publishers;

@@ -52,23 +52,23 @@ int main() {
   };
 
   auto audit = [&](corobus::stream s) -> asio::awaitable<void> {
-    while (auto d = co_await s.next()) {
+    while (auto d = co_await s.async_next()) {
       if (const auto* why = corobus::find_header(d->message().headers, corobus::dead_letter_headers::error)) {
         std::lock_guard lock(mutex);
         dead_letter_error = *why;
       }
       ++dead_letters;
-      co_await d->ack();
+      co_await d->async_ack();
     }
   };
 
   const auto start = std::chrono::steady_clock::now();
   asio::co_spawn(bus.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await bus.subscribe_envelopes("orders", order_service, corobus::subscribe_options("order-service"));
-    asio::co_spawn(co_await asio::this_coro::executor, audit(co_await bus.stream("orders.dlq")), asio::detached);
+    co_await bus.async_subscribe_envelopes("orders", order_service, corobus::subscribe_options("order-service"));
+    asio::co_spawn(co_await asio::this_coro::executor, audit(co_await bus.async_stream("orders.dlq")), asio::detached);
     for (int step = 0; step < 3; ++step)
       for (int o = 0; o < orders; ++o)
-        co_await bus.publish_envelope("orders", corobus::envelope::make(fmt::format("order-{}", o), steps[step],
+        co_await bus.async_publish_envelope("orders", corobus::envelope::make(fmt::format("order-{}", o), steps[step],
                                                                         step + 1, R"({"total":42.5})"));
   }, asio::use_future).get();
 

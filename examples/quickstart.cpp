@@ -49,21 +49,21 @@ int main() {
 
   // Pull style: a plain loop that ends when the bus closes.
   auto audit_log = [&](corobus::stream s) -> asio::awaitable<void> {
-    while (auto d = co_await s.next()) {
+    while (auto d = co_await s.async_next()) {
       ++audited;
-      co_await d->ack();
+      co_await d->async_ack();
       if (--outstanding == 0) all_done.set_value();
     }
   };
 
   const auto start = clock_type::now();
   auto audit_done = asio::co_spawn(bus.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await bus.subscribe_envelopes("orders", on_order);
-    auto audit = co_await bus.stream("orders");  // a group of its own: sees every message too
+    co_await bus.async_subscribe_envelopes("orders", on_order);
+    auto audit = co_await bus.async_stream("orders");  // a group of its own: sees every message too
     asio::co_spawn(co_await asio::this_coro::executor, audit_log(std::move(audit)), asio::detached);
     for (int v = 1; v <= versions; ++v)
       for (int a = 0; a < aggregates; ++a)
-        co_await bus.publish_envelope(
+        co_await bus.async_publish_envelope(
             "orders", corobus::envelope::make(fmt::format("order-{}", a), "OrderUpdated", v,
                                               fmt::format(R"({{"status":"step-{}"}})", v)));
   }, asio::use_future);

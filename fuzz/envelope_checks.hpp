@@ -10,7 +10,7 @@
 //    problem(), and then gives those members' values (the payload compared as text, numbers
 //    as written); what it accepts passes the round trip.
 #include <corobus/eventbus/envelope.hpp>
-#include <corobus/eventbus/detail/timestamp.hpp>
+#include "envelope/timestamp.hpp"
 #include <corobus/runtime/error.hpp>
 
 #include <boost/json.hpp>

@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(close_cancels_handlers_that_never_finish_after_the_grace_pe
   bus b(cfg);
   std::atomic<int> started{0}, saw_cancellation{0};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("stuck", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("stuck", [&](const envelope&) -> asio::awaitable<void> {
       ++started;
       asio::steady_timer forever(co_await asio::this_coro::executor, std::chrono::hours(24));
       auto [ec] = co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -40,10 +40,10 @@ BOOST_AUTO_TEST_CASE(close_cancels_handlers_that_never_finish_after_the_grace_pe
       throw boost::system::system_error(ec);
     });
     for (int i = 0; i < 10; ++i)
-      co_await b.publish_envelope("stuck", envelope::make("agg-" + std::to_string(i), "T", 1, "{}"));
+      co_await b.async_publish_envelope("stuck", envelope::make("agg-" + std::to_string(i), "T", 1, "{}"));
     // and a second message behind each of the first five: queued, never started
     for (int i = 0; i < 5; ++i)
-      co_await b.publish_envelope("stuck", envelope::make("agg-" + std::to_string(i), "T", 2, "{}"));
+      co_await b.async_publish_envelope("stuck", envelope::make("agg-" + std::to_string(i), "T", 2, "{}"));
   });
   BOOST_TEST(eventually([&] { return started == 10; }));
 
@@ -64,11 +64,11 @@ BOOST_AUTO_TEST_CASE(close_lets_accepted_work_finish_within_the_grace_period) {
   bus b(small_config());
   std::atomic<int> handled{0};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("work", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("work", [&](const envelope&) -> asio::awaitable<void> {
       co_await sleep_for(100us);
       ++handled;
     });
-    for (int i = 1; i <= 300; ++i) co_await b.publish_envelope("work", envelope::make("one-key", "T", i, "{}"));
+    for (int i = 1; i <= 300; ++i) co_await b.async_publish_envelope("work", envelope::make("one-key", "T", i, "{}"));
   });
   b.close();
   BOOST_TEST(handled == 300);
@@ -83,10 +83,10 @@ BOOST_AUTO_TEST_CASE(concurrent_close_callers_all_wait_for_the_same_end) {
   bus b(cfg);
   std::atomic<bool> release{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("slow", [&](const message&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("slow", [&](const message&) -> asio::awaitable<void> {
       co_await eventually_async([&] { return release.load(); }, 10s);
     });
-    co_await b.publish("slow", "x");
+    co_await b.async_publish("slow", "x");
   });
   std::vector<std::thread> closers;
   std::atomic<int> returned{0};
@@ -128,14 +128,14 @@ BOOST_AUTO_TEST_CASE(threads_and_descriptors_return_to_their_values_before_the_b
     BOOST_TEST(thread_count() == threads_before + 4);
     std::atomic<int> got{0};
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("t", [&](const envelope&) -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("t", [&](const envelope&) -> asio::awaitable<void> {
         ++got;
         co_await sleep_for(10us);
       });
-      auto s = co_await b.stream("t");
-      for (int i = 0; i < 100; ++i) co_await b.publish_envelope("t", envelope::make("a" + std::to_string(i), "T", 1, "{}"));
-      auto d = co_await s.next();
-      co_await d->ack();
+      auto s = co_await b.async_stream("t");
+      for (int i = 0; i < 100; ++i) co_await b.async_publish_envelope("t", envelope::make("a" + std::to_string(i), "T", 1, "{}"));
+      auto d = co_await s.async_next();
+      co_await d->async_ack();
     });
     BOOST_TEST(eventually([&] { return got == 100; }));
     b.close();
@@ -155,11 +155,11 @@ BOOST_AUTO_TEST_CASE(two_hundred_open_close_cycles_leave_nothing_behind) {
     bus b(small_config());
     std::atomic<int> got{0};
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("cycle", [&](const envelope&) -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("cycle", [&](const envelope&) -> asio::awaitable<void> {
         ++got;
         co_return;
       });
-      for (int i = 0; i < 20; ++i) co_await b.publish_envelope("cycle", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
+      for (int i = 0; i < 20; ++i) co_await b.async_publish_envelope("cycle", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
     });
     b.close();
     BOOST_TEST_REQUIRE(got == 20);
@@ -178,11 +178,11 @@ BOOST_AUTO_TEST_CASE(destroying_an_open_bus_closes_it) {
   {
     bus b(small_config());
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe("t", [&](const message&) -> asio::awaitable<void> {
+      co_await b.async_subscribe("t", [&](const message&) -> asio::awaitable<void> {
         ++got;
         co_return;
       });
-      for (int i = 0; i < 50; ++i) co_await b.publish("t", "x");
+      for (int i = 0; i < 50; ++i) co_await b.async_publish("t", "x");
     });
   }
   BOOST_TEST(got == 50);  // accepted before the destructor: handled
@@ -197,12 +197,12 @@ BOOST_AUTO_TEST_CASE(a_publisher_waiting_on_a_full_lane_is_released_by_close_wit
   bus b(cfg);
   std::atomic<bool> started{false};
   auto publisher = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<boost::system::error_code> {
-    co_await b.subscribe_envelopes("jam", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("jam", [&](const envelope&) -> asio::awaitable<void> {
       started = true;
       co_await sleep_for(std::chrono::hours(1));
     });
     try {
-      for (int i = 1; i <= 10; ++i) co_await b.publish_envelope("jam", envelope::make("k", "T", i, "{}"));
+      for (int i = 1; i <= 10; ++i) co_await b.async_publish_envelope("jam", envelope::make("k", "T", i, "{}"));
     } catch (const boost::system::system_error& e) {
       co_return e.code();
     }

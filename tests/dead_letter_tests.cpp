@@ -2,8 +2,8 @@
 // record size (the rules in dead_letter_plan.hpp and dead_letter.hpp).
 #include <boost/test/unit_test.hpp>
 
-#include <corobus/eventbus/detail/dead_letter.hpp>
-#include <corobus/eventbus/detail/dead_letter_plan.hpp>
+#include "core/dead_letter.hpp"
+#include "core/dead_letter_plan.hpp"
 #include <corobus/eventbus/topic.hpp>
 
 #include <limits>

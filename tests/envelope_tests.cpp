@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/corobus.hpp>
-#include <corobus/eventbus/detail/timestamp.hpp>
+#include "envelope/timestamp.hpp"
 
 #include "envelope_checks.hpp"  // fuzz/: the rules the fuzz targets check, shared
 

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   cfg.kafka.max_in_flight = std::stoul(argv[5]);
   bus b(cfg);
   asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes(topic, [out](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes(topic, [out](const envelope& e) -> asio::awaitable<void> {
       asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
       co_await work.async_wait(asio::use_awaitable);
       const auto line = fmt::format("{} {}\n", e.aggregate_id, e.event_version);

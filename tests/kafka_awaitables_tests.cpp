@@ -9,7 +9,7 @@
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/awaitables/kafka/producer.hpp>
-#include <corobus/awaitables/kafka/partition_progress.hpp>
+#include "backends/kafka/partition_progress.hpp"
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
@@ -23,6 +23,7 @@
 
 using namespace corobus;
 using namespace corobus::test;
+using corobus::detail::partition_progress;
 
 namespace {
 
@@ -36,7 +37,7 @@ kafka::headers_ptr no_headers() { return kafka::make_headers(std::vector<header_
 struct running_producer {
   running_producer(io_pool& pool, task_scope& scope, const kafka::properties& props)
       : strand(pool.make_strand()), client(strand, props) {
-    scope.spawn(strand, client.run(), "kafka producer reports");
+    scope.spawn(strand, client.async_run(), "kafka producer reports");
   }
   asio::strand<io_pool::executor_type> strand;
   kafka::producer client;
@@ -353,7 +354,7 @@ BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
 }
 
 BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
-  kafka::partition_progress p;
+  partition_progress p;
   BOOST_TEST(!p.take_commit_position());  // nothing started
   for (std::int64_t o = 10; o < 15; ++o) p.started(o);
   BOOST_TEST(p.in_flight() == 5u);
@@ -370,7 +371,7 @@ BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
 }
 
 BOOST_AUTO_TEST_CASE(offsets_with_gaps_between_them_are_tracked_as_well) {
-  kafka::partition_progress p;  // a compacted partition: offsets 2-4 and 6-8 are gone
+  partition_progress p;  // a compacted partition: offsets 2-4 and 6-8 are gone
   for (std::int64_t o : {0, 1, 5, 9, 10}) p.started(o);
   p.done(7);  // never started: ignored
   p.done(9);
@@ -386,7 +387,7 @@ BOOST_AUTO_TEST_CASE(offsets_with_gaps_between_them_are_tracked_as_well) {
 }
 
 BOOST_AUTO_TEST_CASE(uncommitted_counts_what_no_stored_commit_covers_done_or_not) {
-  kafka::partition_progress p;
+  partition_progress p;
   for (std::int64_t o = 0; o < 6; ++o) p.started(o);
   p.done(0);
   p.done(1);
@@ -409,7 +410,7 @@ BOOST_AUTO_TEST_CASE(uncommitted_counts_what_no_stored_commit_covers_done_or_not
 }
 
 BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_watermark) {
-  kafka::partition_progress p;
+  partition_progress p;
   for (std::int64_t o = 0; o < 4; ++o) p.started(o);
   p.released(1);  // revoked before its handler ran: the next owner delivers it
   p.done(0);
@@ -424,7 +425,7 @@ BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_
 }
 
 BOOST_AUTO_TEST_CASE(a_held_offset_is_not_running_and_holds_the_watermark_until_it_ends) {
-  kafka::partition_progress p;
+  partition_progress p;
   for (std::int64_t o = 0; o < 4; ++o) p.started(o);
   p.held(1);  // its dead letter is refused for now
   p.held(1);  // twice is once
@@ -448,7 +449,7 @@ BOOST_AUTO_TEST_CASE(a_held_offset_is_not_running_and_holds_the_watermark_until_
 }
 
 BOOST_AUTO_TEST_CASE(a_partition_resumed_where_its_work_stopped_offers_that_position_for_commit) {
-  kafka::partition_progress before;
+  partition_progress before;
   BOOST_TEST(!before.position());
   for (std::int64_t o = 40; o < 45; ++o) before.started(o);
   before.done(40);
@@ -457,7 +458,7 @@ BOOST_AUTO_TEST_CASE(a_partition_resumed_where_its_work_stopped_offers_that_posi
   before.done(43);
   BOOST_TEST((before.position() == std::optional<std::int64_t>(42)));
   BOOST_TEST((before.position() == std::optional<std::int64_t>(42)), "a look hands nothing out");
-  kafka::partition_progress after;  // the same partition, assigned again
+  partition_progress after;  // the same partition, assigned again
   after.resume_at(*before.position());
   BOOST_TEST((after.take_commit_position() == std::optional<std::int64_t>(42)));  // stored in the new generation
   after.started(42);
@@ -466,7 +467,7 @@ BOOST_AUTO_TEST_CASE(a_partition_resumed_where_its_work_stopped_offers_that_posi
 }
 
 BOOST_AUTO_TEST_CASE(the_commit_position_holds_under_concurrent_completion) {
-  kafka::partition_progress p;
+  partition_progress p;
   constexpr int count = 20000;
   for (int o = 0; o < count; ++o) p.started(o);
   std::vector<std::thread> finishers;

@@ -87,7 +87,7 @@ envelope_handler after_marker(std::atomic<bool>& marker_seen, Handler handler) {
 }
 
 asio::awaitable<void> until_consuming(bus& b, std::string topic, const std::atomic<bool>& marker_seen) {
-  co_await b.publish_envelope(topic, marker());
+  co_await b.async_publish_envelope(topic, marker());
   BOOST_TEST_REQUIRE(co_await eventually_async([&] { return marker_seen.load(); }, 30s));
 }
 
@@ -142,7 +142,7 @@ void flag_arrival(bus& b, const std::string& topic, const subscribe_options& gro
     if (e.aggregate_id == aggregate) arrived = true;
     co_return;
   };
-  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes(topic, flag, group); });
+  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes(topic, flag, group); });
 }
 
 // Publishes versions first..last of `aggregates` aggregates, each aggregate's versions in
@@ -156,7 +156,7 @@ asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates
   for (int a = 0; a < aggregates; ++a)
     asio::co_spawn(ex, [&b, topic, a, first, last]() -> asio::awaitable<void> {
       for (int v = first; v <= last; ++v)
-        co_await b.publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
+        co_await b.async_publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
     }, [&](std::exception_ptr e) {
       if (e) {
         std::lock_guard lock(mutex);
@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   seen_versions seen;
   std::atomic<bool> consuming{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("ordered", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("ordered", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       seen.add(e);
       co_return;
     }));
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(envelopes_published_in_batches_keep_their_order_and_each_ge
   // Per aggregate: the partition and offset of each version, from the results.
   std::map<int, std::vector<publish_result>> placed;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("batched", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("batched", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       seen.add(e);
       co_return;
     }));
@@ -215,13 +215,13 @@ BOOST_AUTO_TEST_CASE(envelopes_published_in_batches_keep_their_order_and_each_ge
       for (int v = first; v < first + versions_per_batch; ++v)
         for (int a = 0; a < aggregates; ++a)
           batch.push_back(envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
-      const auto results = co_await b.publish_envelopes("batched", batch);
+      const auto results = co_await b.async_publish_envelopes("batched", batch);
       BOOST_TEST_REQUIRE(results.size() == batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) placed[aggregate_number(batch[i])].push_back(results[i]);
     }
     std::vector<envelope> invalid{envelope::make("agg-0", "Changed", per_aggregate + 1, "{}"),
                                   envelope::make("agg-0", "", per_aggregate + 2, "{}")};
-    BOOST_TEST((co_await error_code_of([&] { return b.publish_envelopes("batched", invalid); }) == errc::invalid_envelope));
+    BOOST_TEST((co_await error_code_of([&] { return b.async_publish_envelopes("batched", invalid); }) == errc::invalid_envelope));
   });
   for (const auto& [aggregate, results] : placed) {  // one partition per key, offsets in version order
     BOOST_TEST_REQUIRE(results.size() == static_cast<std::size_t>(per_aggregate));
@@ -255,9 +255,9 @@ BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses
   };
   const subscribe_options group("pair");
   run(first.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await first.subscribe_envelopes("shared", handler(seen_first), group);
+    co_await first.async_subscribe_envelopes("shared", handler(seen_first), group);
     co_await until_consuming(publisher, "shared", consuming);
-    co_await second.subscribe_envelopes("shared", handler(seen_second), group);
+    co_await second.async_subscribe_envelopes("shared", handler(seen_second), group);
   });
   // Publish in the background; once half is through (and the second bus has a share), the
   // first bus closes and the second takes its partitions.
@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
     asio::co_spawn(publisher.get_executor(), [&, a]() -> asio::awaitable<void> {
       for (int v = 1; v <= max_versions; ++v) {
         while (v > allowed) co_await sleep_for(std::chrono::milliseconds(5));
-        co_await publisher.publish_envelope("processes", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
+        co_await publisher.async_publish_envelope("processes", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
       }
     }, [&](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(a_handler_still_running_after_the_revoke_timeout_is_cancell
   std::atomic<bool> consuming{false}, stuck_running{false}, stuck_cancelled{false}, delivered_again{false};
   bus first(cfg), second(cfg);
   run(first.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await first.subscribe_envelopes("stuck", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
+    co_await first.async_subscribe_envelopes("stuck", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
       if (stuck_running.exchange(true)) {  // its partition came back to this member
         delivered_again = true;
         co_return;
@@ -379,7 +379,7 @@ BOOST_AUTO_TEST_CASE(a_handler_still_running_after_the_revoke_timeout_is_cancell
       }
     }), group);
     co_await until_consuming(first, "stuck", consuming);
-    co_await first.publish_envelope("stuck", envelope::make("hangs", "Changed", 1, "{}"));
+    co_await first.async_publish_envelope("stuck", envelope::make("hangs", "Changed", 1, "{}"));
   });
   BOOST_TEST_REQUIRE(eventually([&] { return stuck_running.load(); }, 30s));
   // A second member joins: the first gives its partitions up, waits revoke_timeout for the
@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
   seen_union all;
   std::atomic<bool> consuming{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("outage", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("outage", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       seen.add(e);
       all.add(e);
       co_return;
@@ -437,12 +437,12 @@ BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_r
   cluster.fail_requests(0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
     for (int v = 1; v <= 100; ++v)
-      co_await b.publish_envelope("flaky", envelope::make("agg-1", "Changed", v, R"({"v":1})"));
+      co_await b.async_publish_envelope("flaky", envelope::make("agg-1", "Changed", v, R"({"v":1})"));
   });
   // Not retriable: the publish gets the broker's error.
   cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   const auto refused = run(b.get_executor(), [&] {
-    return error_code_of([&] { return b.publish_envelope("flaky", envelope::make("agg-2", "Changed", 1, "{}")); });
+    return error_code_of([&] { return b.async_publish_envelope("flaky", envelope::make("agg-2", "Changed", 1, "{}")); });
   });
   BOOST_TEST(refused.message().find("uthoriz") != std::string::npos, refused.message());
   BOOST_TEST(b.metrics().publish_errors == 1u);
@@ -451,7 +451,7 @@ BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_r
   std::mutex mutex;
   std::vector<message> records;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("flaky", [&](const message& m) -> asio::awaitable<void> {
+    co_await b.async_subscribe("flaky", [&](const message& m) -> asio::awaitable<void> {
       std::lock_guard lock(mutex);
       records.push_back(m);
       co_return;
@@ -488,13 +488,13 @@ BOOST_AUTO_TEST_CASE(a_stream_message_kept_beyond_close_is_whole_and_holds_nothi
   {
     bus b(cfg);
     kept = run(b.get_executor(), [&]() -> asio::awaitable<std::optional<delivery>> {
-      auto s = co_await b.stream("audit", subscribe_options("auditors"));
+      auto s = co_await b.async_stream("audit", subscribe_options("auditors"));
       headers trace(1);  // named, not braced in the co_await: see publish_options
       trace[0] = {"X-Trace", "t-1"};
-      co_await b.publish("audit", "opened", publish_options("door-1", std::move(trace)));
-      auto d = co_await s.next();
+      co_await b.async_publish("audit", "opened", publish_options("door-1", std::move(trace)));
+      auto d = co_await s.async_next();
       BOOST_TEST_REQUIRE(d.has_value());
-      co_await d->ack();
+      co_await d->async_ack();
       co_return d;
     });
     b.close();
@@ -518,23 +518,23 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   {
     bus b(cfg);
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.subscribe_envelopes("payments", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("payments", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
         if (e.aggregate_id == "poison") {
           ++poison_calls;
           throw std::runtime_error("card declined");
         }
         co_return;
       }), group);
-      co_await b.subscribe("payments.dlq", [&](const message& m) -> asio::awaitable<void> {
+      co_await b.async_subscribe("payments.dlq", [&](const message& m) -> asio::awaitable<void> {
         std::lock_guard lock(mutex);
         dead.push_back(m);
         co_return;
       });
       co_await until_consuming(b, "payments", consuming);
-      co_await b.publish_envelope("payments", envelope::make("poison", "Charged", 1, R"({"amount":5})"));
+      co_await b.async_publish_envelope("payments", envelope::make("poison", "Charged", 1, R"({"amount":5})"));
       headers trace(1);  // named, not braced in the co_await: see publish_options
       trace[0] = {"X-Trace", "t-7"};
-      co_await b.publish("payments", "not an envelope", publish_options("agg-7", std::move(trace)));
+      co_await b.async_publish("payments", "not an envelope", publish_options("agg-7", std::move(trace)));
     });
     BOOST_TEST_REQUIRE(eventually([&] {
       std::lock_guard lock(mutex);
@@ -571,12 +571,12 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   std::atomic<bool> after{false};
   bus again(cfg);
   run(again.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await again.subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
+    co_await again.async_subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
       if (e.event_type == "Marker") after = true;
       else if (e.aggregate_id == "poison") ++poison_calls;
       co_return;
     }, group);
-    co_await again.publish_envelope("payments", envelope::make("poison", "Marker", 2, "{}"));
+    co_await again.async_publish_envelope("payments", envelope::make("poison", "Marker", 2, "{}"));
   });
   BOOST_TEST_REQUIRE(eventually([&] { return after.load(); }, 30s));
   again.close();
@@ -625,7 +625,7 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
       seen.add(e);
       co_return;
     };
-    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("hostile", handle, group); });
+    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("hostile", handle, group); });
     BOOST_TEST_REQUIRE(eventually([&] {
       const auto m = b.metrics();
       return seen.size() == aggregates * versions && m.dead_lettered == invalid.size() && m.in_flight == 0;
@@ -673,7 +673,7 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
     else ++again;
     co_return;
   };
-  run(next.get_executor(), [&]() -> asio::awaitable<void> { co_await next.subscribe_envelopes("hostile", count, group); });
+  run(next.get_executor(), [&]() -> asio::awaitable<void> { co_await next.async_subscribe_envelopes("hostile", count, group); });
   std::vector<raw_record> ends;
   for (int p = 0; p < 6; ++p) ends.push_back({std::string("marker"), marker().encode(), p});
   produce_raw(cluster.bootstrap_servers(), "hostile", ends);
@@ -710,7 +710,7 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_
   };
   {
     bus b(cfg);
-    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("ledger", count, group); });
+    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("ledger", count, group); });
     BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().held == 1u; }, 30s));
     // Far more than the window on the other partitions: they go on.
     BOOST_TEST_REQUIRE(eventually([&] { return elsewhere == valid * 5 / 6; }, 30s));
@@ -730,7 +730,7 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_
   BOOST_TEST(committed_offset(cluster.bootstrap_servers(), "ledger-service", "ledger", 1) == valid / 6);
   // A new bus in the group receives it again (and holds it again: the cluster still refuses).
   bus again(cfg);
-  run(again.get_executor(), [&]() -> asio::awaitable<void> { co_await again.subscribe_envelopes("ledger", count, group); });
+  run(again.get_executor(), [&]() -> asio::awaitable<void> { co_await again.async_subscribe_envelopes("ledger", count, group); });
   BOOST_TEST(eventually([&] { return again.metrics().held == 1u; }, 30s));
   again.close();
 }
@@ -746,9 +746,9 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_o
   const subscribe_options group("audit-service");
   bus b(cfg);
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.publish_envelope("audit-trail", envelope::make("agg-0", "Logged", 1, "{}"));
-    co_await b.publish("audit-trail", "not an envelope", publish_options("agg-0"));
-    for (int v = 2; v <= 40; ++v) co_await b.publish_envelope("audit-trail", envelope::make("agg-0", "Logged", v, "{}"));
+    co_await b.async_publish_envelope("audit-trail", envelope::make("agg-0", "Logged", 1, "{}"));
+    co_await b.async_publish("audit-trail", "not an envelope", publish_options("agg-0"));
+    for (int v = 2; v <= 40; ++v) co_await b.async_publish_envelope("audit-trail", envelope::make("agg-0", "Logged", v, "{}"));
   });
   // librdkafka retries each failed request after retry.backoff.ms (100 ms): about 1.5 s of
   // refusals, so several of its 300 ms deliveries time out before one goes through.
@@ -760,7 +760,7 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_o
     seen.add(0, e.event_version);
     co_return;
   };
-  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.subscribe_envelopes("audit-trail", handle, group); });
+  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("audit-trail", handle, group); });
   BOOST_TEST_REQUIRE(eventually([&] { return seen.size() == 40u && b.metrics().dead_lettered == 1u; }, 60s));
   b.close();
   const auto m = b.metrics();
@@ -788,7 +788,7 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   {
     bus first(cfg);
     run(first.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await first.subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+      co_await first.async_subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
         co_await sleep_for(std::chrono::milliseconds(2));  // slow: many are in flight at close
         seen_first.add(e);
         all.add(e);
@@ -802,7 +802,7 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   }
   bus second(cfg);
   run(second.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await second.subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+    co_await second.async_subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
       seen_second.add(e);
       all.add(e);
       co_return;
@@ -825,12 +825,12 @@ BOOST_AUTO_TEST_CASE(fifty_open_close_cycles_leave_no_thread_descriptor_or_task_
     {
       bus b(cfg);
       run(b.get_executor(), [&]() -> asio::awaitable<void> {
-        co_await b.subscribe_envelopes("cycles", [&](const envelope&) -> asio::awaitable<void> {
+        co_await b.async_subscribe_envelopes("cycles", [&](const envelope&) -> asio::awaitable<void> {
           ++handled;
           co_return;
         });
         for (int v = 1; v <= 10; ++v)
-          co_await b.publish_envelope("cycles", envelope::make("agg-1", "Changed", v, "{}"));
+          co_await b.async_publish_envelope("cycles", envelope::make("agg-1", "Changed", v, "{}"));
       });
       b.close();  // while the group still joins
       BOOST_TEST_REQUIRE(b.metrics().live_tasks == 0u);

@@ -61,12 +61,12 @@ BOOST_AUTO_TEST_CASE(publish_and_subscribe_raw_messages) {
   bus b(fast_config());
   inbox<message> got;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("raw", got.collector());
+    co_await b.async_subscribe("raw", got.collector());
     for (int i = 0; i < 10; ++i) {
       publish_options options;
       options.key = "k" + std::to_string(i);
       options.headers.push_back(header{"h", "v"});
-      auto r = co_await b.publish("raw", "payload-" + std::to_string(i), std::move(options));
+      auto r = co_await b.async_publish("raw", "payload-" + std::to_string(i), std::move(options));
       BOOST_TEST(r.topic == "raw");
       BOOST_TEST(r.offset == i);
     }
@@ -92,14 +92,14 @@ BOOST_AUTO_TEST_CASE(subscriptions_are_independent_groups_and_a_shared_group_spl
     };
   };
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", count(a));
-    co_await b.subscribe_envelopes("orders", count(c));
-    auto s1 = co_await b.subscribe_envelopes("orders", count(shared1), subscribe_options("billing"));
-    auto s2 = co_await b.subscribe_envelopes("orders", count(shared2), subscribe_options("billing"));
+    co_await b.async_subscribe_envelopes("orders", count(a));
+    co_await b.async_subscribe_envelopes("orders", count(c));
+    auto s1 = co_await b.async_subscribe_envelopes("orders", count(shared1), subscribe_options("billing"));
+    auto s2 = co_await b.async_subscribe_envelopes("orders", count(shared2), subscribe_options("billing"));
     BOOST_TEST(s1.group() == "billing");
     BOOST_TEST(s2.topic() == "orders");
     for (int i = 0; i < 400; ++i)
-      co_await b.publish_envelope("orders", envelope::make("agg-" + std::to_string(i), "Created", 1, "{}"));
+      co_await b.async_publish_envelope("orders", envelope::make("agg-" + std::to_string(i), "Created", 1, "{}"));
   });
   BOOST_TEST(eventually([&] { return a == 400 && c == 400 && shared1 + shared2 == 400; }));
   BOOST_TEST(shared1 > 0);
@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(envelopes_arrive_whole) {
   sent.tenant_id = "acme";
   sent.trace_id = "t-1";
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", got.collector());
-    co_await b.publish_envelope("orders", sent);
+    co_await b.async_subscribe_envelopes("orders", got.collector());
+    co_await b.async_publish_envelope("orders", sent);
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
   BOOST_TEST((got.copy().front() == sent));
@@ -128,10 +128,10 @@ BOOST_AUTO_TEST_CASE(a_batch_of_envelopes_arrives_in_order_with_a_result_each) {
   const auto sent = batch;
   std::vector<publish_result> results;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("counts", got.collector());
-    results = co_await b.publish_envelopes("counts", batch);
+    co_await b.async_subscribe_envelopes("counts", got.collector());
+    results = co_await b.async_publish_envelopes("counts", batch);
     std::vector<envelope> empty;  // named: g++ 12 destroys a braced temporary in a co_await twice
-    auto none = co_await b.publish_envelopes("counts", empty);
+    auto none = co_await b.async_publish_envelopes("counts", empty);
     BOOST_TEST(none.empty());
   });
   BOOST_TEST_REQUIRE(results.size() == sent.size());
@@ -147,8 +147,8 @@ BOOST_AUTO_TEST_CASE(raw_subscribers_see_envelope_json_and_metadata_headers) {
   inbox<message> got;
   const auto sent = envelope::make("order-8", "OrderPlaced", 1, R"({"n":1})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders", got.collector());
-    co_await b.publish_envelope("orders", sent);
+    co_await b.async_subscribe("orders", got.collector());
+    co_await b.async_publish_envelope("orders", sent);
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
   const auto m = got.copy().front();
@@ -162,8 +162,8 @@ BOOST_AUTO_TEST_CASE(raw_json_published_to_an_envelope_subscriber_is_decoded) {
   inbox<envelope> got;
   const auto sent = envelope::make("order-9", "OrderPlaced", 4, R"({"n":2})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", got.collector());
-    co_await b.publish("orders", sent.encode());
+    co_await b.async_subscribe_envelopes("orders", got.collector());
+    co_await b.async_publish("orders", sent.encode());
   });
   BOOST_TEST(eventually([&] { return got.size() == 1; }));
   BOOST_TEST((got.copy().front() == sent));
@@ -173,15 +173,15 @@ BOOST_AUTO_TEST_CASE(a_stream_is_a_pull_loop_with_ack) {
   bus b(fast_config());
   std::vector<std::string> got;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    auto s = co_await b.stream("audit");
+    auto s = co_await b.async_stream("audit");
     BOOST_TEST(s.topic() == "audit");
-    for (int i = 0; i < 5; ++i) co_await b.publish("audit", std::to_string(i));
+    for (int i = 0; i < 5; ++i) co_await b.async_publish("audit", std::to_string(i));
     while (got.size() < 5) {
-      auto d = co_await s.next();
+      auto d = co_await s.async_next();
       BOOST_REQUIRE(d.has_value());
       BOOST_TEST(d->attempt() == 1u);
       got.push_back(d->message().payload);
-      co_await d->ack();
+      co_await d->async_ack();
     }
   });
   BOOST_TEST((got == std::vector<std::string>{"0", "1", "2", "3", "4"}));
@@ -194,12 +194,12 @@ BOOST_AUTO_TEST_CASE(close_gives_a_stream_reader_the_grace_period_to_take_and_ac
   std::atomic<int> acked{0};
   std::promise<void> reading;
   auto reader = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-    auto s = co_await b.stream("audit");
-    for (int i = 0; i < 20; ++i) co_await b.publish("audit", std::to_string(i));
+    auto s = co_await b.async_stream("audit");
+    for (int i = 0; i < 20; ++i) co_await b.async_publish("audit", std::to_string(i));
     reading.set_value();
-    while (auto d = co_await s.next()) {
+    while (auto d = co_await s.async_next()) {
       co_await sleep_for(2ms);  // a slow reader: close begins while it still works
-      co_await d->ack();
+      co_await d->async_ack();
       ++acked;
     }
   }, asio::use_future);
@@ -214,8 +214,8 @@ BOOST_AUTO_TEST_CASE(close_gives_a_stream_reader_the_grace_period_to_take_and_ac
 BOOST_AUTO_TEST_CASE(a_stream_ends_when_the_bus_closes) {
   bus b(fast_config());
   auto ended = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<bool> {
-    auto s = co_await b.stream("audit");
-    auto d = co_await s.next();
+    auto s = co_await b.async_stream("audit");
+    auto d = co_await s.async_next();
     co_return !d.has_value();
   }, asio::use_future);
   BOOST_TEST((ended.wait_for(20ms) == std::future_status::timeout));
@@ -231,11 +231,11 @@ BOOST_AUTO_TEST_CASE(thousands_of_topics_each_reach_their_own_subscribers) {
   std::vector<std::atomic<int>> got(subscribed);
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
     for (int i = 0; i < subscribed; ++i)
-      co_await b.subscribe("topic-" + std::to_string(i), [&got, i](const message& m) -> asio::awaitable<void> {
+      co_await b.async_subscribe("topic-" + std::to_string(i), [&got, i](const message& m) -> asio::awaitable<void> {
         if (m.topic == "topic-" + std::to_string(i)) ++got[i];
         co_return;
       });
-    for (int i = 0; i < topics; ++i) co_await b.publish("topic-" + std::to_string(i), "x");
+    for (int i = 0; i < topics; ++i) co_await b.async_publish("topic-" + std::to_string(i), "x");
   });
   BOOST_TEST(eventually([&] { return b.metrics().delivered == static_cast<std::uint64_t>(subscribed); }));
   for (int i = 0; i < subscribed; ++i) BOOST_TEST_REQUIRE(got[i] == 1);
@@ -249,15 +249,15 @@ BOOST_AUTO_TEST_CASE(unsubscribe_stops_new_messages_and_finishes_what_was_accept
   const auto tasks_before = b.metrics().live_tasks;
   auto count = [](std::atomic<int>& v1, std::atomic<int>& v2, const envelope& e) { ++(e.event_version == 1 ? v1 : v2); };
   auto sub = run(b.get_executor(), [&]() -> asio::awaitable<subscription> {
-    co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
       count(second_v1, second_v2, e);
       co_return;
     }, subscribe_options("shared"));
-    auto s = co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
+    auto s = co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
       co_await eventually_async([&] { return open.load(); });  // holds its share until unsubscribed
       count(first_v1, first_v2, e);
     }, subscribe_options("shared"));
-    for (int i = 0; i < 40; ++i) co_await b.publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
+    for (int i = 0; i < 40; ++i) co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
     co_return s;
   });
   BOOST_TEST(sub.group() == "shared");
@@ -265,7 +265,7 @@ BOOST_AUTO_TEST_CASE(unsubscribe_stops_new_messages_and_finishes_what_was_accept
   sub.unsubscribe();  // idempotent
   open = true;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 40; ++i) co_await b.publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 2, "{}"));
+    for (int i = 0; i < 40; ++i) co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 2, "{}"));
   });
   // Every version-1 message handled once (the first member finished its share after leaving);
   // every version-2 message, published after it left, went to the second member.
@@ -279,10 +279,10 @@ BOOST_AUTO_TEST_CASE(unsubscribe_stops_new_messages_and_finishes_what_was_accept
 BOOST_AUTO_TEST_CASE(a_delivery_stays_readable_after_ack) {
   bus b(fast_config());
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    auto s = co_await b.stream("audit");
-    co_await b.publish("audit", "kept");
-    auto d = co_await s.next();
-    co_await d->ack();
+    auto s = co_await b.async_stream("audit");
+    co_await b.async_publish("audit", "kept");
+    auto d = co_await s.async_next();
+    co_await d->async_ack();
     BOOST_TEST(d->message().payload == "kept");
     BOOST_TEST(d->attempt() == 1u);
   });
@@ -294,15 +294,15 @@ BOOST_AUTO_TEST_CASE(a_dropped_stream_ends_its_subscription_and_never_holds_publ
   bus b(cfg);
   std::atomic<int> handled{0};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("audit", [&](const message&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("audit", [&](const message&) -> asio::awaitable<void> {
       ++handled;
       co_return;
     });
     {
-      auto forgotten = co_await b.stream("audit");
-      for (int i = 0; i < 5; ++i) co_await b.publish("audit", "queued");
+      auto forgotten = co_await b.async_stream("audit");
+      for (int i = 0; i < 5; ++i) co_await b.async_publish("audit", "queued");
     }  // the last handle goes: the 5 it held are abandoned, and it receives no more
-    for (int i = 0; i < 100; ++i) co_await b.publish("audit", "after");  // would block at 10 otherwise
+    for (int i = 0; i < 100; ++i) co_await b.async_publish("audit", "after");  // would block at 10 otherwise
   });
   BOOST_TEST(eventually([&] { return handled == 105; }));
   BOOST_TEST(b.metrics().abandoned == 5u);
@@ -314,22 +314,22 @@ BOOST_AUTO_TEST_CASE(a_nacked_or_dropped_delivery_comes_back_then_goes_to_the_de
   inbox<message> dead;
   std::vector<unsigned> attempts;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("jobs.dlq", dead.collector());
-    auto s = co_await b.stream("jobs");
-    co_await b.publish("jobs", "job-1", publish_options("j1"));
+    co_await b.async_subscribe("jobs.dlq", dead.collector());
+    auto s = co_await b.async_stream("jobs");
+    co_await b.async_publish("jobs", "job-1", publish_options("j1"));
     {
-      auto d = co_await s.next();
+      auto d = co_await s.async_next();
       attempts.push_back(d->attempt());
-      co_await d->nack("first failure");
+      co_await d->async_nack("first failure");
     }
     {
-      auto d = co_await s.next();
+      auto d = co_await s.async_next();
       attempts.push_back(d->attempt());
       // dropped without ack: counts as a failure
     }
-    auto d = co_await s.next();
+    auto d = co_await s.async_next();
     attempts.push_back(d->attempt());
-    co_await d->nack("last failure");
+    co_await d->async_nack("last failure");
   });
   BOOST_TEST((attempts == std::vector<unsigned>{1, 2, 3}));
   BOOST_TEST(eventually([&] { return dead.size() == 1; }));
@@ -350,13 +350,13 @@ BOOST_AUTO_TEST_CASE(a_failing_handler_is_retried_then_dead_lettered_with_its_er
   const auto warnings_before = logged_warnings();
   const auto poison = envelope::make("order-1", "OrderPlaced", 1, R"({"bad":true})");
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders.dlq", dead.collector());
-    co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("orders.dlq", dead.collector());
+    co_await b.async_subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
       ++calls;
       throw std::runtime_error("database is down");
       co_return;
     });
-    co_await b.publish_envelope("orders", poison);
+    co_await b.async_publish_envelope("orders", poison);
   });
   BOOST_TEST(eventually([&] { return dead.size() == 1; }));
   BOOST_TEST(calls == 3);
@@ -385,16 +385,16 @@ BOOST_AUTO_TEST_CASE(every_publish_is_accounted_for_once_the_bus_closed) {
   bus b(cfg);
   std::atomic<bool> release{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
       if (e.event_version % 5 == 0) throw std::runtime_error("rejected");
       if (e.aggregate_id == "slow")  // still running at close: cancelled, so abandoned
         while (!release) co_await sleep_for(std::chrono::milliseconds(1));
       co_return;
     });
-    for (int v = 1; v <= 50; ++v) co_await b.publish_envelope("orders", envelope::make("agg", "Changed", v, "{}"));
-    co_await b.publish("orders", "not an envelope", publish_options("agg"));
-    for (int i = 0; i < 7; ++i) co_await b.publish("nowhere", "nobody listens");
-    for (int v = 1; v <= 3; ++v) co_await b.publish_envelope("orders", envelope::make("slow", "Changed", v, "{}"));
+    for (int v = 1; v <= 50; ++v) co_await b.async_publish_envelope("orders", envelope::make("agg", "Changed", v, "{}"));
+    co_await b.async_publish("orders", "not an envelope", publish_options("agg"));
+    for (int i = 0; i < 7; ++i) co_await b.async_publish("nowhere", "nobody listens");
+    for (int v = 1; v <= 3; ++v) co_await b.async_publish_envelope("orders", envelope::make("slow", "Changed", v, "{}"));
   });
   BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().delivered + b.metrics().dead_lettered == 51u; }));
   b.close();
@@ -414,12 +414,12 @@ BOOST_AUTO_TEST_CASE(a_retried_message_holds_back_the_later_messages_of_its_key)
   inbox<std::int64_t> order;
   std::atomic<int> failures_left{2};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
       if (e.event_version == 1 && failures_left-- > 0) throw std::runtime_error("transient");
       order.add(e.event_version);
       co_return;
     });
-    for (int v = 1; v <= 5; ++v) co_await b.publish_envelope("orders", envelope::make("agg", "Changed", v, "{}"));
+    for (int v = 1; v <= 5; ++v) co_await b.async_publish_envelope("orders", envelope::make("agg", "Changed", v, "{}"));
   });
   BOOST_TEST(eventually([&] { return order.size() == 5; }));
   BOOST_TEST((order.copy() == std::vector<std::int64_t>{1, 2, 3, 4, 5}));
@@ -432,13 +432,13 @@ BOOST_AUTO_TEST_CASE(a_poison_envelope_goes_to_the_dead_letter_topic_at_once) {
   std::atomic<int> calls{0};
   inbox<message> dead;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders.dlq", dead.collector());
-    co_await b.subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("orders.dlq", dead.collector());
+    co_await b.async_subscribe_envelopes("orders", [&](const envelope&) -> asio::awaitable<void> {
       ++calls;
       co_return;
     });
-    co_await b.publish("orders", "{this is not an envelope", publish_options("k"));
-    co_await b.publish("orders", R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":0,"payload":{}})");
+    co_await b.async_publish("orders", "{this is not an envelope", publish_options("k"));
+    co_await b.async_publish("orders", R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":0,"payload":{}})");
   });
   BOOST_TEST(eventually([&] { return dead.size() == 2; }));
   BOOST_TEST(calls == 0);
@@ -455,20 +455,20 @@ BOOST_AUTO_TEST_CASE(an_invalid_envelope_is_rejected_at_publish_and_nothing_is_s
   bus b(fast_config());
   std::atomic<int> calls{0};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("orders", [&](const message&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("orders", [&](const message&) -> asio::awaitable<void> {
       ++calls;
       co_return;
     });
   });
   auto e = envelope::make("bad id with spaces", "T", 1, "{}");
-  BOOST_TEST((error_of(b, [&] { return b.publish_envelope("orders", e); }) == errc::invalid_envelope));
+  BOOST_TEST((error_of(b, [&] { return b.async_publish_envelope("orders", e); }) == errc::invalid_envelope));
   e = envelope::make("ok", "T", 0, "{}");
-  BOOST_TEST((error_of(b, [&] { return b.publish_envelope("orders", e); }) == errc::invalid_envelope));
+  BOOST_TEST((error_of(b, [&] { return b.async_publish_envelope("orders", e); }) == errc::invalid_envelope));
   e = envelope::make("ok", "T", 1, "");
-  BOOST_TEST((error_of(b, [&] { return b.publish_envelope("orders", e); }) == errc::invalid_envelope));
+  BOOST_TEST((error_of(b, [&] { return b.async_publish_envelope("orders", e); }) == errc::invalid_envelope));
   // In a batch, one invalid envelope stops them all.
   std::vector<envelope> batch{envelope::make("ok", "T", 1, "{}"), e};
-  BOOST_TEST((error_of(b, [&] { return b.publish_envelopes("orders", batch); }) == errc::invalid_envelope));
+  BOOST_TEST((error_of(b, [&] { return b.async_publish_envelopes("orders", batch); }) == errc::invalid_envelope));
   BOOST_TEST(b.metrics().published == 0u);
   b.close();
   BOOST_TEST(calls == 0);
@@ -477,17 +477,17 @@ BOOST_AUTO_TEST_CASE(an_invalid_envelope_is_rejected_at_publish_and_nothing_is_s
 BOOST_AUTO_TEST_CASE(invalid_topic_and_group_names_are_rejected) {
   bus b(fast_config());
   auto nop = [](const message&) -> asio::awaitable<void> { co_return; };
-  BOOST_TEST((error_of(b, [&] { return b.publish("bad topic", "x"); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(b, [&] { return b.publish("", "x"); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.subscribe("a*", nop); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.stream("a..b"); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.subscribe("ok", nop, subscribe_options("no spaces")); }) ==
+  BOOST_TEST((error_of(b, [&] { return b.async_publish("bad topic", "x"); }) == errc::invalid_topic));
+  BOOST_TEST((error_of(b, [&] { return b.async_publish("", "x"); }) == errc::invalid_topic));
+  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("a*", nop); }) == errc::invalid_topic));
+  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.async_stream("a..b"); }) == errc::invalid_topic));
+  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("ok", nop, subscribe_options("no spaces")); }) ==
               errc::invalid_argument));
-  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.subscribe("ok", message_handler{}); }) ==
+  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("ok", message_handler{}); }) ==
               errc::invalid_argument));
   subscribe_options no_concurrency;
   no_concurrency.concurrency = 0;
-  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.subscribe("ok", nop, no_concurrency); }) ==
+  BOOST_TEST((error_of(b, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("ok", nop, no_concurrency); }) ==
               errc::invalid_config));
   BOOST_TEST(b.metrics().published == 0u);
 }
@@ -506,11 +506,11 @@ BOOST_AUTO_TEST_CASE(publish_and_subscribe_after_close_fail_with_closed) {
     return f.get();
   };
   auto nop = [](const message&) -> asio::awaitable<void> { co_return; };
-  BOOST_TEST((code_of([&] { return b.publish("orders", "x"); }) == errc::closed));
-  BOOST_TEST((code_of([&] { return b.publish_envelope("orders", envelope::make("a", "t", 1, "{}")); }) == errc::closed));
-  BOOST_TEST((code_of([&] { return b.publish_envelopes("orders", {envelope::make("a", "t", 1, "{}")}); }) == errc::closed));
-  BOOST_TEST((code_of([&]() -> asio::awaitable<void> { co_await b.subscribe("orders", nop); }) == errc::closed));
-  BOOST_TEST((code_of([&]() -> asio::awaitable<void> { co_await b.stream("orders"); }) == errc::closed));
+  BOOST_TEST((code_of([&] { return b.async_publish("orders", "x"); }) == errc::closed));
+  BOOST_TEST((code_of([&] { return b.async_publish_envelope("orders", envelope::make("a", "t", 1, "{}")); }) == errc::closed));
+  BOOST_TEST((code_of([&] { return b.async_publish_envelopes("orders", {envelope::make("a", "t", 1, "{}")}); }) == errc::closed));
+  BOOST_TEST((code_of([&]() -> asio::awaitable<void> { co_await b.async_subscribe("orders", nop); }) == errc::closed));
+  BOOST_TEST((code_of([&]() -> asio::awaitable<void> { co_await b.async_stream("orders"); }) == errc::closed));
   (void)ex;
 }
 
@@ -523,14 +523,14 @@ BOOST_AUTO_TEST_CASE(a_full_subscription_makes_publishers_wait_and_memory_stays_
   std::atomic<int> handled{0};
   std::int64_t max_in_flight = 0;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("slow", [&](const envelope&) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("slow", [&](const envelope&) -> asio::awaitable<void> {
       co_await eventually_async([&] { return open.load(); });
       ++handled;
     });
     auto ex = co_await asio::this_coro::executor;
     auto publisher = asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
       for (int i = 0; i < 100; ++i)
-        co_await b.publish_envelope("slow", envelope::make("k" + std::to_string(i % 7), "T", 1 + i / 7, "{}"));
+        co_await b.async_publish_envelope("slow", envelope::make("k" + std::to_string(i % 7), "T", 1 + i / 7, "{}"));
     }, asio::use_future);
     // One lane full (4 queued, 1 in its handler) stops the publisher.
     BOOST_TEST(co_await eventually_async([&] { return b.metrics().in_flight >= 5; }));
@@ -551,14 +551,14 @@ BOOST_AUTO_TEST_CASE(unordered_subscriptions_run_handlers_concurrently_up_to_the
   subscribe_options eight;
   eight.concurrency = 8;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe("work", [&](const message&) -> asio::awaitable<void> {
+    co_await b.async_subscribe("work", [&](const message&) -> asio::awaitable<void> {
       const int now = ++running;
       for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
       co_await sleep_for(1ms);
       --running;
       ++done;
     }, eight);
-    for (int i = 0; i < 200; ++i) co_await b.publish("work", "x");
+    for (int i = 0; i < 200; ++i) co_await b.async_publish("work", "x");
   });
   BOOST_TEST(eventually([&] { return done == 200; }));
   BOOST_TEST(max_running <= 8);

@@ -30,7 +30,7 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   std::atomic<long long> overlapped{0};  // handler starts that found another handler running
 
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.subscribe_envelopes("ordered", [&](const envelope& e) -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("ordered", [&](const envelope& e) -> asio::awaitable<void> {
       const int now = ++running;
       if (now > 1) ++overlapped;
       for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
     });
     for (int v = 1; v <= per_aggregate; ++v)
       for (int a = 0; a < aggregates; ++a)
-        co_await b.publish_envelope("ordered", envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
+        co_await b.async_publish_envelope("ordered", envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
   }, std::chrono::seconds(300));
 
   BOOST_TEST(eventually([&] { return handled == total; }, 120s));

@@ -17,7 +17,7 @@ conf_ptr producer_conf(const properties& props) {
   // linger.ms 1, not librdkafka's 5: every produce is awaited until its delivery report, so
   // the linger adds to each publish's latency, and concurrent publishers fill the batches.
   auto conf = make_conf({{"enable.idempotence", "true"}, {"linger.ms", "1"}}, props);
-  // Delivery reports as events on the main queue, served by run(); errors too, so that a
+  // Delivery reports as events on the main queue, served by async_run(); errors too, so that a
   // broker-level error is logged by us instead of by librdkafka on its own thread.
   rd_kafka_conf_set_events(conf.get(), RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
   return conf;
@@ -138,7 +138,7 @@ void producer::serve_ready_events() {
   }
 }
 
-asio::awaitable<void> producer::run() {
+asio::awaitable<void> producer::async_run() {
   for (;;) {
     serve_ready_events();
     co_await reports_.async_wait();  // throws operation_aborted when the task is cancelled

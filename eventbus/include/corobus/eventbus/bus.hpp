@@ -22,7 +22,7 @@
 namespace corobus {
 
 namespace detail {
-class bus_core;
+class bus_state;
 class subscriber;
 }
 
@@ -33,7 +33,7 @@ class subscription {
   // An empty handle (as co_spawn with use_future needs): no topic, nothing to unsubscribe.
   subscription() = default;
   // Made by the bus.
-  subscription(std::weak_ptr<detail::bus_core> core, std::shared_ptr<detail::subscriber> sub);
+  subscription(std::weak_ptr<detail::bus_state> core, std::shared_ptr<detail::subscriber> sub);
 
   const std::string& topic() const noexcept;  // empty for an empty handle
   const std::string& group() const noexcept;
@@ -43,7 +43,7 @@ class subscription {
   void unsubscribe();
 
  private:
-  std::weak_ptr<detail::bus_core> core_;
+  std::weak_ptr<detail::bus_state> core_;
   std::shared_ptr<detail::subscriber> sub_;
 };
 
@@ -68,30 +68,30 @@ class bus {
 
   // Sends raw bytes. Completes when the backend accepted the message. Like every awaitable
   // here it starts when awaited, so it owns its arguments (a topic made on the fly is fine).
-  asio::awaitable<publish_result> publish(std::string topic, std::string payload, publish_options options);
-  asio::awaitable<publish_result> publish(std::string topic, std::string payload);
+  asio::awaitable<publish_result> async_publish(std::string topic, std::string payload, publish_options options);
+  asio::awaitable<publish_result> async_publish(std::string topic, std::string payload);
   // Validates the envelope (errc::invalid_envelope, nothing sent) and sends it keyed by its
   // aggregate id, with its metadata also in headers.
-  asio::awaitable<publish_result> publish_envelope(std::string topic, envelope e);
+  asio::awaitable<publish_result> async_publish_envelope(std::string topic, envelope e);
   // Many envelopes for one await, in order (so one aggregate's versions may go together):
   // on Kafka they are produced at once and batched by librdkafka, which is how a publisher
   // gets throughput without giving up order. All are validated before any is sent. Results
   // in the batch's order. When some fail, the first error is thrown once every envelope has
   // its answer; the others may have been stored, so publish again and let consumers skip
   // repeats by event id. Counted as one publish error.
-  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch);
+  asio::awaitable<std::vector<publish_result>> async_publish_envelopes(std::string topic, std::vector<envelope> batch);
 
   // Raw messages, unordered, at most `concurrency` handlers at once.
-  asio::awaitable<subscription> subscribe(std::string topic, message_handler handler, subscribe_options options);
-  asio::awaitable<subscription> subscribe(std::string topic, message_handler handler);
+  asio::awaitable<subscription> async_subscribe(std::string topic, message_handler handler, subscribe_options options);
+  asio::awaitable<subscription> async_subscribe(std::string topic, message_handler handler);
   // Envelopes in order per aggregate id: one aggregate's handler calls never overlap, and a
   // failing message is retried in place before the next of its aggregate starts.
-  asio::awaitable<subscription> subscribe_envelopes(std::string topic, envelope_handler handler,
+  asio::awaitable<subscription> async_subscribe_envelopes(std::string topic, envelope_handler handler,
                                                     subscribe_options options);
-  asio::awaitable<subscription> subscribe_envelopes(std::string topic, envelope_handler handler);
+  asio::awaitable<subscription> async_subscribe_envelopes(std::string topic, envelope_handler handler);
   // A pull loop over raw messages with explicit ack.
-  asio::awaitable<corobus::stream> stream(std::string topic, subscribe_options options);
-  asio::awaitable<corobus::stream> stream(std::string topic);
+  asio::awaitable<corobus::stream> async_stream(std::string topic, subscribe_options options);
+  asio::awaitable<corobus::stream> async_stream(std::string topic);
 
   // Refuses new work, lets in-flight handlers finish within config::close_grace, cancels the
   // rest, joins every task and the io threads. Idempotent; concurrent callers all return
@@ -103,7 +103,7 @@ class bus {
   const corobus::config& get_config() const noexcept;
 
  private:
-  std::shared_ptr<detail::bus_core> core_;
+  std::shared_ptr<detail::bus_state> core_;
 };
 
 }  // namespace corobus

@@ -1,10 +1,10 @@
 #pragma once
 // Pull-style consumption: a plain co_await loop.
 //
-//   auto s = co_await bus.stream("audit");
-//   while (auto d = co_await s.next()) {   // ends when the bus closes
+//   auto s = co_await bus.async_stream("audit");
+//   while (auto d = co_await s.async_next()) {   // ends when the bus closes
 //     co_await handle(d->message());
-//     co_await d->ack();
+//     co_await d->async_ack();
 //   }
 //
 // A delivery that is neither acked nor nacked when it is destroyed counts as a nack: it is
@@ -20,7 +20,7 @@ namespace corobus {
 
 namespace detail {
 class stream_state;
-struct inbound;
+struct incoming_message;
 }  // namespace detail
 
 class delivery {
@@ -34,16 +34,16 @@ class delivery {
   unsigned attempt() const noexcept;  // 1 for the first delivery
 
   // The message is done.
-  asio::awaitable<void> ack();
+  asio::awaitable<void> async_ack();
   // The message failed: it is delivered again, or dead-lettered after the last attempt.
-  asio::awaitable<void> nack(std::string reason);
+  asio::awaitable<void> async_nack(std::string reason);
 
  private:
   friend class detail::stream_state;
-  delivery(std::shared_ptr<detail::stream_state> state, detail::inbound in);
+  delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in);
 
   std::shared_ptr<detail::stream_state> state_;
-  std::unique_ptr<detail::inbound> in_;  // null once moved from
+  std::unique_ptr<detail::incoming_message> in_;  // null once moved from
   std::shared_ptr<const corobus::message> settled_;  // kept readable after ack or nack
   unsigned attempt_ = 1;
 };
@@ -56,7 +56,7 @@ class stream {
   stream() = default;
 
   // The next message; empty once the bus closed.
-  asio::awaitable<std::optional<delivery>> next();
+  asio::awaitable<std::optional<delivery>> async_next();
   const std::string& topic() const noexcept;  // empty for an empty handle
 
  private:

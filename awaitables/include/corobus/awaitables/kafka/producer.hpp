@@ -1,7 +1,7 @@
 #pragma once
 // A Kafka producer whose produce completes on the message's delivery report.
 //
-// Delivery reports arrive as RD_KAFKA_EVENT_DR events on the client's main queue; run()
+// Delivery reports arrive as RD_KAFKA_EVENT_DR events on the client's main queue; async_run()
 // serves that queue from the io_context (see event_queue) and completes each awaiting
 // async_produce with the broker's partition and offset, or its error. No io thread ever
 // blocks in rd_kafka_poll. Many produces may be in flight at once; librdkafka batches them.
@@ -40,7 +40,7 @@ class producer {
   // The first error (if any record failed) and every record's report, in the batch's order.
   using batch_completion_signature = void(boost::system::error_code, std::vector<delivery_report>);
 
-  // `ex` should be a strand: run() and the cancellation of its wait happen there.
+  // `ex` should be a strand: async_run() and the cancellation of its wait happen there.
   // `props` are librdkafka properties (bootstrap.servers, ...); idempotence is on unless
   // they say otherwise. Throws errc::invalid_config for a bad property.
   producer(asio::any_io_executor ex, const properties& props);
@@ -60,7 +60,7 @@ class producer {
   void learn_topic(const std::string& topic);
 
   // Serves delivery reports until cancelled (its cancellation slot). Run it as a task.
-  asio::awaitable<void> run();
+  asio::awaitable<void> async_run();
 
   // Sends one record. Completes with its delivery report, or with a broker or client error
   // (mapped into the kafka category). While librdkafka's queue is full
@@ -93,11 +93,11 @@ class producer {
   }
 
   // Waits (blocking) until every produced record has its report or `timeout` passed; true
-  // when all were reported. run() must be serving meanwhile. Not on an io thread.
+  // when all were reported. async_run() must be serving meanwhile. Not on an io thread.
   bool flush(std::chrono::milliseconds timeout);
 
   // Fails every record not yet delivered: their produces complete with a purge error when
-  // run() serves the reports. Does not block.
+  // async_run() serves the reports. Does not block.
   void purge();
 
  private:

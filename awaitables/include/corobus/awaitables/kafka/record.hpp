@@ -1,5 +1,5 @@
 #pragma once
-// A fetched Kafka message, read in place from librdkafka's buffers.
+// Kafka records: a fetched message read in place, and what a producer sends and gets back.
 //
 // librdkafka hands each fetched message out as its own event (a FETCH event carries exactly
 // one), and the message lives as long as the event. A record owns that event, so nothing is
@@ -62,6 +62,21 @@ class record {
 
   event_ptr event_;
   const rd_kafka_message_t* message_;
+};
+
+// Where a produced record was stored: its delivery report.
+struct delivery_report {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+// One record to send: the operation owns it until librdkafka has copied it.
+struct outgoing_record {
+  std::string topic;
+  std::string key;
+  std::string value;
+  headers_ptr headers;
 };
 
 }  // namespace corobus::kafka

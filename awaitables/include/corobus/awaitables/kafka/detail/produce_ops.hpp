@@ -1,7 +1,7 @@
 #pragma once
 // The state of the producer's operations while librdkafka has their records: what a
 // delivery report completes. An operation's address travels as its record's opaque.
-#include <corobus/awaitables/kafka/handles.hpp>
+#include <corobus/awaitables/kafka/record.hpp>
 #include <corobus/runtime/asio.hpp>
 
 #include <boost/asio/associated_executor.hpp>
@@ -14,20 +14,6 @@
 #include <vector>
 
 namespace corobus::kafka {
-
-struct delivery_report {
-  std::string topic;
-  std::int32_t partition = -1;
-  std::int64_t offset = -1;
-};
-
-// One record to send: the operation owns it until librdkafka has copied it.
-struct outgoing_record {
-  std::string topic;
-  std::string key;
-  std::string value;
-  headers_ptr headers;
-};
 
 namespace detail {
 

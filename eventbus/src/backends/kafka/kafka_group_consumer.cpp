@@ -1,0 +1,386 @@
+#include "core/bus_state.hpp"
+#include "backends/kafka/kafka_group_consumer.hpp"
+#include "core/member_choice.hpp"
+#include <corobus/awaitables/kafka/error.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+
+namespace corobus::detail {
+
+// One partition as long as this consumer owns it. Each delivered message holds it, so a
+// handler that finishes after a revoke updates an orphan, never the next assignment.
+struct kafka_group_consumer::assigned_partition final : ack_handle {
+  assigned_partition(kafka_group_consumer& g, std::string t, std::int32_t p) : group(g), topic(std::move(t)), partition(p) {}
+
+  void done(const message& m) noexcept override {
+    if (progress.done(m.offset)) holds_changed();
+  }
+  void released(const message& m) noexcept override {
+    if (progress.released(m.offset)) holds_changed();
+  }
+  void held(const message& m) noexcept override {
+    progress.held(m.offset);
+    holds_changed();
+  }
+  bool revoked() const noexcept override { return gone.load(std::memory_order_acquire); }
+
+  // Holds begin and end on the dead letters' tasks; pausing is the fetch strand's business.
+  // (Only held dead letters, which close() joins before the group goes, end a hold: the
+  // group outlives what this posts.)
+  void holds_changed() noexcept {
+    asio::post(group.strand_, [g = &group] { g->pause_held_partitions(); });
+  }
+
+  kafka_group_consumer& group;
+  const std::string topic;
+  const std::int32_t partition;
+  partition_progress progress;
+  std::atomic<bool> gone{false};
+};
+
+namespace {
+
+constexpr std::size_t max_batch = 1000;
+// Paused partitions and revokes have no event to wait for (handlers finish on other strands):
+// they look again this often. Both are rare and short.
+constexpr auto recheck = std::chrono::milliseconds(2);
+// How long a refused commit may hold fetching while its rebalance does not arrive.
+constexpr auto rebalance_wait = std::chrono::seconds(10);
+// How long a full in-flight window is waited out without polling before the partitions are
+// paused (so that a rebalance is still seen while handlers are stuck).
+constexpr auto hold_before_pause = std::chrono::seconds(1);
+
+asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+kafka_group_consumer::kafka_group_consumer(bus_state& core, std::string name, const kafka::properties& props)
+    : core_(core),
+      cfg_(core.cfg().kafka),
+      name_(std::move(name)),
+      strand_(core.pool().make_strand()),
+      consumer_(strand_, props),
+      routes_(std::make_shared<const routing>()) {}
+
+kafka_group_consumer::~kafka_group_consumer() = default;
+
+std::shared_ptr<const kafka_group_consumer::routing> kafka_group_consumer::routes() const {
+  std::lock_guard lock(routes_mutex_);
+  return routes_;
+}
+
+void kafka_group_consumer::replace_routes(std::shared_ptr<const routing> next) {
+  std::vector<std::string> topics;
+  for (const auto& [topic, members] : *next) topics.push_back(topic);
+  if (topics.size() != routes_->size()) consumer_.subscribe(topics);
+  routes_ = std::move(next);
+}
+
+void kafka_group_consumer::add(std::shared_ptr<subscriber> sub) {
+  std::lock_guard lock(routes_mutex_);
+  auto next = std::make_shared<routing>(*routes_);
+  (*next)[sub->topic()].push_back(std::move(sub));
+  replace_routes(std::move(next));
+}
+
+void kafka_group_consumer::remove(const std::shared_ptr<subscriber>& sub) {
+  std::lock_guard lock(routes_mutex_);
+  auto next = std::make_shared<routing>(*routes_);
+  auto it = next->find(sub->topic());
+  if (it == next->end()) return;
+  std::erase(it->second, sub);
+  if (it->second.empty()) next->erase(it);
+  replace_routes(std::move(next));
+}
+
+asio::awaitable<void> kafka_group_consumer::fetch() {
+  for (;;) {
+    // While paused, only what is ready is taken (rebalances must not wait for handlers).
+    // (Not a conditional expression: g++ 12 destroys its co_await temporary twice.)
+    kafka::poll_result batch;
+    if (paused_)
+      batch = consumer_.try_poll(max_batch);
+    else
+      batch = co_await consumer_.async_poll(room());
+    note_errors(batch.errors);
+    // The routes and the partition are looked up once per run of records, not per record;
+    // a record waits (deliver) only when its subscription is full.
+    const auto current = routes();
+    std::shared_ptr<assigned_partition> source;
+    for (auto& r : batch.records) {
+      if (!source || source->partition != r.partition() || source->topic != r.topic()) source = partition_of(r);
+      auto in = to_inbound(std::move(r), source);
+      if (!try_deliver(*current, in)) co_await deliver(std::move(in));
+    }
+    if (batch.rebalance) co_await rebalance(*batch.rebalance);
+    co_await make_room();
+  }
+}
+
+std::shared_ptr<kafka_group_consumer::assigned_partition> kafka_group_consumer::partition_of(const kafka::record& r) {
+  auto& slot = assigned_[{std::string(r.topic()), r.partition()}];
+  if (!slot) slot = std::make_shared<assigned_partition>(*this, std::string(r.topic()), r.partition());
+  return slot;
+}
+
+namespace {
+
+// A fetched record and the message made of it, in one allocation. The message has the
+// record's topic, key and position; payload and headers are read in place (see incoming_message).
+struct kafka_fetched final : fetched_record {
+  explicit kafka_fetched(kafka::record&& r) : record(std::move(r)) {
+    msg.topic = record.topic();
+    msg.key = record.key();
+    msg.partition = record.partition();
+    msg.offset = record.offset();
+  }
+  std::string_view payload() const noexcept override { return record.value(); }
+  corobus::headers headers() const override { return record.headers<header>(); }
+
+  kafka::record record;
+  message msg;
+};
+
+}  // namespace
+
+incoming_message kafka_group_consumer::to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source) {
+  source->progress.started(r.offset());
+  auto fetched = std::make_shared<kafka_fetched>(std::move(r));
+  std::shared_ptr<const message> msg(fetched, &fetched->msg);
+  incoming_message in(std::move(msg), nullptr, std::move(source));
+  in.fetched = std::move(fetched);
+  return in;
+}
+
+bool kafka_group_consumer::try_deliver(const routing& current, incoming_message& in) {
+  const auto it = current.find(in.msg->topic);
+  if (it == current.end()) return false;  // deliver() decides with the newest routes
+  return core_.try_deliver(*pick_member(it->second, in.msg->key, round_robin_), in);
+}
+
+asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
+  for (;;) {
+    const auto current = routes();
+    const auto it = current->find(in.msg->topic);
+    if (it == current->end()) {  // unsubscribed meanwhile: the group's next owner delivers it
+      in.source->released(*in.msg);
+      co_return;
+    }
+    const auto& member = pick_member(it->second, in.msg->key, round_robin_);
+    // Refused only when that subscription ended meanwhile; the routes no longer name it.
+    if (co_await core_.deliver(*member, in)) co_return;
+  }
+}
+
+void kafka_group_consumer::note_errors(const std::vector<boost::system::error_code>& errors) {
+  for (const auto& e : errors)
+    if (e == kafka::make_error_code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) && !rebalance_pending_since_)
+      rebalance_pending_since_ = std::chrono::steady_clock::now();
+}
+
+void kafka_group_consumer::note_commit_results() {
+  // Answers for partitions revoked since are for orphans: nothing here counts them any more.
+  const auto each = [this](const std::vector<kafka::topic_partition>& parts, auto&& f) {
+    for (const auto& tp : parts)
+      if (const auto it = assigned_.find({tp.topic, tp.partition}); it != assigned_.end()) f(it->second->progress, tp.offset);
+  };
+  for (const auto& c : consumer_.take_commit_results()) {
+    each(c.stored, [](partition_progress& p, std::int64_t position) { p.stored(position); });
+    each(c.refused, [](partition_progress& p, std::int64_t position) { p.refused(position); });
+    if (c.error) note_errors({c.error});
+  }
+}
+
+asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r) {
+  rebalance_pending_since_.reset();  // it reached us
+  if (r.assign) {
+    // A partition this consumer gave up in the revoke just before goes on from where its work
+    // ended, not from the group's commit: the broker refuses commits while a rebalance is
+    // pending, so the revoke's commit may not have been stored, and reading from the older
+    // one would hand this consumer its own work again. Everything below that position was
+    // handled here, so starting there loses nothing.
+    auto assignment = r;
+    for (auto& tp : assignment.partitions) {
+      auto p = std::make_shared<assigned_partition>(*this, tp.topic, tp.partition);
+      if (const auto it = given_up_.find({tp.topic, tp.partition}); it != given_up_.end()) {
+        tp.offset = it->second;
+        p->progress.resume_at(it->second);  // committed in this generation
+      }
+      assigned_[{tp.topic, tp.partition}] = std::move(p);
+    }
+    given_up_.clear();
+    consumer_.apply_rebalance(assignment);
+    log().info("kafka group '{}': {} partition(s) assigned", name_, r.partitions.size());
+    if (paused_) consumer_.pause(r.partitions);
+    co_return;
+  }
+  // Revoked: queued messages of these partitions are now stale and are dropped where they
+  // wait; the running handlers get revoke_timeout to finish. Then the positions are
+  // committed, and only then is the revoke completed.
+  std::vector<std::shared_ptr<assigned_partition>> revoked;
+  for (const auto& tp : r.partitions) {
+    auto it = assigned_.find({tp.topic, tp.partition});
+    if (it == assigned_.end()) continue;
+    it->second->gone.store(true, std::memory_order_release);
+    revoked.push_back(std::move(it->second));
+    assigned_.erase(it);
+  }
+  const auto running = [&revoked] {
+    std::size_t n = 0;
+    for (const auto& p : revoked) n += p->progress.in_flight();
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
+  while (running() != 0 && std::chrono::steady_clock::now() < deadline) co_await pause_for(recheck);
+  if (const auto left = running(); left != 0) {
+    log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
+               "their messages will be delivered again by the partitions' next owner",
+               name_, left, cfg_.revoke_timeout.count());
+    const auto current = routes();
+    for (const auto& p : revoked)
+      if (const auto it = current->find(p->topic); it != current->end() && p->progress.in_flight() != 0)
+        for (const auto& sub : it->second) sub->interrupt(*p);
+  }
+  commit(revoked);
+  // A partition paused for a held message is resumed as it goes: a pause may outlive the
+  // assignment in librdkafka, and nothing here would resume it if it came back.
+  std::vector<kafka::topic_partition> unpause;
+  for (const auto& p : revoked)
+    if (held_paused_.erase({p->topic, p->partition}) != 0) unpause.push_back({p->topic, p->partition});
+  if (!unpause.empty()) consumer_.resume(unpause);
+  given_up_.clear();
+  for (const auto& p : revoked)
+    if (const auto position = p->progress.position()) given_up_[{p->topic, p->partition}] = *position;
+  consumer_.apply_rebalance(r);
+  log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());
+}
+
+std::vector<kafka::topic_partition> kafka_group_consumer::assignment() const {
+  std::vector<kafka::topic_partition> parts;
+  for (const auto& [key, p] : assigned_) parts.push_back({key.first, key.second});
+  return parts;
+}
+
+std::vector<kafka::topic_partition> kafka_group_consumer::resumable() const {
+  std::vector<kafka::topic_partition> parts;
+  for (const auto& [key, p] : assigned_)
+    if (!held_paused_.contains(key)) parts.push_back({key.first, key.second});
+  return parts;
+}
+
+std::size_t kafka_group_consumer::uncommitted() const {
+  // A partition with a held message is paused and cannot commit past it: what it took stays
+  // uncommitted until the hold ends, and must not close the window of the other partitions.
+  std::size_t n = 0;
+  for (const auto& [key, p] : assigned_)
+    if (p->progress.held_count() == 0) n += p->progress.uncommitted();
+  return n;
+}
+
+void kafka_group_consumer::pause_held_partitions() {
+  std::erase_if(held_paused_, [this](const partition_key& key) { return !assigned_.contains(key); });
+  for (const auto& [key, p] : assigned_) {
+    const bool holds = p->progress.held_count() != 0;
+    const std::vector<kafka::topic_partition> part{{key.first, key.second}};
+    if (holds && !held_paused_.contains(key)) {
+      held_paused_.insert(key);
+      consumer_.pause(part);
+      log().warn("kafka group '{}': '{}' [{}] paused: {} message(s) held (their dead letters are refused)", name_,
+                 key.first, key.second, p->progress.held_count());
+    } else if (!holds && held_paused_.contains(key)) {
+      held_paused_.erase(key);
+      if (!paused_) consumer_.resume(part);
+      log().info("kafka group '{}': '{}' [{}] resumed: nothing held any more", name_, key.first, key.second);
+    }
+  }
+}
+
+std::size_t kafka_group_consumer::room() const {
+  const auto held = uncommitted();
+  return held >= cfg_.max_in_flight ? 1 : std::min(max_batch, cfg_.max_in_flight - held);
+}
+
+asio::awaitable<void> kafka_group_consumer::make_room() {
+  const auto since = std::chrono::steady_clock::now();
+  for (;;) {
+    note_commit_results();
+    // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
+    if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
+      rebalance_pending_since_.reset();
+    // Half the window not yet committed: commit now rather than at the next interval, so the
+    // window stays open at full speed. (A position already handed out is not sent twice; what
+    // is held drops only when the broker's answer says stored.)
+    const auto held = uncommitted();
+    if (held >= cfg_.max_in_flight / 2) commit_all();
+    const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
+    if (paused_) {
+      if (!waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
+        consumer_.resume(resumable());
+        paused_ = false;
+        log().debug("kafka group '{}': fetching resumed", name_);
+      } else {
+        co_await pause_for(recheck);  // the fetch loop looks for a rebalance meanwhile
+      }
+      co_return;
+    }
+    // Full, the window is first waited out without polling: librdkafka stops fetching at its
+    // prefetch limit, so memory stays bounded. Pausing is for longer waits and pending
+    // rebalances only: librdkafka drops a paused partition's prefetched records, and a resumed
+    // one fetches again only when its broker thread next looks (up to a second later).
+    const bool long_wait = std::chrono::steady_clock::now() - since >= hold_before_pause;
+    if (waiting_for_rebalance || (held >= cfg_.max_in_flight && long_wait)) {
+      consumer_.pause(assignment());
+      paused_ = true;
+      log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, held);
+      co_return;
+    }
+    if (held < cfg_.max_in_flight) co_return;
+    co_await pause_for(recheck);
+  }
+}
+
+void kafka_group_consumer::commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions) {
+  std::vector<kafka::topic_partition> positions;
+  std::vector<assigned_partition*> moved;
+  for (const auto& p : partitions)
+    if (const auto position = p->progress.take_commit_position()) {
+      positions.push_back({p->topic, p->partition, *position});
+      moved.push_back(p.get());
+    }
+  try {
+    consumer_.commit(positions);  // the broker's answer: note_commit_results()
+  } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
+    log().warn("kafka group '{}': {}", name_, e.what());
+    for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);
+  }
+}
+
+void kafka_group_consumer::commit_all() {
+  std::vector<std::shared_ptr<assigned_partition>> all;
+  for (const auto& [key, p] : assigned_) all.push_back(p);
+  commit(all);
+}
+
+asio::awaitable<void> kafka_group_consumer::commit_periodically() {
+  asio::steady_timer timer(strand_);
+  for (;;) {
+    timer.expires_after(cfg_.commit_interval);
+    co_await timer.async_wait(asio::use_awaitable);
+    commit_all();
+  }
+}
+
+asio::awaitable<void> kafka_group_consumer::async_leave() {
+  commit_all();  // librdkafka waits for outstanding commits before it leaves the group
+  assigned_.clear();
+  co_await consumer_.async_close();
+}
+
+}  // namespace corobus::detail

@@ -1,0 +1,112 @@
+#pragma once
+// One Kafka consumer for one consumer group of one bus. Every subscription of the bus in that
+// group, whatever its topic, is fed by it: a subscription to a further topic updates the
+// consumer's subscription, and the rebalance that follows is handled here.
+//
+// Two tasks run on the group's strand: fetch() hands records to the subscriptions (a record's
+// partition progress travels with it, so the commit position passes it only once it is done)
+// and handles rebalances; commit_periodically() commits the positions that moved.
+#include <corobus/awaitables/kafka/consumer.hpp>
+#include "backends/kafka/partition_progress.hpp"
+#include <corobus/eventbus/config.hpp>
+#include "core/incoming_message.hpp"
+#include "core/subscriber.hpp"
+#include <corobus/runtime/io_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace corobus::detail {
+
+class bus_state;
+
+class kafka_group_consumer {
+ public:
+  kafka_group_consumer(bus_state& core, std::string name, const kafka::properties& props);
+  ~kafka_group_consumer();
+
+  const std::string& name() const noexcept { return name_; }
+  const asio::strand<io_pool::executor_type>& strand() const noexcept { return strand_; }
+
+  // Routes the subscription's topic to `sub` as well; a topic new to the group is added to
+  // the consumer's subscription.
+  void add(std::shared_ptr<subscriber> sub);
+  // Routes nothing more to `sub`; a topic nobody here takes any more leaves the subscription.
+  void remove(const std::shared_ptr<subscriber>& sub);
+
+  // The group's tasks, on strand(), until cancelled.
+  asio::awaitable<void> fetch();
+  asio::awaitable<void> commit_periodically();
+
+  // close(), once the tasks ended: commits the positions that moved (without waiting; leaving
+  // the group waits for it), then leaves the group. On strand().
+  asio::awaitable<void> async_leave();
+
+ private:
+  struct assigned_partition;
+  using partition_key = std::pair<std::string, std::int32_t>;
+  // Topic -> the subscriptions that take it; replaced, never changed, so fetch() can keep
+  // the one it read while it awaits.
+  using routing = std::map<std::string, std::vector<std::shared_ptr<subscriber>>, std::less<>>;
+
+  std::shared_ptr<const routing> routes() const;
+  void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
+  std::shared_ptr<assigned_partition> partition_of(const kafka::record& r);
+  // The record as a message of `source`, counted as started there.
+  incoming_message to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source);
+  // Hands `in` to its subscription if it takes it now (the common case, no coroutine).
+  bool try_deliver(const routing& current, incoming_message& in);
+  // Otherwise: waits for room, or releases `in` when nobody here takes its topic any more.
+  asio::awaitable<void> deliver(incoming_message in);
+  asio::awaitable<void> rebalance(const kafka::rebalance& r);
+  // Keeps the messages delivered and not yet committed (the in-flight window) within
+  // max_in_flight: commits early at half of it; when full, waits without polling, and pauses
+  // every assigned partition if that takes long or a rebalance is known to be pending
+  // (resumes at half).
+  asio::awaitable<void> make_room();
+  std::size_t uncommitted() const;
+  std::size_t room() const;  // records the window takes now (at least 1)
+  void note_errors(const std::vector<boost::system::error_code>& errors);
+  // The broker's answers to our commits, to the partitions' progress.
+  void note_commit_results();
+  // Commits the positions of `partitions` that moved (without waiting for the answer).
+  void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
+  void commit_all();
+  std::vector<kafka::topic_partition> assignment() const;
+  // The assignment but the partitions paused for a held message.
+  std::vector<kafka::topic_partition> resumable() const;
+  // Pauses each partition that holds a message (see ack_handle::held) and resumes those
+  // that no longer do, so one held partition never stops the others. On strand().
+  void pause_held_partitions();
+
+  bus_state& core_;
+  const kafka_config& cfg_;
+  std::string name_;
+  asio::strand<io_pool::executor_type> strand_;
+  kafka::consumer consumer_;
+
+  mutable std::mutex routes_mutex_;
+  std::shared_ptr<const routing> routes_;
+  std::atomic<std::size_t> round_robin_{0};
+
+  // Touched on strand() only (and after the tasks ended, by async_leave).
+  std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
+  bool paused_ = false;                 // every partition (the in-flight window is full)
+  std::set<partition_key> held_paused_;  // paused for a held message
+  // The positions of the partitions the last revoke took, until the next assignment.
+  std::map<partition_key, std::int64_t> given_up_;
+  // Set when a commit was refused because the group rebalances: work done from then on could
+  // not be committed (it would be delivered again by the next owner), so fetching pauses
+  // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.
+  std::optional<std::chrono::steady_clock::time_point> rebalance_pending_since_;
+};
+
+}  // namespace corobus::detail

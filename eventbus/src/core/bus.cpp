@@ -1,0 +1,210 @@
+#include <corobus/eventbus/bus.hpp>
+#include "core/bus_state.hpp"
+#include "core/handler_subscriber.hpp"
+#include "envelope/printable.hpp"
+#include "core/stream_state.hpp"
+#include <corobus/eventbus/topic.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <fmt/format.h>
+
+namespace corobus {
+
+bus::bus(corobus::config cfg) : core_(std::make_shared<detail::bus_state>(std::move(cfg))) {}
+
+bus::~bus() {
+  try {
+    close();
+  } catch (const std::exception& e) {  // destroyed on one of its own io threads: it cannot join them
+    log().critical("corobus::bus destroyed where it cannot close: {}", e.what());
+    std::terminate();
+  }
+}
+
+bus::executor_type bus::get_executor() { return core_->pool().get_executor(); }
+
+subscription::subscription(std::weak_ptr<detail::bus_state> core, std::shared_ptr<detail::subscriber> sub)
+    : core_(std::move(core)), sub_(std::move(sub)) {}
+
+namespace {
+const std::string no_name;
+}  // namespace
+
+const std::string& subscription::topic() const noexcept { return sub_ ? sub_->topic() : no_name; }
+const std::string& subscription::group() const noexcept { return sub_ ? sub_->group() : no_name; }
+
+void subscription::unsubscribe() {
+  if (!sub_) return;
+  if (auto core = core_.lock()) core->remove_subscriber(sub_);
+}
+
+namespace {
+
+// The frame keeps the bus core alive: a bus destroyed while a publish waits (for room in a
+// lane, for a broker) must not pull the state from under it.
+asio::awaitable<publish_result> publish_with(std::shared_ptr<detail::bus_state> core, message msg) {
+  core->ensure_open("publish");
+  validate_topic(msg.topic);
+  auto& stats = core->stats();
+  try {
+    auto result = co_await core->backend().publish(std::move(msg));
+    stats.published.add();
+    co_return result;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
+asio::awaitable<publish_result> publish_envelope_with(std::shared_ptr<detail::bus_state> core, std::string topic,
+                                                      envelope e) {
+  core->ensure_open("publish_envelope");
+  validate_topic(topic);
+  e.validate();
+  auto& stats = core->stats();
+  try {
+    auto result = co_await core->backend().publish_envelope(std::move(topic), std::move(e));
+    stats.published.add();
+    co_return result;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
+asio::awaitable<std::vector<publish_result>> publish_envelopes_with(std::shared_ptr<detail::bus_state> core,
+                                                                    std::string topic, std::vector<envelope> batch) {
+  core->ensure_open("publish_envelopes");
+  validate_topic(topic);
+  for (const auto& e : batch) e.validate();  // all of them before anything is sent
+  auto& stats = core->stats();
+  try {
+    auto results = co_await core->backend().publish_envelopes(std::move(topic), std::move(batch));
+    stats.published.add(results.size());
+    co_return results;
+  } catch (...) {
+    stats.publish_errors.add();
+    throw;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<publish_result> bus::async_publish(std::string topic, std::string payload, publish_options options) {
+  message msg;
+  msg.topic = std::move(topic);
+  msg.key = std::move(options.key);
+  msg.payload = std::move(payload);
+  msg.headers = std::move(options.headers);
+  return publish_with(core_, std::move(msg));
+}
+
+asio::awaitable<publish_result> bus::async_publish(std::string topic, std::string payload) {
+  return async_publish(std::move(topic), std::move(payload), publish_options{});
+}
+
+asio::awaitable<publish_result> bus::async_publish_envelope(std::string topic, envelope e) {
+  return publish_envelope_with(core_, std::move(topic), std::move(e));
+}
+
+asio::awaitable<std::vector<publish_result>> bus::async_publish_envelopes(std::string topic, std::vector<envelope> batch) {
+  return publish_envelopes_with(core_, std::move(topic), std::move(batch));
+}
+
+namespace {
+
+std::string group_name(detail::bus_state& core, const std::string& topic, const subscribe_options& options) {
+  if (options.group.empty()) return core.anonymous_group(topic);
+  if (auto p = topic_problem(options.group))
+    throw_error(errc::invalid_argument,
+                fmt::format("invalid group name '{}': {}", detail::printable(options.group), *p));
+  return options.group;
+}
+
+// The subscription's settings, checked by the same rules as the config's.
+corobus::config settings_for(const corobus::config& cfg, const subscribe_options& options) {
+  corobus::config checked = cfg;
+  checked.lanes = options.lanes.value_or(cfg.lanes);
+  checked.lane_capacity = options.lane_capacity.value_or(cfg.lane_capacity);
+  checked.concurrency = options.concurrency.value_or(cfg.concurrency);
+  checked.retry = options.retry.value_or(cfg.retry);
+  checked.validate();
+  return checked;
+}
+
+asio::awaitable<void> attach(detail::bus_state& core, const std::shared_ptr<detail::subscriber>& sub) {
+  core.add_subscriber(sub);
+  co_await core.backend().attach(sub);
+}
+
+asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_state> core, std::string topic,
+                                             std::variant<message_handler, envelope_handler> handler,
+                                             subscribe_options options) {
+  const bool keyed = std::holds_alternative<envelope_handler>(handler);
+  core->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
+  validate_topic(topic);
+  std::visit([](const auto& h) {
+    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
+  }, handler);
+  const auto settings = settings_for(core->cfg(), options);
+  const auto shape = keyed ? lane_shape::keyed(settings.lanes, settings.lane_capacity)
+                           : lane_shape::unordered(settings.concurrency, settings.lane_capacity);
+  auto group = group_name(*core, topic, options);
+  auto sub = std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry,
+                                                          std::move(handler));
+  co_await attach(*core, sub);
+  co_return subscription(core, std::move(sub));
+}
+
+asio::awaitable<corobus::stream> stream_with(std::shared_ptr<detail::bus_state> core, std::string topic,
+                                             subscribe_options options) {
+  core->ensure_open("stream");
+  validate_topic(topic);
+  const auto settings = settings_for(core->cfg(), options);
+  auto state = std::make_shared<detail::stream_state>(core, topic, group_name(*core, topic, options),
+                                                      settings.stream_capacity, settings.retry);
+  co_await attach(*core, state);
+  co_return state->make_stream();
+}
+
+}  // namespace
+
+asio::awaitable<subscription> bus::async_subscribe(std::string topic, message_handler handler,
+                                             subscribe_options options) {
+  return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
+}
+
+asio::awaitable<subscription> bus::async_subscribe(std::string topic, message_handler handler) {
+  return async_subscribe(std::move(topic), std::move(handler), subscribe_options{});
+}
+
+asio::awaitable<subscription> bus::async_subscribe_envelopes(std::string topic, envelope_handler handler,
+                                                       subscribe_options options) {
+  return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
+}
+
+asio::awaitable<subscription> bus::async_subscribe_envelopes(std::string topic, envelope_handler handler) {
+  return async_subscribe_envelopes(std::move(topic), std::move(handler), subscribe_options{});
+}
+
+asio::awaitable<corobus::stream> bus::async_stream(std::string topic, subscribe_options options) {
+  return stream_with(core_, std::move(topic), std::move(options));
+}
+
+asio::awaitable<corobus::stream> bus::async_stream(std::string topic) {
+  return async_stream(std::move(topic), subscribe_options{});
+}
+
+void bus::close() { core_->close(); }
+bool bus::closed() const noexcept { return core_->closing(); }
+
+metrics_snapshot bus::metrics() const noexcept {
+  auto s = core_->stats().snapshot();
+  s.live_tasks = core_->live_tasks();
+  s.peak_tasks = core_->scope().peak();
+  return s;
+}
+
+const corobus::config& bus::get_config() const noexcept { return core_->cfg(); }
+
+}  // namespace corobus
