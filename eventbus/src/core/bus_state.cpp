@@ -11,9 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <stdexcept>
-#include <thread>
 
 namespace corobus::detail {
 namespace {
@@ -272,13 +270,8 @@ void bus_state::close_once() {
     log().warn("close: {} task(s) still running after the {} ms grace period; cancelling them",
                scope_.live(), cfg_.close_grace.count());
   // Stream readers are the application's coroutines, outside the scope: they get the same
-  // deadline to take and ack what their streams hold. Nothing signals their progress, so
-  // this looks every millisecond, and only while a stream is not settled.
-  const auto streams_settled = [&subs] {
-    return std::all_of(subs.begin(), subs.end(), [](const auto& s) { return s->settled(); });
-  };
-  while (!streams_settled() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // deadline to take and ack what their streams hold (each stream's gate empties).
+  for (auto& s : subs) s->wait_settled_until(deadline);
   scope_.cancel();
   scope_.wait_idle();
   held_.wait_idle();

@@ -2,6 +2,7 @@
 // One message on its way through a subscription.
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/eventbus/message.hpp>
+#include <corobus/runtime/gate.hpp>
 
 #include <memory>
 #include <string_view>
@@ -44,6 +45,17 @@ struct incoming_message {
           std::shared_ptr<ack_handle> s = nullptr)
       : msg(std::move(m)), env(std::move(e)), source(std::move(s)) {}
 
+  incoming_message(incoming_message&&) noexcept = default;
+  incoming_message& operator=(incoming_message&&) noexcept = default;
+  // Another handle on the same message, for a second try at a hand-off that may consume
+  // the first; never taken of a message a stream holds (that entry is its alone).
+  incoming_message another_try() const {
+    incoming_message copy(msg, env, source);
+    copy.fetched = fetched;
+    copy.attempt = attempt;
+    return copy;
+  }
+
   // True when it must not be handled: its partition moved to another consumer.
   bool stale() const noexcept { return source && source->revoked(); }
 
@@ -55,6 +67,9 @@ struct incoming_message {
   // Set while msg has neither payload nor headers: they are read from here.
   std::shared_ptr<const fetched_record> fetched;
   unsigned attempt = 1;  // deliveries so far, counting this one
+  // Held while the message belongs to a stream (queued, handed out, or waiting to be
+  // delivered again): close() gives the stream's reader the grace period to empty its gate.
+  gate::holder in_stream;
 
   std::string_view payload() const noexcept { return fetched ? fetched->payload() : std::string_view(msg->payload); }
   corobus::headers headers() const { return fetched ? fetched->headers() : msg->headers; }

@@ -92,19 +92,30 @@ asio::awaitable<std::optional<delivery>> stream_state::next() {
   }
   if (in->attempt > 1)
     if (auto core = core_.lock()) core->stats().retried.add();
-  handed_out_.fetch_add(1, std::memory_order_relaxed);
   co_return delivery(shared_from_this(), std::move(*in));
 }
 
-void stream_state::ack(incoming_message& in) {
-  handed_out_.fetch_sub(1, std::memory_order_relaxed);
-  if (auto core = core_.lock()) core->settle(in);
+push_status stream_state::try_deliver(incoming_message& in) {
+  auto entry = unsettled_.try_enter();
+  if (!entry) return push_status::closed;
+  in.in_stream = std::move(*entry);
+  const auto status = queue_->try_push(in);
+  if (status != push_status::pushed) in.in_stream.release();
+  return status;
 }
 
-bool stream_state::settled() const {
-  if (handed_out_.load(std::memory_order_relaxed) != 0 || queue_->size() != 0) return false;
-  std::lock_guard lock(mutex_);
-  return redeliveries_.empty();
+asio::awaitable<void> stream_state::deliver(incoming_message in) {
+  in.in_stream = unsettled_.enter("stream");
+  co_await queue_->async_push(std::move(in));
+}
+
+void stream_state::wait_settled_until(std::chrono::steady_clock::time_point deadline) {
+  unsettled_.close_and_wait_for(deadline - std::chrono::steady_clock::now());
+}
+
+void stream_state::ack(incoming_message& in) {
+  in.in_stream.release();
+  if (auto core = core_.lock()) core->settle(in);
 }
 
 bool stream_state::redeliver(incoming_message& in) {
@@ -123,8 +134,8 @@ bool stream_state::redeliver(incoming_message& in) {
 }
 
 asio::awaitable<void> stream_state::nack(incoming_message in, std::string reason) {
-  handed_out_.fetch_sub(1, std::memory_order_relaxed);
   if (redeliver(in)) co_return;
+  in.in_stream.release();  // the dead letter is the bus's work now, not the reader's
   auto core = core_.lock();
   if (!core) co_return;
   if (core->closing()) {  // too late for a dead letter: not handled, and counted so
@@ -136,8 +147,8 @@ asio::awaitable<void> stream_state::nack(incoming_message in, std::string reason
 }
 
 void stream_state::dropped(incoming_message in) {
-  handed_out_.fetch_sub(1, std::memory_order_relaxed);
   if (redeliver(in)) return;
+  in.in_stream.release();  // the dead letter is the bus's work now, not the reader's
   auto core = core_.lock();
   if (!core) return;
   if (core->closing()) {  // the pool may be gone already: no task can be started

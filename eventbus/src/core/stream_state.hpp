@@ -6,7 +6,6 @@
 #include "core/subscriber.hpp"
 #include <corobus/eventbus/stream.hpp>
 
-#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -31,11 +30,11 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   // due, is written by a task of the bus).
   void dropped(incoming_message in);
 
-  push_status try_deliver(incoming_message& in) override { return queue_->try_push(in); }
-  asio::awaitable<void> deliver(incoming_message in) override { co_await queue_->async_push(std::move(in)); }
+  push_status try_deliver(incoming_message& in) override;
+  asio::awaitable<void> deliver(incoming_message in) override;
   void close_intake() override { queue_->close(); }
   bool finishes_queued_work() const noexcept override { return false; }
-  bool settled() const override;
+  void wait_settled_until(std::chrono::steady_clock::time_point deadline) override;
   std::size_t take_abandoned() override;
 
  private:
@@ -45,7 +44,9 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   std::weak_ptr<bus_state> core_;
   retry_policy retry_;
   std::shared_ptr<async_queue<incoming_message>> queue_;
-  std::atomic<std::size_t> handed_out_{0};  // deliveries neither acked, nacked nor dropped
+  // Every message it took holds an entry until it is acked, dead-lettered, abandoned or
+  // dropped as stale (incoming_message::in_stream).
+  gate unsettled_;
   mutable std::mutex mutex_;
   std::deque<incoming_message> redeliveries_;  // failed messages waiting while the queue was full
 };

@@ -3,6 +3,7 @@
 #include "core/incoming_message.hpp"
 #include <corobus/runtime/async_queue.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -36,9 +37,10 @@ class subscriber {
   // True when its own tasks handle what it accepted after close_intake() (lanes do; a
   // stream's queue is pulled by its user, who is gone when the subscription ends).
   virtual bool finishes_queued_work() const noexcept = 0;
-  // True when nothing it accepted waits on someone outside the bus's tasks (a stream's
-  // reader): close() gives readers the grace period to take and ack what they hold.
-  virtual bool settled() const { return true; }
+  // For close(), once intake is closed: waits (blocking, until `deadline` at most) for what
+  // it took to be done by someone outside the bus's tasks (a stream's reader). Subscriptions
+  // whose own tasks handle everything return at once; the bus's task scope waits for those.
+  virtual void wait_settled_until(std::chrono::steady_clock::time_point /*deadline*/) {}
   // After its tasks ended: counts (and forgets) what was accepted but never handled.
   virtual std::size_t take_abandoned() = 0;
   // Cancels the handlers running for messages of `source` (a revoked partition given up
