@@ -4,6 +4,7 @@
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -18,9 +19,11 @@ struct kafka_group_consumer::assigned_partition final : ack_handle {
 
   void done(const message& m) noexcept override {
     if (progress.done(m.offset)) holds_changed();
+    if (revoked()) group.wake_revoke();
   }
   void released(const message& m) noexcept override {
     if (progress.released(m.offset)) holds_changed();
+    if (revoked()) group.wake_revoke();
   }
   void held(const message& m) noexcept override {
     progress.held(m.offset);
@@ -45,8 +48,8 @@ struct kafka_group_consumer::assigned_partition final : ack_handle {
 namespace {
 
 constexpr std::size_t max_batch = 1000;
-// Paused partitions and revokes have no event to wait for (handlers finish on other strands):
-// they look again this often. Both are rare and short.
+// A paused consumer has no event to wait for when handlers finish on other strands: it looks
+// again this often. Rare and short.
 constexpr auto recheck = std::chrono::milliseconds(2);
 // How long a refused commit may hold fetching while its rebalance does not arrive.
 constexpr auto rebalance_wait = std::chrono::seconds(10);
@@ -67,6 +70,7 @@ kafka_group_consumer::kafka_group_consumer(bus_state& core, std::string name, co
       name_(std::move(name)),
       strand_(core.pool().make_strand()),
       consumer_(strand_, props),
+      revoke_wake_(strand_),
       routes_(std::make_shared<const routing>()) {}
 
 kafka_group_consumer::~kafka_group_consumer() = default;
@@ -237,8 +241,14 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
     for (const auto& p : revoked) n += p->progress.in_flight();
     return n;
   };
+  // Each handler of a revoked partition that ends wakes this wait (wake_revoke); the timer's
+  // expiry is the revoke timeout. Both run on strand(), so no wake is missed between the
+  // check and the wait.
   const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
-  while (running() != 0 && std::chrono::steady_clock::now() < deadline) co_await pause_for(recheck);
+  while (running() != 0 && std::chrono::steady_clock::now() < deadline) {
+    revoke_wake_.expires_at(deadline);
+    co_await revoke_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   if (const auto left = running(); left != 0) {
     log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
                "their messages will be delivered again by the partitions' next owner",
@@ -282,6 +292,12 @@ std::size_t kafka_group_consumer::uncommitted() const {
   for (const auto& [key, p] : assigned_)
     if (p->progress.held_count() == 0) n += p->progress.uncommitted();
   return n;
+}
+
+void kafka_group_consumer::wake_revoke() noexcept {
+  // From handler threads, only for revoked partitions (rare); the group outlives them: close()
+  // joins every handler before the group goes.
+  asio::post(strand_, [g = this] { g->revoke_wake_.cancel(); });
 }
 
 void kafka_group_consumer::pause_held_partitions() {

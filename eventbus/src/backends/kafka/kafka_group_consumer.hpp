@@ -13,6 +13,8 @@
 #include "core/subscriber.hpp"
 #include <corobus/runtime/io_pool.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -86,6 +88,8 @@ class kafka_group_consumer {
   // Pauses each partition that holds a message (see ack_handle::held) and resumes those
   // that no longer do, so one held partition never stops the others. On strand().
   void pause_held_partitions();
+  // A handler of a revoked partition ended: the revoke waiting for them looks again.
+  void wake_revoke() noexcept;
 
   bus_state& core_;
   const kafka_config& cfg_;
@@ -99,6 +103,7 @@ class kafka_group_consumer {
 
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
+  asio::steady_timer revoke_wake_;  // a revoke's wait for its running handlers
   bool paused_ = false;                 // every partition (the in-flight window is full)
   std::set<partition_key> held_paused_;  // paused for a held message
   // The positions of the partitions the last revoke took, until the next assignment.
