@@ -338,17 +338,17 @@ BOOST_AUTO_TEST_CASE(a_waiting_poll_ends_when_its_task_is_cancelled) {
 BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
   cluster_with_producer k(1, "existing", 1);
   auto& [cluster, pool, scope, p] = k;
-  auto ensure = [&](std::vector<kafka::topic_spec> topics, kafka::topic_strategy strategy) {
+  auto ensure = [&](std::vector<kafka::topic_spec> topics, topic_strategy strategy) {
     return run(pool.get_executor(), [&] {
       return error_code_of([&] {
         return kafka::async_ensure_topics(p.client.handle(), p.client.get_executor(), topics, strategy, 1000ms);
       });
     });
   };
-  BOOST_TEST(!ensure({{"never-made", 1, 1, {}}}, kafka::topic_strategy::skip));
-  BOOST_TEST((ensure({{"bad", 0, 1, {}}}, kafka::topic_strategy::create_if_missing) == errc::invalid_config));
+  BOOST_TEST(!ensure({{"never-made", 1, 1, {}}}, topic_strategy::skip));
+  BOOST_TEST((ensure({{"bad", 0, 1, {}}}, topic_strategy::create_if_missing) == errc::invalid_config));
   const auto start = std::chrono::steady_clock::now();
-  BOOST_TEST((ensure({{"fresh", 4, 1, std::chrono::hours(24)}}, kafka::topic_strategy::create_if_missing) ==
+  BOOST_TEST((ensure({{"fresh", 4, 1, std::chrono::hours(24)}}, topic_strategy::create_if_missing) ==
               kafka::make_error_code(RD_KAFKA_RESP_ERR__TIMED_OUT)));
   BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
 }

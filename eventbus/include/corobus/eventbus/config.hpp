@@ -1,6 +1,8 @@
 #pragma once
 // Bus configuration. Every value is checked when the bus opens; a bad one is an
 // errc::invalid_config error that names it.
+#include <corobus/runtime/topic_strategy.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -38,12 +40,6 @@ struct dead_letter_policy {
   std::optional<std::chrono::milliseconds> give_up_after;
 };
 
-// What the Kafka backend does about topics it publishes or subscribes to.
-enum class topic_strategy {
-  create_if_missing,  // create missing topics (and their .dlq) with the settings below
-  validate_only,      // fail with errc::invalid_config when a topic is missing
-  skip,               // assume they exist (or that the brokers auto-create them)
-};
 
 struct kafka_config {
   // Comma-separated bootstrap servers, or "embedded": an in-process cluster (librdkafka's mock
@@ -57,6 +53,7 @@ struct kafka_config {
   std::map<std::string, std::string> producer_properties;
   std::map<std::string, std::string> consumer_properties;
 
+  // Applied to each topic and its .dlq; create_if_missing uses the settings below.
   topic_strategy topics = topic_strategy::create_if_missing;
   int partitions = 6;  // for topics the bus creates
   int replication = 1;

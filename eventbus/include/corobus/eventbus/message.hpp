@@ -1,6 +1,7 @@
 #pragma once
 // A message as publish sends it and a subscriber receives it.
 #include <corobus/eventbus/envelope.hpp>
+#include <corobus/runtime/header.hpp>
 
 #include <cstdint>
 #include <string>
@@ -9,13 +10,6 @@
 
 namespace corobus {
 
-struct header {
-  std::string name;
-  std::string value;
-  friend bool operator==(const header&, const header&) = default;
-};
-// Ordered, and a name may repeat, as in Kafka record headers.
-using headers = std::vector<header>;
 
 // The value of the first header called `name`, or nullptr.
 const std::string* find_header(const headers& hs, std::string_view name) noexcept;

@@ -16,15 +16,6 @@
 namespace corobus::detail {
 namespace {
 
-kafka::topic_strategy to_kafka(topic_strategy s) {
-  switch (s) {
-    case topic_strategy::validate_only: return kafka::topic_strategy::validate_only;
-    case topic_strategy::skip: return kafka::topic_strategy::skip;
-    case topic_strategy::create_if_missing: break;
-  }
-  return kafka::topic_strategy::create_if_missing;
-}
-
 std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                     deadline - std::chrono::steady_clock::now()));
@@ -106,7 +97,7 @@ asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
     specs[0].replication = cfg_.replication;
     specs[0].retention = cfg_.retention;
     co_await kafka::async_ensure_topics(producer_->handle(), producer_->get_executor(), std::move(specs),
-                                        to_kafka(cfg_.topics), cfg_.connect_timeout);
+                                        cfg_.topics, cfg_.connect_timeout);
   }
   std::lock_guard lock(topics_mutex_);
   ready_topics_.insert(std::move(topic));

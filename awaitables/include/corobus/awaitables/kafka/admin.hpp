@@ -2,6 +2,7 @@
 // Topic administration without blocking an io thread: CreateTopics posts its result to a
 // queue of our own, which wakes the awaiting coroutine like any other event_queue.
 #include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/topic_strategy.hpp>
 
 #include <librdkafka/rdkafka.h>
 
@@ -11,12 +12,6 @@
 #include <vector>
 
 namespace corobus::kafka {
-
-enum class topic_strategy {
-  create_if_missing,  // create what is missing; existing topics are left as they are
-  validate_only,      // fail (errc::invalid_config) if a topic does not exist
-  skip,               // do nothing
-};
 
 struct topic_spec {
   std::string name;

@@ -9,6 +9,7 @@
 // Every record must be destroyed before its consumer: the event holds references into the
 // client, and rd_kafka_destroy waits for them (it hangs otherwise).
 #include <corobus/awaitables/kafka/handles.hpp>
+#include <corobus/runtime/header.hpp>
 
 #include <cstdint>
 #include <string>
@@ -16,11 +17,6 @@
 #include <vector>
 
 namespace corobus::kafka {
-
-struct record_header {
-  std::string name;
-  std::string value;
-};
 
 class record {
  public:
@@ -46,7 +42,7 @@ class record {
       f(std::string_view(name), view(value, size));
   }
   // Copies of the headers, in order, as any type built from {name, value} strings.
-  template <class Header = record_header>
+  template <class Header = corobus::header>
   std::vector<Header> headers() const {
     std::vector<Header> out;
     visit_headers([&out](std::string_view name, std::string_view value) {
