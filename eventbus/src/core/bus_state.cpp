@@ -22,7 +22,7 @@ std::unique_ptr<backend> make_backend(bus_state& core) {
     case backend_kind::kafka: return std::make_unique<kafka_backend>(core);
     case backend_kind::nats: break;
   }
-  throw_error(errc::invalid_config, "invalid configuration: the nats backend is not built yet");
+  throw_error(errc::invalid_config, "invalid configuration: no backend is built for this backend kind");  // validate() refused it already
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ void require(bool ok, const char* what) {
 void config::validate() const {
   require(backend == backend_kind::memory || backend == backend_kind::kafka || backend == backend_kind::nats,
           "backend is not one of memory, kafka, nats");
+  require(backend != backend_kind::nats, "the nats backend is not built yet");
   require(io_threads <= 1024, "io_threads must be at most 1024");
   require(lanes >= 1 && lanes <= 65536, "lanes must be between 1 and 65536");
   require(lane_capacity >= 1 && lane_capacity <= 1'000'000, "lane_capacity must be between 1 and 1000000");
