@@ -2,9 +2,11 @@
 // What a transport provides to the bus. The bus does the checking (closed, names, envelope
 // validity) and the delivery semantics; a backend moves messages.
 #include "core/dead_letter_plan.hpp"
+#include "core/counters.hpp"
 #include "core/subscriber.hpp"
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/eventbus/message.hpp>
+#include <corobus/runtime/io_pool.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -14,6 +16,16 @@
 #include <vector>
 
 namespace corobus::detail {
+
+class handoff;
+
+// What a backend may use of the bus: the io pool (for its strands), the one hand-off into
+// subscriptions, and the counters. Its own settings come apart (config::kafka for Kafka).
+struct backend_context {
+  io_pool& pool;
+  detail::handoff& handoff;
+  counters& stats;
+};
 
 class backend {
  public:

@@ -16,10 +16,11 @@
 namespace corobus::detail {
 namespace {
 
-std::unique_ptr<backend> make_backend(bus_state& core) {
-  switch (core.cfg().backend) {
-    case backend_kind::memory: return std::make_unique<memory_backend>(core);
-    case backend_kind::kafka: return std::make_unique<kafka_backend>(core);
+// Every backend is made here, from its own settings.
+std::unique_ptr<backend> make_backend(const config& cfg, backend_context context) {
+  switch (cfg.backend) {
+    case backend_kind::memory: return std::make_unique<memory_backend>(context);
+    case backend_kind::kafka: return std::make_unique<kafka_backend>(context, cfg.kafka);
     case backend_kind::nats: break;
   }
   throw_error(errc::invalid_config, "invalid configuration: no backend is built for this backend kind");  // validate() refused it already
@@ -28,7 +29,7 @@ std::unique_ptr<backend> make_backend(bus_state& core) {
 }  // namespace
 
 bus_state::bus_state(config cfg) : cfg_((cfg.validate(), std::move(cfg))), pool_(cfg_.io_threads) {
-  backend_ = make_backend(*this);
+  backend_ = make_backend(cfg_, backend_context{pool_, handoff_, stats_});
 }
 
 bus_state::~bus_state() { close(); }
@@ -79,32 +80,6 @@ void bus_state::drop_stale(const incoming_message& in) noexcept {
 }
 
 void bus_state::abandon(std::size_t n) noexcept { stats_.abandoned.add(n); }
-
-asio::awaitable<bool> bus_state::deliver(subscriber& sub, incoming_message in) {
-  if (try_deliver(sub, in)) co_return true;
-  // Full, or ended meanwhile: wait for room (deliver() throws errc::closed once it ended).
-  stats_.accepted.add();  // before the hand-over, so that the message's end is never counted before its start
-  bool refused = false;
-  try {
-    co_await sub.deliver(std::move(in));
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != errc::closed) throw;
-    refused = true;
-  }
-  if (refused) {  // the subscription ended (or the bus closes) meanwhile
-    stats_.accepted.subtract();
-    ensure_open("publish");
-  }
-  co_return !refused;
-}
-
-bool bus_state::try_deliver(subscriber& sub, incoming_message& in) {
-  if (sub.needs_own_copy()) in.detach_from_transport();
-  stats_.accepted.add();  // as in deliver()
-  if (sub.try_deliver(in) == push_status::pushed) return true;
-  stats_.accepted.subtract();
-  return false;
-}
 
 bool bus_state::decode_envelope(incoming_message& in, std::string& error) {
   if (in.env) return true;

@@ -5,6 +5,7 @@
 #include <corobus/eventbus/config.hpp>
 #include "core/backend.hpp"
 #include "core/counters.hpp"
+#include "core/handoff.hpp"
 #include "core/incoming_message.hpp"
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
@@ -54,13 +55,6 @@ class bus_state : public std::enable_shared_from_this<bus_state> {
   // A message that will not be handled (close): counted and logged by the caller's summary.
   void abandon(std::size_t n) noexcept;
 
-  // Hands `in` to `sub`, waiting while `sub` is full. False when `sub` ended meanwhile
-  // (unsubscribed) and did not take it; throws errc::closed when that is because the bus
-  // closes.
-  asio::awaitable<bool> deliver(subscriber& sub, incoming_message in);
-  // deliver() without waiting: true when `sub` took `in` now; false (and `in` not taken)
-  // when `sub` is full or ended.
-  bool try_deliver(subscriber& sub, incoming_message& in);
   // For subscribers that want envelopes, on their own tasks (so decoding runs on every io
   // thread): decodes in.env from the payload when it is missing; false, with the reason in
   // `error`, when the payload is no envelope. Such a message then goes to
@@ -93,11 +87,12 @@ class bus_state : public std::enable_shared_from_this<bus_state> {
 
   corobus::config cfg_;
   counters stats_;
+  std::atomic<bool> closing_{false};
+  detail::handoff handoff_{stats_, closing_};
   io_pool pool_;
   task_scope scope_;
   task_scope held_;  // held dead letters, tried until written; cancelled as close() begins
   std::unique_ptr<detail::backend> backend_;
-  std::atomic<bool> closing_{false};
   std::once_flag close_once_;
   std::mutex subscribers_mutex_;
   std::vector<std::shared_ptr<subscriber>> subscribers_;

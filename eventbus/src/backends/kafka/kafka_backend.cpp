@@ -1,6 +1,5 @@
 #include <corobus/awaitables/kafka/admin.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
-#include "core/bus_state.hpp"
 #include "envelope/envelope_encoding.hpp"
 #include "backends/kafka/kafka_backend.hpp"
 #include <corobus/eventbus/topic.hpp>
@@ -23,14 +22,14 @@ std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadl
 
 }  // namespace
 
-kafka_backend::kafka_backend(bus_state& core) : core_(core), cfg_(core.cfg().kafka) {
+kafka_backend::kafka_backend(backend_context context, const kafka_config& cfg) : context_(context), cfg_(cfg) {
   if (cfg_.bootstrap == "embedded") {
     cluster_ = std::make_unique<kafka::embedded_cluster>(cfg_.embedded_brokers);
     bootstrap_ = cluster_->bootstrap_servers();
   } else {
     bootstrap_ = cfg_.bootstrap;
   }
-  producer_ = std::make_unique<kafka::producer>(core_.pool().make_strand(),
+  producer_ = std::make_unique<kafka::producer>(context_.pool.make_strand(),
                                                 producer_properties());
   max_record_bytes_ = producer_->max_message_bytes();
   check_brokers_answer();
@@ -205,7 +204,7 @@ kafka_group_consumer& kafka_backend::group(const std::string& name) {
   if (fetchers_.cancelled()) throw_error(errc::closed, "subscribe: the bus is closed");
   auto& g = groups_[name];
   if (g) return *g;
-  auto made = std::make_unique<kafka_group_consumer>(core_, name, consumer_properties(name));
+  auto made = std::make_unique<kafka_group_consumer>(context_, cfg_, name, consumer_properties(name));
   fetchers_.spawn(made->strand(), made->fetch(), fmt::format("kafka group '{}' fetch", name));
   fetchers_.spawn(made->strand(), made->commit_periodically(), fmt::format("kafka group '{}' commits", name));
   g = std::move(made);

@@ -23,13 +23,11 @@
 
 namespace corobus::detail {
 
-class bus_state;
-
 class kafka_backend final : public backend {
  public:
   // Starts the embedded cluster (if asked for) and the producer, and checks that a broker
   // answers within kafka.connect_timeout (errc::broker_error if none does). Blocking.
-  explicit kafka_backend(bus_state& core);
+  kafka_backend(backend_context context, const kafka_config& cfg);
   ~kafka_backend() override;
 
   asio::awaitable<publish_result> publish(message msg) override;
@@ -60,7 +58,7 @@ class kafka_backend final : public backend {
   // left. Closing thread.
   void purge_until_unused();
 
-  bus_state& core_;
+  backend_context context_;
   const kafka_config& cfg_;
   std::unique_ptr<kafka::embedded_cluster> cluster_;
   std::string bootstrap_;

@@ -1,4 +1,4 @@
-#include "core/bus_state.hpp"
+#include "core/handoff.hpp"
 #include "backends/kafka/kafka_group_consumer.hpp"
 #include "core/member_choice.hpp"
 #include <corobus/awaitables/kafka/error.hpp>
@@ -64,11 +64,12 @@ asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
 
 }  // namespace
 
-kafka_group_consumer::kafka_group_consumer(bus_state& core, std::string name, const kafka::properties& props)
-    : core_(core),
-      cfg_(core.cfg().kafka),
+kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_config& cfg, std::string name,
+                                           const kafka::properties& props)
+    : context_(context),
+      cfg_(cfg),
       name_(std::move(name)),
-      strand_(core.pool().make_strand()),
+      strand_(context.pool.make_strand()),
       consumer_(strand_, props),
       revoke_wake_(strand_),
       routes_(std::make_shared<const routing>()) {}
@@ -166,7 +167,7 @@ incoming_message kafka_group_consumer::to_inbound(kafka::record&& r, std::shared
 bool kafka_group_consumer::try_deliver(const routing& current, incoming_message& in) {
   const auto it = current.find(in.msg->topic);
   if (it == current.end()) return false;  // deliver() decides with the newest routes
-  return core_.try_deliver(*pick_member(it->second, in.msg->key, round_robin_), in);
+  return context_.handoff.try_deliver(*pick_member(it->second, in.msg->key, round_robin_), in);
 }
 
 asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
@@ -179,7 +180,7 @@ asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
     }
     const auto& member = pick_member(it->second, in.msg->key, round_robin_);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await core_.deliver(*member, in.another_try())) co_return;
+    if (co_await context_.handoff.deliver(*member, in.another_try())) co_return;
   }
 }
 

@@ -9,6 +9,7 @@
 #include <corobus/awaitables/kafka/consumer.hpp>
 #include "backends/kafka/partition_progress.hpp"
 #include <corobus/eventbus/config.hpp>
+#include "core/backend.hpp"
 #include "core/incoming_message.hpp"
 #include "core/subscriber.hpp"
 #include <corobus/runtime/io_pool.hpp>
@@ -28,11 +29,10 @@
 
 namespace corobus::detail {
 
-class bus_state;
-
 class kafka_group_consumer {
  public:
-  kafka_group_consumer(bus_state& core, std::string name, const kafka::properties& props);
+  kafka_group_consumer(backend_context context, const kafka_config& cfg, std::string name,
+                       const kafka::properties& props);
   ~kafka_group_consumer();
 
   const std::string& name() const noexcept { return name_; }
@@ -91,7 +91,7 @@ class kafka_group_consumer {
   // A handler of a revoked partition ended: the revoke waiting for them looks again.
   void wake_revoke() noexcept;
 
-  bus_state& core_;
+  backend_context context_;
   const kafka_config& cfg_;
   std::string name_;
   asio::strand<io_pool::executor_type> strand_;

@@ -1,4 +1,4 @@
-#include "core/bus_state.hpp"
+#include "core/handoff.hpp"
 #include "core/member_choice.hpp"
 #include "backends/memory/memory_backend.hpp"
 #include <corobus/runtime/error.hpp>
@@ -27,7 +27,7 @@ void memory_backend::directory::insert(topic_state* t) {
   ++used;
 }
 
-memory_backend::memory_backend(bus_state& core) : core_(core) {
+memory_backend::memory_backend(backend_context context) : context_(context) {
   directories_.push_back(std::make_unique<directory>(64));
   routings_.push_back(std::make_unique<const routing>());  // the table of a topic nobody subscribed to
   directory_.store(directories_.back().get(), std::memory_order_release);
@@ -97,14 +97,14 @@ asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const ro
   if (routes.groups.empty()) {
     // An in-process topic keeps nothing: without a subscriber the message ends here. Counted,
     // and said once per topic.
-    if (unrouted) core_.stats().unrouted.add();
+    if (unrouted) context_.stats.unrouted.add();
     if (!t.told_unrouted.exchange(true, std::memory_order_relaxed))
       log().info("no subscriber on '{}': the in-process backend does not keep messages published there", t.name);
   }
   for (const auto& g : routes.groups) {
     const auto& member = g->pick(msg->key);
     incoming_message in(msg, member->wants_envelopes() ? env : nullptr);
-    co_await core_.deliver(*member, std::move(in));
+    co_await context_.handoff.deliver(*member, std::move(in));
   }
   co_return publish_result{msg->topic, msg->partition, msg->offset};
 }

@@ -21,11 +21,9 @@
 
 namespace corobus::detail {
 
-class bus_state;
-
 class memory_backend final : public backend {
  public:
-  explicit memory_backend(bus_state& core);
+  explicit memory_backend(backend_context context);
   ~memory_backend() override;
 
   asio::awaitable<publish_result> publish(message msg) override;
@@ -71,7 +69,7 @@ class memory_backend final : public backend {
                                           std::shared_ptr<const envelope> env, bool unrouted = true);
   asio::awaitable<publish_result> send(message msg, bool unrouted);
 
-  bus_state& core_;
+  backend_context context_;
   std::atomic<const directory*> directory_;
   std::atomic<bool> shut_down_{false};
   // Owns every snapshot ever published; taken only by writers (new topic, attach, shutdown).
