@@ -24,7 +24,7 @@ config small_config() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(close_and_leaks)
+BOOST_AUTO_TEST_SUITE(close_and_leaks, *boost::unit_test::label("memory") * boost::unit_test::label("fault"))
 
 BOOST_AUTO_TEST_CASE(close_cancels_handlers_that_never_finish_after_the_grace_period) {
   auto cfg = small_config();

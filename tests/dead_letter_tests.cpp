@@ -33,7 +33,7 @@ message letter_with_value(std::size_t bytes) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(dead_letters)
+BOOST_AUTO_TEST_SUITE(dead_letters, *boost::unit_test::label("unit"))
 
 BOOST_AUTO_TEST_CASE(transient_failures_back_off_doubling_then_the_message_is_held) {
   const auto policy = test_policy();

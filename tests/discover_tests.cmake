@@ -1,28 +1,40 @@
 # Run by ctest when it starts (TEST_INCLUDE_FILES): asks the test binary for its cases and
-# registers each as its own ctest entry, labelled by its suite, so ctest counts, schedules
-# and reports cases rather than whole suites.
+# registers each as its own ctest entry, so ctest counts, schedules and reports cases rather
+# than whole suites. Labels come from the suites themselves (a Boost.Test label decorator on
+# BOOST_AUTO_TEST_SUITE); a suite without one is an error, so none ends up unlabelled.
 #   TEST_BINARY  the Boost.Test executable
-#   SUITE_LABELS "suite:label;label|suite:label|..."
-execute_process(COMMAND "${TEST_BINARY}" --list_content
-                ERROR_VARIABLE listing OUTPUT_VARIABLE listing_out RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "could not list the test cases of ${TEST_BINARY}: ${listing_out}${listing}")
-endif()
-string(REPLACE "|" ";" suite_entries "${SUITE_LABELS}")
+function(list_content out format)
+  execute_process(COMMAND "${TEST_BINARY}" "--list_content=${format}"
+                  ERROR_VARIABLE listing OUTPUT_VARIABLE listing_out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "could not list the test cases of ${TEST_BINARY}: ${listing_out}${listing}")
+  endif()
+  set(${out} "${listing}" PARENT_SCOPE)
+endfunction()
+
+# Boost 1.81 prints labels only in the DOT listing: label="<suite>|<file>(<line>)|labels: @a @b".
+list_content(dot DOT)
+string(REGEX MATCHALL "label=\"[A-Za-z0-9_]+\\|[^|\"]*\\|labels:[^\"]*\"" labelled "${dot}")
+foreach(entry IN LISTS labelled)
+  string(REGEX MATCH "label=\"([A-Za-z0-9_]+)\\|[^|\"]*\\|labels:([^\"]*)\"" _ "${entry}")
+  set(suite "${CMAKE_MATCH_1}")
+  string(REGEX MATCHALL "@[A-Za-z0-9_]+" names "${CMAKE_MATCH_2}")
+  list(TRANSFORM names REPLACE "^@" "")
+  set("labels_of_${suite}" "${names}")
+endforeach()
+
+list_content(listing HRF)
 string(REPLACE "\n" ";" lines "${listing}")
 set(suite "")
 foreach(line IN LISTS lines)
   if(line MATCHES "^([A-Za-z0-9_]+)\\*$")
     set(suite "${CMAKE_MATCH_1}")
+    if(NOT DEFINED "labels_of_${suite}")
+      message(FATAL_ERROR "test suite ${suite} has no label: BOOST_AUTO_TEST_SUITE(${suite}, *boost::unit_test::label(\"...\"))")
+    endif()
   elseif(line MATCHES "^    ([A-Za-z0-9_]+)\\*$" AND suite)
     set(name "${suite}/${CMAKE_MATCH_1}")
-    set(labels "")
-    foreach(entry IN LISTS suite_entries)
-      if(entry MATCHES "^${suite}:(.*)$")
-        string(REPLACE "," ";" labels "${CMAKE_MATCH_1}")
-      endif()
-    endforeach()
     add_test("${name}" "${TEST_BINARY}" "--run_test=${name}" --report_level=no --log_level=warning)
-    set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600)
+    set_tests_properties("${name}" PROPERTIES LABELS "${labels_of_${suite}}" TIMEOUT 600)
   endif()
 endforeach()

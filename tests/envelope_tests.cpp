@@ -49,7 +49,7 @@ envelope sample() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(envelopes)
+BOOST_AUTO_TEST_SUITE(envelopes, *boost::unit_test::label("unit"))
 
 BOOST_AUTO_TEST_CASE(event_ids_are_uuid_v7_and_sort_by_creation) {
   static const std::regex v7("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");

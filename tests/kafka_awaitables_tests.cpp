@@ -68,7 +68,7 @@ struct cluster_with_producer {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(kafka_awaitables)
+BOOST_AUTO_TEST_SUITE(kafka_awaitables, *boost::unit_test::label("kafka") * boost::unit_test::label("fault"))
 
 BOOST_AUTO_TEST_CASE(the_embedded_cluster_starts_and_leaves_nothing_behind) {
   const auto threads_before = thread_count();

@@ -170,7 +170,7 @@ asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(kafka_bus)
+BOOST_AUTO_TEST_SUITE(kafka_bus, *boost::unit_test::label("kafka") * boost::unit_test::label("fault"))
 
 BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_keep_their_order) {
   constexpr int aggregates = 1000, per_aggregate = 100, total = aggregates * per_aggregate;

@@ -55,7 +55,7 @@ struct inbox {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(memory_bus)
+BOOST_AUTO_TEST_SUITE(memory_bus, *boost::unit_test::label("memory"))
 
 BOOST_AUTO_TEST_CASE(publish_and_subscribe_raw_messages) {
   bus b(fast_config());

@@ -12,7 +12,7 @@
 using namespace corobus;
 using namespace corobus::test;
 
-BOOST_AUTO_TEST_SUITE(ordering)
+BOOST_AUTO_TEST_SUITE(ordering, *boost::unit_test::label("memory") * boost::unit_test::label("stress"))
 
 BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_keep_their_order) {
   constexpr int aggregates = 1000;
