@@ -1,20 +1,14 @@
 #pragma once
 // What the benchmark reads about its own process: threads, descriptors, memory, CPU time.
+#include <corobus/support/process_counts.hpp>
+
 #include <cstddef>
-#include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <chrono>
 #include <ctime>
 
 namespace corobus::bench {
-
-inline std::size_t count_entries(const char* dir) {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
-  return n;
-}
 
 // A field of /proc/self/status in KiB ("VmRSS", "VmHWM").
 inline std::size_t status_kib(const std::string& field) {
@@ -35,16 +29,13 @@ inline std::size_t status_kib(const std::string& field) {
 // scenario's peak is its own, not the largest of those run before it in this process.
 inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
-// A joined thread can stay listed in /proc/self/task for a moment after join() returned.
-inline std::size_t settled_thread_count(std::size_t expected) {
-  for (int i = 0; i < 1000 && count_entries("/proc/self/task") > expected; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return count_entries("/proc/self/task");
-}
+using support::descriptor_count;
+using support::settled_thread_count;
+using support::thread_count;
 
 struct process_snapshot {
-  std::size_t threads = count_entries("/proc/self/task");
-  std::size_t descriptors = count_entries("/proc/self/fd");
+  std::size_t threads = thread_count();
+  std::size_t descriptors = descriptor_count();
   std::size_t rss_kib = status_kib("VmRSS");
 };
 

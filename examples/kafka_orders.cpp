@@ -5,7 +5,7 @@
 // retried, then dead-lettered to orders.dlq, which an audit stream reads. Offsets are committed
 // only past handled or dead-lettered events. Point `bootstrap` at a real cluster (and pass any
 // librdkafka property through `properties`) and the same code runs there.
-#include "process_threads.hpp"
+#include <corobus/support/process_counts.hpp>
 
 #include <corobus/corobus.hpp>
 
@@ -22,8 +22,8 @@
 
 namespace asio = boost::asio;
 
-using examples::settled_thread_count;
-using examples::thread_count;
+using corobus::support::settled_thread_count;
+using corobus::support::thread_count;
 
 int main() {
   constexpr int orders = 300;

@@ -3,7 +3,7 @@
 // Publishes versioned events for many aggregates, handles them in order per aggregate with
 // subscribe_envelopes, reads the same topic as an audit log with a stream loop, closes the
 // bus and shows that nothing was left behind.
-#include "process_threads.hpp"
+#include <corobus/support/process_counts.hpp>
 
 #include <corobus/corobus.hpp>
 
@@ -20,8 +20,8 @@
 namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
 
-using examples::settled_thread_count;
-using examples::thread_count;
+using corobus::support::settled_thread_count;
+using corobus::support::thread_count;
 
 int main() {
   constexpr int aggregates = 1000;

@@ -2,8 +2,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include <filesystem>
-#include <thread>
 
 namespace corobus::test {
 
@@ -29,21 +27,5 @@ asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   co_await timer.async_wait(asio::use_awaitable);
 }
-
-namespace {
-std::size_t entries(const char* dir) {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
-  return n;
-}
-}  // namespace
-
-std::size_t thread_count() { return entries("/proc/self/task"); }
-
-std::size_t settled_thread_count(std::size_t expected) {
-  eventually([&] { return thread_count() <= expected; }, 1000ms);
-  return thread_count();
-}
-std::size_t descriptor_count() { return entries("/proc/self/fd"); }
 
 }  // namespace corobus::test

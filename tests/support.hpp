@@ -1,8 +1,9 @@
 #pragma once
 // Helpers shared by the suites: run a coroutine to completion from the test thread, wait on
-// a condition with a deadline (never a fixed sleep), and read the process's threads and
+// a condition with a deadline (never a fixed sleep), and (from support/) the process's threads and
 // descriptors.
 #include <corobus/runtime/asio.hpp>
+#include <corobus/support/process_counts.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
@@ -49,11 +50,9 @@ asio::awaitable<bool> eventually_async(std::function<bool()> condition, std::chr
 // Suspends the calling coroutine for `d`.
 asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d);
 
-std::size_t thread_count();      // entries of /proc/self/task
-// The thread count once it stops falling toward `expected` (up to a second): a joined
-// thread can stay listed in /proc/self/task for a moment after join() returned.
-std::size_t settled_thread_count(std::size_t expected);
-std::size_t descriptor_count();  // entries of /proc/self/fd
+using support::descriptor_count;
+using support::settled_thread_count;
+using support::thread_count;
 
 // Lines the "corobus" logger wrote at warning level or above, since the test binary started.
 std::size_t logged_warnings();
