@@ -121,7 +121,7 @@ asio::awaitable<void> kafka_group_consumer::fetch() {
     std::shared_ptr<assigned_partition> source;
     for (auto& r : batch.records) {
       if (!source || source->partition != r.partition() || source->topic != r.topic()) source = partition_of(r);
-      auto in = to_inbound(std::move(r), source);
+      auto in = to_incoming(std::move(r), source);
       if (!try_deliver(*current, in)) co_await deliver(std::move(in));
     }
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
@@ -155,7 +155,7 @@ struct kafka_fetched final : fetched_record {
 
 }  // namespace
 
-incoming_message kafka_group_consumer::to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source) {
+incoming_message kafka_group_consumer::to_incoming(kafka::record&& r, std::shared_ptr<assigned_partition> source) {
   source->progress.started(r.offset());
   auto fetched = std::make_shared<kafka_fetched>(std::move(r));
   std::shared_ptr<const message> msg(fetched, &fetched->msg);

@@ -63,7 +63,7 @@ class kafka_group_consumer {
   void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
   std::shared_ptr<assigned_partition> partition_of(const kafka::record& r);
   // The record as a message of `source`, counted as started there.
-  incoming_message to_inbound(kafka::record&& r, std::shared_ptr<assigned_partition> source);
+  incoming_message to_incoming(kafka::record&& r, std::shared_ptr<assigned_partition> source);
   // Hands `in` to its subscription if it takes it now (the common case, no coroutine).
   bool try_deliver(const routing& current, incoming_message& in);
   // Otherwise: waits for room, or releases `in` when nobody here takes its topic any more.
