@@ -43,10 +43,11 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
 
   std::weak_ptr<bus_state> core_;
   retry_policy retry_;
-  std::shared_ptr<async_queue<incoming_message>> queue_;
   // Every message it took holds an entry until it is acked, dead-lettered, abandoned or
-  // dropped as stale (incoming_message::in_stream).
+  // dropped as stale (incoming_message::in_stream). Declared before the queue and the
+  // redeliveries, so it outlives the messages they hold.
   gate unsettled_;
+  std::shared_ptr<async_queue<incoming_message>> queue_;
   mutable std::mutex mutex_;
   std::deque<incoming_message> redeliveries_;  // failed messages waiting while the queue was full
 };
