@@ -196,47 +196,6 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   BOOST_TEST(b.metrics().live_tasks == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(envelopes_published_in_batches_keep_their_order_and_each_gets_its_result) {
-  constexpr int aggregates = 20, per_aggregate = 100, versions_per_batch = 5;
-  bus b(kafka_bus_config("embedded"));
-  seen_versions seen;
-  std::atomic<bool> consuming{false};
-  // Per aggregate: the partition and offset of each version, from the results.
-  std::map<int, std::vector<publish_result>> placed;
-  run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes("batched", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-      seen.add(e);
-      co_return;
-    }));
-    co_await until_consuming(b, "batched", consuming);
-    // Each batch: the next versions of every aggregate, interleaved.
-    for (int first = 1; first <= per_aggregate; first += versions_per_batch) {
-      std::vector<envelope> batch;
-      for (int v = first; v < first + versions_per_batch; ++v)
-        for (int a = 0; a < aggregates; ++a)
-          batch.push_back(envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
-      const auto results = co_await b.async_publish_envelopes("batched", batch);
-      BOOST_TEST_REQUIRE(results.size() == batch.size());
-      for (std::size_t i = 0; i < batch.size(); ++i) placed[aggregate_number(batch[i])].push_back(results[i]);
-    }
-    std::vector<envelope> invalid{envelope::make("agg-0", "Changed", per_aggregate + 1, "{}"),
-                                  envelope::make("agg-0", "", per_aggregate + 2, "{}")};
-    BOOST_TEST((co_await error_code_of([&] { return b.async_publish_envelopes("batched", invalid); }) == errc::invalid_envelope));
-  });
-  for (const auto& [aggregate, results] : placed) {  // one partition per key, offsets in version order
-    BOOST_TEST_REQUIRE(results.size() == static_cast<std::size_t>(per_aggregate));
-    for (std::size_t i = 1; i < results.size(); ++i) {
-      BOOST_TEST(results[i].partition == results[0].partition);
-      BOOST_TEST(results[i].offset > results[i - 1].offset);
-    }
-  }
-  BOOST_TEST_REQUIRE(eventually([&] { return seen.size() >= static_cast<std::size_t>(aggregates * per_aggregate); }, 60s));
-  b.close();
-  BOOST_TEST(seen.gaps() == 0u);
-  BOOST_TEST(seen.size() == static_cast<std::size_t>(aggregates * per_aggregate));  // the invalid batch sent nothing
-  BOOST_TEST(b.metrics().published == static_cast<std::uint64_t>(aggregates * per_aggregate + 1));  // and the marker
-}
-
 BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses_nothing) {
   constexpr int aggregates = 200, per_aggregate = 100, total = aggregates * per_aggregate;
   kafka::embedded_cluster cluster(3);
@@ -813,31 +772,6 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   check_handover(seen_first, seen_second, all);
   BOOST_TEST(seen_second.size() < static_cast<std::size_t>(total));  // resumed, not started over
   BOOST_TEST(all.duplicates() <= cfg.kafka.max_in_flight);
-}
-
-BOOST_AUTO_TEST_CASE(fifty_open_close_cycles_leave_no_thread_descriptor_or_task_behind) {
-  const auto threads_before = thread_count();
-  const auto fds_before = descriptor_count();
-  for (int cycle = 0; cycle < 50; ++cycle) {
-    auto cfg = kafka_bus_config("embedded", 1);
-    cfg.kafka.embedded_brokers = 1;
-    std::atomic<int> handled{0};
-    {
-      bus b(cfg);
-      run(b.get_executor(), [&]() -> asio::awaitable<void> {
-        co_await b.async_subscribe_envelopes("cycles", [&](const envelope&) -> asio::awaitable<void> {
-          ++handled;
-          co_return;
-        });
-        for (int v = 1; v <= 10; ++v)
-          co_await b.async_publish_envelope("cycles", envelope::make("agg-1", "Changed", v, "{}"));
-      });
-      b.close();  // while the group still joins
-      BOOST_TEST_REQUIRE(b.metrics().live_tasks == 0u);
-    }
-    BOOST_TEST_REQUIRE(settled_thread_count(threads_before) == threads_before);
-    BOOST_TEST_REQUIRE(descriptor_count() == fds_before);
-  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_configuration_fails_clearly_in_bounded_time_and_leaks_nothing) {

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <mutex>
+#include <vector>
 #include <future>
 #include <stdexcept>
 #include <string>
@@ -49,6 +51,38 @@ asio::awaitable<bool> eventually_async(std::function<bool()> condition, std::chr
 
 // Suspends the calling coroutine for `d`.
 asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d);
+
+// Collects what a subscription received, thread-safe.
+template <class T>
+struct inbox {
+  std::mutex m;
+  std::vector<T> items;
+  void add(T v) {
+    std::lock_guard lock(m);
+    items.push_back(std::move(v));
+  }
+  std::size_t size() {
+    std::lock_guard lock(m);
+    return items.size();
+  }
+  std::vector<T> copy() {
+    std::lock_guard lock(m);
+    return items;
+  }
+  // A handler that keeps what it is given.
+  auto collector() {
+    return [this](const T& v) -> asio::awaitable<void> {
+      add(v);
+      co_return;
+    };
+  }
+};
+
+// Runs `make()` on `ex` and returns the error code it threw (empty when it completed).
+template <class Executor, class F>
+boost::system::error_code error_of(const Executor& ex, F make) {
+  return run(ex, [&] { return error_code_of(make); });
+}
 
 using support::descriptor_count;
 using support::settled_thread_count;

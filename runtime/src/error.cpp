@@ -16,6 +16,7 @@ class category_impl final : public boost::system::error_category {
       case errc::invalid_argument: return "invalid argument";
       case errc::timeout: return "timed out";
       case errc::broker_error: return "broker error";
+      case errc::internal: return "internal error";
     }
     return "unknown corobus error";
   }

@@ -11,17 +11,30 @@ namespace corobus {
 
 task_scope::~task_scope() { wait_idle(); }
 
-std::shared_ptr<task_scope::task> task_scope::admit(asio::any_io_executor ex, std::string name) {
+std::shared_ptr<task_scope::task> task_scope::try_admit(asio::any_io_executor ex, std::string&& name) {
+  std::lock_guard lock(mutex_);
+  if (cancelled_) return nullptr;
   auto t = std::make_shared<task>();
   t->executor = std::move(ex);
   t->name = std::move(name);
-  std::lock_guard lock(mutex_);
-  if (cancelled_) throw_error(errc::closed, "task scope is closed: cannot start '" + t->name + "'");
   t->position = tasks_.insert(tasks_.end(), t);
   const auto now = live_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (now > peak_.load(std::memory_order_relaxed)) peak_.store(now, std::memory_order_relaxed);
   started_.fetch_add(1, std::memory_order_relaxed);
   return t;
+}
+
+void task_scope::throw_refused(const std::string& name) {
+  throw_error(errc::closed, "task scope is closed: cannot start '" + name + "'");
+}
+
+void task_scope::start(const std::shared_ptr<task>& t, asio::awaitable<void> body) noexcept {
+  try {
+    asio::co_spawn(t->executor, std::move(body),
+                   asio::bind_cancellation_slot(t->signal.slot(), [this, t](std::exception_ptr e) { finish(t, e); }));
+  } catch (...) {
+    finish(t, std::current_exception());
+  }
 }
 
 void task_scope::finish(const std::shared_ptr<task>& t, std::exception_ptr e) noexcept {

@@ -30,8 +30,8 @@ new_topic_ptr make_new_topic(const topic_spec& spec) {
 
 }  // namespace
 
-asio::awaitable<void> async_ensure_topics(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,
-                                          topic_strategy strategy, std::chrono::milliseconds timeout) {
+asio::awaitable<void> detail::ensure_topics_op(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,
+                                               topic_strategy strategy, std::chrono::milliseconds timeout) {
   if (strategy == topic_strategy::skip || topics.empty()) co_return;
 
   std::vector<new_topic_ptr> owned;

@@ -96,7 +96,7 @@ poll_result consumer::try_poll(std::size_t max_records) {
   return out;
 }
 
-asio::awaitable<poll_result> consumer::async_poll(std::size_t max_records) {
+asio::awaitable<poll_result> consumer::poll_op(std::size_t max_records) {
   for (;;) {
     auto out = try_poll(max_records);
     if (!out.records.empty() || out.rebalance || !out.errors.empty()) co_return out;
@@ -158,7 +158,7 @@ void consumer::resume(const std::vector<topic_partition>& partitions) {
   throw_if(rd_kafka_resume_partitions(client_.get(), to_list(partitions).get()), "resuming partitions");
 }
 
-asio::awaitable<void> consumer::async_close() {
+asio::awaitable<void> consumer::close_op() {
   // rd_kafka_consumer_close() would block this io thread while the group is left; the queue
   // variant hands the revoke to us as an event instead.
   throw_if(rd_kafka_consumer_close_queue(client_.get(), events_.get()), "closing the consumer");

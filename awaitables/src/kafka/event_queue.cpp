@@ -28,7 +28,7 @@ event_queue::~event_queue() {
   rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
 }
 
-asio::awaitable<void> event_queue::async_wait() {
+asio::awaitable<void> event_queue::wait_op() {
   co_await wake_.async_read_some(asio::buffer(counter_), asio::use_awaitable);
 }
 

@@ -138,7 +138,7 @@ void producer::serve_ready_events() {
   }
 }
 
-asio::awaitable<void> producer::async_run() {
+asio::awaitable<void> producer::run_op() {
   for (;;) {
     serve_ready_events();
     co_await reports_.async_wait();  // throws operation_aborted when the task is cancelled

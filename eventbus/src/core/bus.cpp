@@ -90,7 +90,7 @@ asio::awaitable<std::vector<publish_result>> publish_envelopes_with(std::shared_
 
 }  // namespace
 
-asio::awaitable<publish_result> bus::async_publish(std::string topic, std::string payload, publish_options options) {
+asio::awaitable<publish_result> bus::publish_op(std::string topic, std::string payload, publish_options options) {
   message msg;
   msg.topic = std::move(topic);
   msg.key = std::move(options.key);
@@ -99,15 +99,11 @@ asio::awaitable<publish_result> bus::async_publish(std::string topic, std::strin
   return publish_with(core_, std::move(msg));
 }
 
-asio::awaitable<publish_result> bus::async_publish(std::string topic, std::string payload) {
-  return async_publish(std::move(topic), std::move(payload), publish_options{});
-}
-
-asio::awaitable<publish_result> bus::async_publish_envelope(std::string topic, envelope e) {
+asio::awaitable<publish_result> bus::publish_envelope_op(std::string topic, envelope e) {
   return publish_envelope_with(core_, std::move(topic), std::move(e));
 }
 
-asio::awaitable<std::vector<publish_result>> bus::async_publish_envelopes(std::string topic, std::vector<envelope> batch) {
+asio::awaitable<std::vector<publish_result>> bus::publish_envelopes_op(std::string topic, std::vector<envelope> batch) {
   return publish_envelopes_with(core_, std::move(topic), std::move(batch));
 }
 
@@ -132,9 +128,16 @@ corobus::config settings_for(const corobus::config& cfg, const subscribe_options
   return checked;
 }
 
+// Registered first, so that close() ends it even while the backend attaches it; removed
+// again when attaching fails or is cancelled.
 asio::awaitable<void> attach(detail::bus_state& core, const std::shared_ptr<detail::subscriber>& sub) {
   core.add_subscriber(sub);
-  co_await core.backend().attach(sub);
+  try {
+    co_await core.backend().attach(sub);
+  } catch (...) {
+    core.remove_subscriber(sub);
+    throw;
+  }
 }
 
 asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_state> core, std::string topic,
@@ -169,31 +172,49 @@ asio::awaitable<corobus::stream> stream_with(std::shared_ptr<detail::bus_state> 
 
 }  // namespace
 
-asio::awaitable<subscription> bus::async_subscribe(std::string topic, message_handler handler,
-                                             subscribe_options options) {
+asio::awaitable<subscription> bus::subscribe_op(std::string topic,
+                                                std::variant<message_handler, envelope_handler> handler,
+                                                subscribe_options options) {
   return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
 }
 
-asio::awaitable<subscription> bus::async_subscribe(std::string topic, message_handler handler) {
-  return async_subscribe(std::move(topic), std::move(handler), subscribe_options{});
-}
-
-asio::awaitable<subscription> bus::async_subscribe_envelopes(std::string topic, envelope_handler handler,
-                                                       subscribe_options options) {
-  return subscribe_with(core_, std::move(topic), std::move(handler), std::move(options));
-}
-
-asio::awaitable<subscription> bus::async_subscribe_envelopes(std::string topic, envelope_handler handler) {
-  return async_subscribe_envelopes(std::move(topic), std::move(handler), subscribe_options{});
-}
-
-asio::awaitable<corobus::stream> bus::async_stream(std::string topic, subscribe_options options) {
+asio::awaitable<corobus::stream> bus::stream_op(std::string topic, subscribe_options options) {
   return stream_with(core_, std::move(topic), std::move(options));
 }
 
-asio::awaitable<corobus::stream> bus::async_stream(std::string topic) {
-  return async_stream(std::move(topic), subscribe_options{});
+namespace detail {
+
+template <class T>
+void start_call(const std::shared_ptr<bus_state>& core, const char* name, asio::awaitable<T> body,
+                any_handler_of<T> handler) {
+  std::optional<asio::strand<io_pool::executor_type>> strand;
+  if (core && !core->closing()) {
+    try {
+      strand = core->pool().make_strand();
+    } catch (const boost::system::system_error&) {  // the pool shut down meanwhile
+    }
+  }
+  const auto slot = asio::get_associated_cancellation_slot(handler);
+  const bool started = strand && core->scope().spawn_call(
+                                     *strand,
+                                     [&] { return run_then_complete(std::move(body), std::move(handler), true); },
+                                     name, slot);
+  if (!started) complete_refused<T>(std::move(handler), make_error_code(errc::closed));
 }
+
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<publish_result>,
+                         any_handler_of<publish_result>);
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<std::vector<publish_result>>,
+                         any_handler_of<std::vector<publish_result>>);
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<subscription>,
+                         any_handler_of<subscription>);
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<corobus::stream>,
+                         any_handler_of<corobus::stream>);
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<std::optional<delivery>>,
+                         any_handler_of<std::optional<delivery>>);
+template void start_call(const std::shared_ptr<bus_state>&, const char*, asio::awaitable<void>, any_handler_of<void>);
+
+}  // namespace detail
 
 void bus::close() { core_->close(); }
 bool bus::closed() const noexcept { return core_->closing(); }

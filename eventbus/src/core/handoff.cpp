@@ -20,7 +20,10 @@ asio::awaitable<bool> handoff::deliver(subscriber& sub, incoming_message in) {
   try {
     co_await sub.deliver(std::move(in));
   } catch (const boost::system::system_error& e) {
-    if (e.code() != errc::closed) throw;
+    if (e.code() != errc::closed) {  // cancelled: not handed over either
+      stats_.accepted.subtract();
+      throw;
+    }
     refused = true;
   }
   if (refused) {  // the subscription ended (or the bus closes) meanwhile

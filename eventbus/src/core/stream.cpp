@@ -1,3 +1,4 @@
+#include <corobus/eventbus/bus.hpp>
 #include "core/bus_state.hpp"
 #include "core/stream_state.hpp"
 #include <corobus/runtime/log.hpp>
@@ -29,14 +30,14 @@ delivery::~delivery() {
 const message& delivery::message() const noexcept { return in_ ? *in_->msg : *settled_; }
 unsigned delivery::attempt() const noexcept { return attempt_; }
 
-asio::awaitable<void> delivery::async_ack() {
+asio::awaitable<void> delivery::ack_op() {
   if (!in_) co_return;
   auto in = std::move(in_);
   settled_ = in->msg;
   state_->ack(*in);
 }
 
-asio::awaitable<void> delivery::async_nack(std::string reason) {
+asio::awaitable<void> delivery::nack_op(std::string reason) {
   if (!in_) co_return;
   auto in = std::move(in_);
   settled_ = in->msg;
@@ -45,9 +46,23 @@ asio::awaitable<void> delivery::async_nack(std::string reason) {
 
 // ---- stream
 
-asio::awaitable<std::optional<delivery>> stream::async_next() {
+std::function<void(asio::awaitable<void>, any_handler_of<void>)> delivery::starter(const char* name) const {
+  return [core = state_ ? state_->core() : nullptr, name](asio::awaitable<void> body, any_handler_of<void> handler) {
+    detail::start_call(core, name, std::move(body), std::move(handler));
+  };
+}
+
+asio::awaitable<std::optional<delivery>> stream::next_op() {
   if (!state_) return []() -> asio::awaitable<std::optional<delivery>> { co_return std::nullopt; }();
   return state_->next();
+}
+
+std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> stream::starter()
+    const {
+  return [core = state_ ? state_->core() : nullptr](asio::awaitable<std::optional<delivery>> body,
+                                                     any_handler_of<std::optional<delivery>> handler) {
+    detail::start_call(core, "next", std::move(body), std::move(handler));
+  };
 }
 
 const std::string& stream::topic() const noexcept {

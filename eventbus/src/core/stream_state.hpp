@@ -21,6 +21,8 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
 
   // The user's handle; the subscription ends when its last copy is gone.
   corobus::stream make_stream();
+  // The bus it came from, or null once that is gone.
+  std::shared_ptr<bus_state> core() const noexcept { return core_.lock(); }
   asio::awaitable<std::optional<delivery>> next();
 
   // A delivery's end: done, or failed with `reason`.

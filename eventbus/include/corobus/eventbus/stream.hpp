@@ -10,8 +10,9 @@
 // A delivery that is neither acked nor nacked when it is destroyed counts as a nack: it is
 // delivered again, and after the last attempt of the retry policy it goes to `<topic>.dlq`.
 #include <corobus/eventbus/message.hpp>
-#include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/async_op.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,13 +34,26 @@ class delivery {
   const corobus::message& message() const noexcept;
   unsigned attempt() const noexcept;  // 1 for the first delivery
 
-  // The message is done.
-  asio::awaitable<void> async_ack();
-  // The message failed: it is delivered again, or dead-lettered after the last attempt.
-  asio::awaitable<void> async_nack(std::string reason);
+  // The message is done: void(error_code). Nothing to cancel.
+  template <class Token = default_token>
+  auto async_ack(Token&& token = {}) {
+    return launch(ack_op(), std::forward<Token>(token), starter("ack"));
+  }
+  // The message failed: it is delivered again, or dead-lettered after the last attempt:
+  // void(error_code). Cancellation does not withdraw a dead letter being written (see
+  // bus::async_publish).
+  template <class Token = default_token>
+  auto async_nack(std::string reason, Token&& token = {}) {
+    return launch(nack_op(std::move(reason)), std::forward<Token>(token), starter("nack"));
+  }
 
  private:
   friend class detail::stream_state;
+  asio::awaitable<void> ack_op();
+  asio::awaitable<void> nack_op(std::string reason);
+  // See bus::starter(); the bus is the one the stream came from.
+  std::function<void(asio::awaitable<void>, any_handler_of<void>)> starter(const char* name) const;
+
   delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in);
 
   std::shared_ptr<detail::stream_state> state_;
@@ -55,11 +69,19 @@ class stream {
   // An empty handle (as co_spawn with use_future needs): next() yields nothing.
   stream() = default;
 
-  // The next message; empty once the bus closed.
-  asio::awaitable<std::optional<delivery>> async_next();
+  // The next message: void(error_code, std::optional<delivery>), empty once the bus closed.
+  // Cancelled while it waits, it completes with operation_aborted and takes nothing: the
+  // message that arrives next is the next call's.
+  template <class Token = default_token>
+  auto async_next(Token&& token = {}) {
+    return launch(next_op(), std::forward<Token>(token), starter());
+  }
   const std::string& topic() const noexcept;  // empty for an empty handle
 
  private:
+  asio::awaitable<std::optional<delivery>> next_op();
+  std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> starter() const;
+
   friend class detail::stream_state;
   stream(std::shared_ptr<detail::stream_state> state, std::shared_ptr<void> subscription)
       : state_(std::move(state)), subscription_(std::move(subscription)) {}

@@ -117,6 +117,9 @@ asio::awaitable<void> kafka_group_consumer::fetch() {
     note_errors(batch.errors);
     // The routes and the partition are looked up once per run of records, not per record;
     // a record waits (deliver) only when its subscription is full.
+    // Kept until it is carried out: close may cancel this task before it gets there, and
+    // librdkafka waits forever for a rebalance it handed out (async_leave applies it).
+    if (batch.rebalance) pending_rebalance_ = batch.rebalance;
     const auto current = routes();
     std::shared_ptr<assigned_partition> source;
     for (auto& r : batch.records) {
@@ -221,6 +224,7 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
       assigned_[{tp.topic, tp.partition}] = std::move(p);
     }
     given_up_.clear();
+    pending_rebalance_.reset();
     consumer_.apply_rebalance(assignment);
     log().info("kafka group '{}': {} partition(s) assigned", name_, r.partitions.size());
     if (paused_) consumer_.pause(r.partitions);
@@ -246,7 +250,12 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
   // expiry is the revoke timeout. Both run on strand(), so no wake is missed between the
   // check and the wait.
   const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
-  while (running() != 0 && std::chrono::steady_clock::now() < deadline) {
+  // Cancelled (the bus closes), it stops waiting as at the timeout and completes the revoke
+  // all the same: the next co_await would throw, and a revoke never applied leaves
+  // librdkafka's consumer close (and its destroy) waiting for it forever.
+  const auto& cancellation = co_await asio::this_coro::cancellation_state;
+  while (running() != 0 && std::chrono::steady_clock::now() < deadline &&
+         cancellation.cancelled() == asio::cancellation_type::none) {
     revoke_wake_.expires_at(deadline);
     co_await revoke_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -269,6 +278,7 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
   given_up_.clear();
   for (const auto& p : revoked)
     if (const auto position = p->progress.position()) given_up_[{p->topic, p->partition}] = *position;
+  pending_rebalance_.reset();
   consumer_.apply_rebalance(r);
   log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());
 }
@@ -396,6 +406,7 @@ asio::awaitable<void> kafka_group_consumer::commit_periodically() {
 
 asio::awaitable<void> kafka_group_consumer::async_leave() {
   commit_all();  // librdkafka waits for outstanding commits before it leaves the group
+  if (pending_rebalance_) consumer_.apply_rebalance(*std::exchange(pending_rebalance_, std::nullopt));
   assigned_.clear();
   co_await consumer_.async_close();
 }

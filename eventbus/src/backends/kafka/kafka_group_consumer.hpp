@@ -112,6 +112,7 @@ class kafka_group_consumer {
   // not be committed (it would be delivered again by the next owner), so fetching pauses
   // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.
   std::optional<std::chrono::steady_clock::time_point> rebalance_pending_since_;
+  std::optional<kafka::rebalance> pending_rebalance_;  // taken from librdkafka, not yet applied
 };
 
 }  // namespace corobus::detail

@@ -2,6 +2,8 @@
 #include "core/member_choice.hpp"
 #include "backends/memory/memory_backend.hpp"
 #include <corobus/runtime/error.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <corobus/runtime/log.hpp>
 #include <corobus/runtime/stable_hash.hpp>
 
@@ -104,7 +106,12 @@ asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const ro
   for (const auto& g : routes.groups) {
     const auto& member = g->pick(msg->key);
     incoming_message in(msg, member->wants_envelopes() ? env : nullptr);
-    co_await context_.handoff.deliver(*member, std::move(in));
+    if (context_.handoff.try_deliver(*member, in)) continue;
+    // Room is awaited outside the publisher's cancellation: a publish is never cut off
+    // halfway through its groups (close() ends the wait with errc::closed instead).
+    auto ex = co_await asio::this_coro::executor;
+    co_await asio::co_spawn(ex, context_.handoff.deliver(*member, std::move(in)),
+                            asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   }
   co_return publish_result{msg->topic, msg->partition, msg->offset};
 }

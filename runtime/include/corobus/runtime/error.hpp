@@ -19,6 +19,7 @@ enum class errc {
   invalid_argument,  // another argument is not allowed
   timeout,           // an operation did not complete within its deadline
   broker_error,      // the broker or client library reported an error
+  internal,          // an unexpected exception inside an operation (its message is logged)
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -40,19 +40,32 @@ class task_scope {
   // line written if the task ends with an exception.
   template <class Executor>
   void spawn(const Executor& ex, asio::awaitable<void> task, std::string name) {
-    auto t = admit(asio::any_io_executor(ex), std::move(name));
+    auto t = try_admit(asio::any_io_executor(ex), std::move(name));
+    if (!t) throw_refused(name);
     // The task's signal is only touched on its executor: the slot is bound there, and
     // cancel() emits there. A task that reaches its executor after cancel() never starts.
-    asio::dispatch(ex, [this, t, ex, task = std::move(task)]() mutable {
+    asio::dispatch(ex, [this, t, task = std::move(task)]() mutable {
       if (cancelled()) return finish(t, nullptr);
-      try {
-        asio::co_spawn(ex, std::move(task),
-                       asio::bind_cancellation_slot(t->signal.slot(),
-                                                    [this, t](std::exception_ptr e) { finish(t, e); }));
-      } catch (...) {
-        finish(t, std::current_exception());
-      }
+      start(t, std::move(task));
     });
+  }
+
+  // Starts one call of the owner's API (see async_op.hpp) as a task: what make_task()
+  // returns, on `ex`. Once the scope was cancelled it returns false without calling
+  // make_task. Unlike spawn(), an admitted call starts even if cancel() reaches its executor
+  // first: its body sees that the owner closed and completes, so the caller always hears
+  // back. Cancellation emitted into `also` (the call's own slot) reaches it as well, until
+  // the call clears that slot as it completes.
+  template <class Executor, class MakeTask>
+  bool spawn_call(const Executor& ex, MakeTask make_task, std::string name, asio::cancellation_slot also) {
+    auto t = try_admit(asio::any_io_executor(ex), std::move(name));
+    if (!t) return false;
+    if (also.is_connected())
+      also.assign([t](asio::cancellation_type type) {
+        asio::dispatch(t->executor, [t, type] { t->signal.emit(type); });
+      });
+    asio::dispatch(ex, [this, t, task = make_task()]() mutable { start(t, std::move(task)); });
+    return true;
   }
 
   // Emits terminal cancellation to every live task (on each task's executor) and refuses new
@@ -77,7 +90,11 @@ class task_scope {
     std::list<std::shared_ptr<task>>::iterator position;
   };
 
-  std::shared_ptr<task> admit(asio::any_io_executor ex, std::string name);
+  // Counts a new task; null once the scope was cancelled.
+  std::shared_ptr<task> try_admit(asio::any_io_executor ex, std::string&& name);  // takes `name` only then
+  [[noreturn]] static void throw_refused(const std::string& name);
+  // co_spawns `body` on the task's executor, bound to its signal. On that executor.
+  void start(const std::shared_ptr<task>& t, asio::awaitable<void> body) noexcept;
   void finish(const std::shared_ptr<task>& t, std::exception_ptr e) noexcept;
 
   mutable std::mutex mutex_;

@@ -2,6 +2,7 @@
 // Topic administration without blocking an io thread: CreateTopics posts its result to a
 // queue of our own, which wakes the awaiting coroutine like any other event_queue.
 #include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/async_op.hpp>
 #include <corobus/runtime/topic_strategy.hpp>
 
 #include <librdkafka/rdkafka.h>
@@ -20,10 +21,19 @@ struct topic_spec {
   std::optional<std::chrono::milliseconds> retention;  // retention.ms, broker default if unset
 };
 
+namespace detail {
+asio::awaitable<void> ensure_topics_op(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,
+                                       topic_strategy strategy, std::chrono::milliseconds timeout);
+}  // namespace detail
+
 // Applies `strategy` to `topics` through the client `rk` (any producer or consumer), waking on
-// `ex`. Broker errors are thrown in the kafka category.
-asio::awaitable<void> async_ensure_topics(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,
-                                          topic_strategy strategy,
-                                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// `ex`, within `timeout`; void(error_code), broker errors in the kafka category. Cancelled,
+// it stops waiting (operation_aborted); the broker may still create the topics.
+template <class Token = default_token>
+auto async_ensure_topics(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,
+                         topic_strategy strategy, std::chrono::milliseconds timeout, Token&& token = {}) {
+  auto op = detail::ensure_topics_op(rk, ex, std::move(topics), strategy, timeout);
+  return launch(std::move(op), std::forward<Token>(token), start_on(std::move(ex)));
+}
 
 }  // namespace corobus::kafka

@@ -64,9 +64,13 @@ class consumer {
   // Replaces the subscription (the group rebalances); none at all when `topics` is empty.
   void subscribe(const std::vector<std::string>& topics);
 
-  // Waits until there is something, then returns up to `max_records` records, and stops
-  // early at a rebalance. Honours per-operation cancellation.
-  asio::awaitable<poll_result> async_poll(std::size_t max_records);
+  // Waits until there is something, then completes (void(error_code, poll_result)) with up to
+  // `max_records` records, stopping early at a rebalance. Cancelled while it waits, it
+  // completes with operation_aborted and takes nothing.
+  template <class Token = default_token>
+  auto async_poll(std::size_t max_records, Token&& token = {}) {
+    return launch(poll_op(max_records), std::forward<Token>(token), start_on(events_.get_executor()));
+  }
   // The same without waiting: what is ready now (possibly nothing). Errors are logged here.
   poll_result try_poll(std::size_t max_records);
 
@@ -85,10 +89,18 @@ class consumer {
   void pause(const std::vector<topic_partition>& partitions);
   void resume(const std::vector<topic_partition>& partitions);
 
-  // Leaves the group: revokes the assignment (served here) and closes the consumer.
-  asio::awaitable<void> async_close();
+  // Leaves the group: revokes the assignment (served here) and closes the consumer;
+  // void(error_code). Cancelled, it stops waiting for the group (operation_aborted): the
+  // destructor then closes without it.
+  template <class Token = default_token>
+  auto async_close(Token&& token = {}) {
+    return launch(close_op(), std::forward<Token>(token), start_on(events_.get_executor()));
+  }
 
  private:
+  asio::awaitable<poll_result> poll_op(std::size_t max_records);
+  asio::awaitable<void> close_op();
+
   client_ptr client_;
   event_queue events_;
   queue_ptr commit_results_;  // destroyed before the client

@@ -11,6 +11,7 @@
 // The io event must be enabled on the final queue of a forwarding chain (for a consumer: the
 // consumer queue, after rd_kafka_poll_set_consumer).
 #include <corobus/awaitables/kafka/handles.hpp>
+#include <corobus/runtime/async_op.hpp>
 #include <corobus/runtime/asio.hpp>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -34,14 +35,21 @@ class event_queue {
   // The next event, or null when the queue is empty. Never blocks.
   event_ptr poll() noexcept { return event_ptr(rd_kafka_queue_poll(queue_.get(), 0)); }
 
-  // Completes when an event may have arrived since the previous wait. Honours per-operation
-  // cancellation (operation_aborted).
-  asio::awaitable<void> async_wait();
+  asio::any_io_executor get_executor() noexcept { return wake_.get_executor(); }
+
+  // Completes (void(error_code)) when an event may have arrived since the previous wait.
+  // Cancelled, it completes with operation_aborted.
+  template <class Token = default_token>
+  auto async_wait(Token&& token = {}) {
+    return launch(wait_op(), std::forward<Token>(token), start_on(wake_.get_executor()));
+  }
 
   // Cancels a pending wait. On the queue's executor only.
   void cancel() { wake_.cancel(); }
 
  private:
+  asio::awaitable<void> wait_op();
+
   queue_ptr queue_;
   asio::posix::stream_descriptor wake_;
   std::array<std::uint64_t, 1> counter_{};

@@ -59,15 +59,19 @@ class producer {
   // there does not wait for them. Does not block.
   void learn_topic(const std::string& topic);
 
-  // Serves delivery reports until cancelled (its cancellation slot). Run it as a task.
-  asio::awaitable<void> async_run();
+  // Serves delivery reports until cancelled (operation_aborted, through its token's slot):
+  // void(error_code). Run it as a task.
+  template <class Token = default_token>
+  auto async_run(Token&& token = {}) {
+    return launch(run_op(), std::forward<Token>(token), start_on(executor_));
+  }
 
   // Sends one record. Completes with its delivery report, or with a broker or client error
   // (mapped into the kafka category). While librdkafka's queue is full
   // (queue.buffering.max.messages) it tries again every millisecond. The operation owns its
   // arguments until then; once librdkafka has the record it cannot be withdrawn (purge()
   // fails it). One allocation per record: the handler lives in the record's opaque.
-  template <asio::completion_token_for<completion_signature> Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<completion_signature> Token = default_token>
   auto async_produce(std::string topic, std::string key, std::string value, headers_ptr headers,
                      Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
@@ -81,7 +85,7 @@ class producer {
   // reorders it) and completes once every one has its report: one completion for many
   // records. A record refused or failed makes the first such error the batch's; the other
   // records are sent and reported all the same.
-  template <asio::completion_token_for<batch_completion_signature> Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<batch_completion_signature> Token = default_token>
   auto async_produce_batch(std::vector<outgoing_record> records, Token&& token = {}) {
     return asio::async_initiate<Token, batch_completion_signature>(
         [this](auto handler, std::vector<outgoing_record> records) {
@@ -101,6 +105,7 @@ class producer {
   void purge();
 
  private:
+  asio::awaitable<void> run_op();
   // Hands the record to librdkafka. Refused, the record comes back in `op` with the error.
   rd_kafka_resp_err_t try_start(std::unique_ptr<detail::produce_op>& op);
   // Completes `op` with `err` from the executor, never inside the initiation (the caller's

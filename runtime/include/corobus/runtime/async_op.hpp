@@ -1,0 +1,131 @@
+#pragma once
+// Every corobus operation in asio's universal model, as Boost.Redis's async_exec and
+// Boost.MySQL's async_execute are: `x.async_op(args..., token)`, completing with
+// `void(error_code, T)` (or `void(error_code)`).
+//
+// Without a token it is `asio::use_awaitable`, so `co_await bus.async_publish(...)` works and
+// throws boost::system::system_error on failure. With use_future, a callback, deferred or
+// as_tuple, the same operation completes through the token with an error code instead.
+//
+// An operation's body is a coroutine (asio::awaitable<T>). With the default token the body is
+// returned as it is: awaiting it costs nothing beyond the body, and its per-operation
+// cancellation is the awaiting coroutine's own (asio::this_coro::cancellation_state; bind a
+// slot where you co_spawn, or use asio's awaitable operators). With any other token the body
+// runs as a task of its own, started by the operation's owner (`Start`), and the token's
+// cancellation slot reaches it.
+#include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/system_executor.hpp>
+
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+namespace corobus {
+
+// The token an operation takes when it is given none.
+using default_token = asio::use_awaitable_t<>;
+
+namespace detail {
+template <class T>
+struct completion_of {
+  using type = void(boost::system::error_code, T);
+};
+template <>
+struct completion_of<void> {
+  using type = void(boost::system::error_code);
+};
+}  // namespace detail
+
+// The completion signature of an operation whose body yields T.
+template <class T>
+using completion_signature_of = typename detail::completion_of<T>::type;
+
+// A completion handler of any type, for an operation whose body yields T.
+template <class T>
+using any_handler_of = asio::any_completion_handler<completion_signature_of<T>>;
+
+// The code an operation completes with when its body threw `e`: a system_error's own code,
+// errc::internal (logged with its message) for anything else.
+boost::system::error_code to_error_code(std::exception_ptr e) noexcept;
+
+// Completes `handler` on its associated executor (dispatch: at once when it has none, as a
+// future's has not).
+template <class Handler, class... Args>
+void complete(Handler handler, Args... args) {
+  auto ex = asio::get_associated_executor(handler, asio::system_executor());
+  asio::dispatch(ex, [h = std::move(handler), ... args = std::move(args)]() mutable { std::move(h)(std::move(args)...); });
+}
+
+// Completes an operation that never started: the owner refused it with `ec`.
+template <class T>
+void complete_refused(any_handler_of<T> handler, boost::system::error_code ec) {
+  if constexpr (std::is_void_v<T>)
+    complete(std::move(handler), ec);
+  else
+    complete(std::move(handler), ec, T{});
+}
+
+// Runs `op`, then completes `handler` with what it yielded or threw. `clear_slot`: first take
+// back what the starter put into the handler's cancellation slot (asio's rule: an operation
+// leaves its slot empty when it completes). Not when co_spawn put it there: its cancellation
+// state lives in that handler until the coroutine ends.
+template <class T>
+asio::awaitable<void> run_then_complete(asio::awaitable<T> op, any_handler_of<T> handler, bool clear_slot = false) {
+  boost::system::error_code ec;
+  if constexpr (std::is_void_v<T>) {
+    try {
+      co_await std::move(op);
+    } catch (...) {
+      ec = to_error_code(std::current_exception());
+    }
+    if (clear_slot) asio::get_associated_cancellation_slot(handler).clear();
+    complete(std::move(handler), ec);
+  } else {
+    T value{};
+    try {
+      value = co_await std::move(op);
+    } catch (...) {
+      ec = to_error_code(std::current_exception());
+    }
+    if (clear_slot) asio::get_associated_cancellation_slot(handler).clear();
+    complete(std::move(handler), ec, std::move(value));
+  }
+}
+
+// The operation whose body is `op`, in the shape `token` asks for. For any token but
+// use_awaitable, `start(std::move(op), any_handler_of<T>)` runs it: as
+// co_spawn(..., run_then_complete(op, handler)) with the handler's cancellation slot, or
+// complete_refused() when it cannot.
+template <class T, class Token, class Start>
+auto launch(asio::awaitable<T> op, Token&& token, Start start) {
+  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+    return op;
+  } else {
+    return asio::async_initiate<Token, completion_signature_of<T>>(
+        [start = std::move(start)](auto handler, asio::awaitable<T> body) mutable {
+          start(std::move(body), any_handler_of<T>(std::move(handler)));
+        },
+        token, std::move(op));
+  }
+}
+
+// A `Start` for launch(): runs the body on `ex`, cancellable through the handler's slot.
+template <class Executor>
+auto start_on(Executor ex) {
+  return [ex = std::move(ex)](auto body, auto handler) {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    asio::co_spawn(ex, run_then_complete(std::move(body), std::move(handler)),
+                   asio::bind_cancellation_slot(slot, asio::detached));
+  };
+}
+
+}  // namespace corobus
