@@ -168,10 +168,9 @@ asio::awaitable<void> consumer::close_op() {
       apply_rebalance(*left.rebalance);
       continue;
     }
-    // Not the eventfd: librdkafka need not post an event when the close completes. Closing is
-    // rare and short, so looking again every few milliseconds costs nothing.
-    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
-    co_await pause.async_wait(asio::use_awaitable);
+    // The close's end is an op librdkafka puts on this queue (served by try_poll above), so
+    // its eventfd wakes us for it as for any event.
+    co_await events_.async_wait();
   }
 }
 

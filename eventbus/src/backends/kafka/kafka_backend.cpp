@@ -216,7 +216,9 @@ asio::awaitable<void> kafka_backend::attach(std::shared_ptr<subscriber> sub) {
     const auto use = producer_uses_.enter("subscribe");  // its client checks the topics
     co_await ensure_topic(sub->topic());
     co_await ensure_topic(dead_letter_topic(sub->topic()));
-    producer_->learn_topic(dead_letter_topic(sub->topic()));  // ready before the first dead letter
+    // Both ready before the first record: a publish to the topic, a dead letter to the other.
+    producer_->learn_topic(sub->topic());
+    producer_->learn_topic(dead_letter_topic(sub->topic()));
   }
   group(sub->group()).add(std::move(sub));
 }
