@@ -6,8 +6,8 @@
 #include <corobus/corobus.hpp>
 #include <corobus/runtime/async_queue.hpp>
 
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
+#include <boost/asio/use_future.hpp>
 
 #include <librdkafka/rdkafka.h>
 
@@ -32,9 +32,10 @@ constexpr auto give_up_after = std::chrono::seconds(120);
 result run_kafka_end_to_end(const parameters& p) {
   const workload w(p);
   const auto& [per_aggregate, total, payload, ids] = w;
-  auto r = begin_result(p.batch > 1 ? fmt::format("kafka end to end (corobus, batches of {} versions, embedded cluster)", p.batch)
-                                    : std::string("kafka end to end (corobus, embedded cluster)"),
-                        total);
+  auto r = begin_result(
+      p.batch > 1 ? fmt::format("kafka end to end (corobus, batches of {} versions, embedded cluster)", p.batch)
+                  : std::string("kafka end to end (corobus, embedded cluster)"),
+      total);
   arrivals arrived(p.aggregates, total);
   std::atomic<bool> joined{false};
   std::promise<void> done;
@@ -61,20 +62,24 @@ result run_kafka_end_to_end(const parameters& p) {
   if (p.batch > 1) cfg.kafka.producer_properties["linger.ms"] = "5";
   {
     bus b(cfg);
-    asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
-        if (e.aggregate_id == "join") {
-          joined = true;
-          co_return;
-        }
-        if (arrived.observe(e) == total) done.set_value();
-        char credit = 0;
-        credits->try_push(credit);
-        co_return;
-      });
-      // The group's first join takes about 3 s on the embedded cluster: not measured.
-      co_await b.async_publish_envelope("bench", envelope::make("join", "Join", 1, "{}"));
-    }, asio::use_future).get();
+    asio::co_spawn(
+        b.get_executor(),
+        [&]() -> asio::awaitable<void> {
+          co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
+            if (e.aggregate_id == "join") {
+              joined = true;
+              co_return;
+            }
+            if (arrived.observe(e) == total) done.set_value();
+            char credit = 0;
+            credits->try_push(credit);
+            co_return;
+          });
+          // The group's first join takes about 3 s on the embedded cluster: not measured.
+          co_await b.async_publish_envelope("bench", envelope::make("join", "Join", 1, "{}"));
+        },
+        asio::use_future)
+        .get();
     while (!joined) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
     // One publisher per aggregate: its versions in order, each publish awaited (acknowledged
@@ -84,27 +89,30 @@ result run_kafka_end_to_end(const parameters& p) {
     std::atomic<std::size_t> publishing{p.aggregates};
     std::promise<void> published;
     for (std::size_t a = 0; a < p.aggregates; ++a)
-      asio::co_spawn(b.get_executor(), [&, a]() -> asio::awaitable<void> {
-        const auto make = [&](std::size_t v) {
-          return envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
-        };
-        for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
-          const auto last = std::min(per_aggregate, v + p.batch - 1);
-          for (std::size_t i = v; i <= last; ++i)
-            if (!credits->try_pop()) co_await credits->async_pop();
-          if (p.batch == 1) {
-            co_await b.async_publish_envelope("bench", make(v));
-            continue;
-          }
-          std::vector<envelope> batch;
-          batch.reserve(last - v + 1);
-          for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
-          co_await b.async_publish_envelopes("bench", std::move(batch));
-        }
-      }, [&](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-        if (--publishing == 0) published.set_value();
-      });
+      asio::co_spawn(
+          b.get_executor(),
+          [&, a]() -> asio::awaitable<void> {
+            const auto make = [&](std::size_t v) {
+              return envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
+            };
+            for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
+              const auto last = std::min(per_aggregate, v + p.batch - 1);
+              for (std::size_t i = v; i <= last; ++i)
+                if (!credits->try_pop()) co_await credits->async_pop();
+              if (p.batch == 1) {
+                co_await b.async_publish_envelope("bench", make(v));
+                continue;
+              }
+              std::vector<envelope> batch;
+              batch.reserve(last - v + 1);
+              for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
+              co_await b.async_publish_envelopes("bench", std::move(batch));
+            }
+          },
+          [&](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+            if (--publishing == 0) published.set_value();
+          });
     published.get_future().wait();
     close_after_last_arrival(r, b, done.get_future(), clock, give_up_after);
   }
@@ -156,9 +164,11 @@ result run_raw_librdkafka(const parameters& p) {
     kafka::embedded_cluster cluster(brokers);
     cluster.create_topic("bench", partitions);
     std::atomic<std::size_t> failed_deliveries{0};
-    rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", cluster.bootstrap_servers()},
-                                                          {"enable.idempotence", "true"},
-                                                          {"linger.ms", "5"}, {"socket.nagle.disable", "true"}},
+    rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER,
+                                      {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                       {"enable.idempotence", "true"},
+                                       {"linger.ms", "5"},
+                                       {"socket.nagle.disable", "true"}},
                                       &failed_deliveries);
     // The consumer settings the bus gives its own embedded cluster (see embedded_cluster.hpp).
     std::vector<std::pair<const char*, std::string>> consumer_props{{"bootstrap.servers", cluster.bootstrap_servers()},

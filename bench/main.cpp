@@ -1,7 +1,8 @@
 // The corobus benchmark program: runs the scenarios and prints what they measured.
 // --publishers applies to the memory scenario; the Kafka one publishes from one coroutine
 // per aggregate, one version per publish and then --batch versions per publish (default 5).
-//   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]
+//   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
+//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw]
 #include "scenario.hpp"
 
 #include <fmt/format.h>
@@ -43,16 +44,25 @@ int main(int argc, char** argv) {
   parameters p;
   std::string scenario = "memory";  // kafka takes the embedded cluster's 3 s group join per side
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--scenario") && i + 1 < argc) scenario = argv[++i];
-    else if (!std::strcmp(argv[i], "--messages")) p.messages = number(i, argc, argv);
-    else if (!std::strcmp(argv[i], "--aggregates")) p.aggregates = number(i, argc, argv);
-    else if (!std::strcmp(argv[i], "--threads")) p.io_threads = number(i, argc, argv);
-    else if (!std::strcmp(argv[i], "--payload")) p.payload_bytes = number(i, argc, argv);
-    else if (!std::strcmp(argv[i], "--publishers")) p.publishers = number(i, argc, argv);
-    else if (!std::strcmp(argv[i], "--batch")) p.batch = number(i, argc, argv);
+    if (!std::strcmp(argv[i], "--scenario") && i + 1 < argc)
+      scenario = argv[++i];
+    else if (!std::strcmp(argv[i], "--messages"))
+      p.messages = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--aggregates"))
+      p.aggregates = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--threads"))
+      p.io_threads = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--payload"))
+      p.payload_bytes = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--publishers"))
+      p.publishers = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--batch"))
+      p.batch = number(i, argc, argv);
     else {
       const bool asked = !std::strcmp(argv[i], "--help");
-      fmt::print(asked ? stdout : stderr, "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]\n");
+      fmt::print(asked ? stdout : stderr,
+                 "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
+                 "BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]\n");
       return asked ? 0 : 2;
     }
   }
@@ -90,7 +100,8 @@ int main(int argc, char** argv) {
     clean &= raw.clean();
   }
   // One side alone, for profiling.
-  for (const auto& [name, run] : {std::pair{"kafka-corobus", &run_kafka_end_to_end}, std::pair{"kafka-raw", &run_raw_librdkafka}})
+  for (const auto& [name, run] :
+       {std::pair{"kafka-corobus", &run_kafka_end_to_end}, std::pair{"kafka-raw", &run_raw_librdkafka}})
     if (scenario == name) {
       const auto r = run(p);
       print(r);

@@ -2,8 +2,8 @@
 
 #include <corobus/corobus.hpp>
 
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
+#include <boost/asio/use_future.hpp>
 
 #include <atomic>
 #include <future>
@@ -23,19 +23,24 @@ result run_memory_dispatch(const parameters& p) {
   cfg.io_threads = p.io_threads;
   {
     bus b(cfg);
-    asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
-        if (arrived.observe(e) == total) done.set_value();
-        co_return;
-      });
-    }, asio::use_future).get();
+    asio::co_spawn(
+        b.get_executor(),
+        [&]() -> asio::awaitable<void> {
+          co_await b.async_subscribe_envelopes("bench", [&](const envelope& e) -> asio::awaitable<void> {
+            if (arrived.observe(e) == total) done.set_value();
+            co_return;
+          });
+        },
+        asio::use_future)
+        .get();
 
     // Publisher k owns aggregates k, k + publishers, ...: each aggregate's versions are
     // published in order by exactly one publisher.
     auto publisher = [&](std::size_t k) -> asio::awaitable<void> {
       for (std::size_t v = 1; v <= per_aggregate; ++v)
         for (std::size_t a = k; a < p.aggregates; a += p.publishers)
-          co_await b.async_publish_envelope("bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
+          co_await b.async_publish_envelope(
+              "bench", envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload));
     };
     const run_clock clock;
     std::vector<std::future<void>> publishers;

@@ -2,11 +2,11 @@
 // What the benchmark reads about its own process: threads, descriptors, memory, CPU time.
 #include <corobus/support/process_counts.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <fstream>
 #include <string>
-#include <chrono>
-#include <ctime>
 
 namespace corobus::bench {
 

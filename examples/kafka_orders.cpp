@@ -9,9 +9,9 @@
 
 #include <corobus/corobus.hpp>
 
+#include <fmt/format.h>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
-#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
@@ -63,14 +63,20 @@ int main() {
   };
 
   const auto start = std::chrono::steady_clock::now();
-  asio::co_spawn(bus.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await bus.async_subscribe_envelopes("orders", order_service, corobus::subscribe_options("order-service"));
-    asio::co_spawn(co_await asio::this_coro::executor, audit(co_await bus.async_stream("orders.dlq")), asio::detached);
-    for (int step = 0; step < 3; ++step)
-      for (int o = 0; o < orders; ++o)
-        co_await bus.async_publish_envelope("orders", corobus::envelope::make(fmt::format("order-{}", o), steps[step],
-                                                                        step + 1, R"({"total":42.5})"));
-  }, asio::use_future).get();
+  asio::co_spawn(
+      bus.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await bus.async_subscribe_envelopes("orders", order_service, corobus::subscribe_options("order-service"));
+        asio::co_spawn(co_await asio::this_coro::executor, audit(co_await bus.async_stream("orders.dlq")),
+                       asio::detached);
+        for (int step = 0; step < 3; ++step)
+          for (int o = 0; o < orders; ++o)
+            co_await bus.async_publish_envelope(
+                "orders",
+                corobus::envelope::make(fmt::format("order-{}", o), steps[step], step + 1, R"({"total":42.5})"));
+      },
+      asio::use_future)
+      .get();
 
   // The group's first join takes about 3 s on the embedded cluster; then it goes quickly.
   const int expected = 3 * orders - 1;  // order-13's payment is dead-lettered, not applied
@@ -86,8 +92,8 @@ int main() {
              orders);
   fmt::print("  applied      {} in order per order in {:.2f} s (group join included), out of order: {}\n",
              applied.load(), seconds, out_of_order.load());
-  fmt::print("  dead letters {} (after {} retries): \"{}\", read back from orders.dlq by a stream\n",
-             m.dead_lettered, m.retried, dead_letter_error);
+  fmt::print("  dead letters {} (after {} retries): \"{}\", read back from orders.dlq by a stream\n", m.dead_lettered,
+             m.retried, dead_letter_error);
   fmt::print("  after close  live tasks {}, threads {} (before the bus: {})\n", m.live_tasks, threads_after,
              threads_before);
   const bool ok = applied == expected && dead_letters == 1 && out_of_order == 0 && m.live_tasks == 0 &&

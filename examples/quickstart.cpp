@@ -7,9 +7,9 @@
 
 #include <corobus/corobus.hpp>
 
+#include <fmt/format.h>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
-#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
@@ -57,16 +57,19 @@ int main() {
   };
 
   const auto start = clock_type::now();
-  auto audit_done = asio::co_spawn(bus.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await bus.async_subscribe_envelopes("orders", on_order);
-    auto audit = co_await bus.async_stream("orders");  // a group of its own: sees every message too
-    asio::co_spawn(co_await asio::this_coro::executor, audit_log(std::move(audit)), asio::detached);
-    for (int v = 1; v <= versions; ++v)
-      for (int a = 0; a < aggregates; ++a)
-        co_await bus.async_publish_envelope(
-            "orders", corobus::envelope::make(fmt::format("order-{}", a), "OrderUpdated", v,
-                                              fmt::format(R"({{"status":"step-{}"}})", v)));
-  }, asio::use_future);
+  auto audit_done = asio::co_spawn(
+      bus.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await bus.async_subscribe_envelopes("orders", on_order);
+        auto audit = co_await bus.async_stream("orders");  // a group of its own: sees every message too
+        asio::co_spawn(co_await asio::this_coro::executor, audit_log(std::move(audit)), asio::detached);
+        for (int v = 1; v <= versions; ++v)
+          for (int a = 0; a < aggregates; ++a)
+            co_await bus.async_publish_envelope("orders",
+                                                corobus::envelope::make(fmt::format("order-{}", a), "OrderUpdated", v,
+                                                                        fmt::format(R"({{"status":"step-{}"}})", v)));
+      },
+      asio::use_future);
   audit_done.get();
   const auto published_at = clock_type::now();
 

@@ -10,8 +10,8 @@
 //    problem(), and then gives those members' values (the payload compared as text, numbers
 //    as written); what it accepts passes the round trip.
 #include <corobus/eventbus/envelope.hpp>
-#include "envelope/timestamp.hpp"
 #include <corobus/runtime/error.hpp>
+#include "envelope/timestamp.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -111,8 +111,10 @@ struct canonical_json {
  private:
   static std::string quoted(const std::string& s) { return boost::json::serialize(boost::json::value(sv(s))); }
   static bool gather(std::string& to, sv part, std::size_t n) {
-    if (n == part.size()) to.assign(part);
-    else to.append(part);
+    if (n == part.size())
+      to.assign(part);
+    else
+      to.append(part);
     return true;
   }
   // A value begins: a comma between array elements, and note where a payload's text starts.
@@ -199,10 +201,12 @@ inline std::optional<envelope> read(std::string_view text) {
   e.correlation_id = string_member("correlation_id");
   e.tenant_id = string_member("tenant_id");
   if (const auto* v = o.if_contains("event_version")) {
-    if (v->is_int64()) e.event_version = v->get_int64();
+    if (v->is_int64())
+      e.event_version = v->get_int64();
     else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
       e.event_version = static_cast<std::int64_t>(v->get_uint64());
-    else return std::nullopt;
+    else
+      return std::nullopt;
   }
   if (const auto* v = o.if_contains("timestamp")) {
     if (!v->is_string()) return std::nullopt;

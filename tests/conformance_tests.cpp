@@ -140,27 +140,32 @@ void keyed_order(int aggregates, int per_aggregate) {
   std::vector<std::int64_t> last(aggregates, 0);
   std::atomic<int> violations{0}, handled{0}, running{0}, max_running{0};
   std::atomic<long long> overlapped{0};  // handler starts that found another handler running
-  run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes("ordered", [&](const envelope& e) -> asio::awaitable<void> {
-      const int now = ++running;
-      if (now > 1) ++overlapped;
-      for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
-      // Suspend for a random short time: a yield, or a timer of up to 200 microseconds.
-      thread_local std::minstd_rand rng{std::random_device{}()};
-      const auto r = rng() % 4;
-      if (r == 0)
-        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-      else if (r == 1)
-        co_await sleep_for(std::chrono::microseconds(rng() % 200));
-      const int agg = std::stoi(e.aggregate_id.substr(4));
-      if (e.event_version != last[agg] + 1) ++violations;
-      last[agg] = e.event_version;
-      --running;
-      ++handled;
-    });
-    for (int v = 1; v <= per_aggregate; ++v)
-      for (int a = 0; a < aggregates; ++a) co_await b.async_publish_envelope("ordered", versioned("agg-" + std::to_string(a), v));
-  }, std::chrono::seconds(300));
+  run(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await b.async_subscribe_envelopes("ordered", [&](const envelope& e) -> asio::awaitable<void> {
+          const int now = ++running;
+          if (now > 1) ++overlapped;
+          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {
+          }
+          // Suspend for a random short time: a yield, or a timer of up to 200 microseconds.
+          thread_local std::minstd_rand rng{std::random_device{}()};
+          const auto r = rng() % 4;
+          if (r == 0)
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+          else if (r == 1)
+            co_await sleep_for(std::chrono::microseconds(rng() % 200));
+          const int agg = std::stoi(e.aggregate_id.substr(4));
+          if (e.event_version != last[agg] + 1) ++violations;
+          last[agg] = e.event_version;
+          --running;
+          ++handled;
+        });
+        for (int v = 1; v <= per_aggregate; ++v)
+          for (int a = 0; a < aggregates; ++a)
+            co_await b.async_publish_envelope("ordered", versioned("agg-" + std::to_string(a), v));
+      },
+      std::chrono::seconds(300));
 
   BOOST_TEST(eventually([&] { return handled == total; }, 120s));
   b.close();
@@ -199,8 +204,10 @@ void batches_of_envelopes_keep_their_order_and_each_gets_its_result() {
     std::vector<envelope> empty;  // named: g++ 12 destroys a braced temporary in a co_await twice
     auto none = co_await b.async_publish_envelopes("batched", empty);
     BOOST_TEST(none.empty());
-    std::vector<envelope> invalid{versioned("agg-0", per_aggregate + 1), envelope::make("agg-0", "", per_aggregate + 2, "{}")};
-    BOOST_TEST((co_await error_code_of([&] { return b.async_publish_envelopes("batched", invalid); }) == errc::invalid_envelope));
+    std::vector<envelope> invalid{versioned("agg-0", per_aggregate + 1),
+                                  envelope::make("agg-0", "", per_aggregate + 2, "{}")};
+    BOOST_TEST((co_await error_code_of([&] { return b.async_publish_envelopes("batched", invalid); }) ==
+                errc::invalid_envelope));
   });
   BOOST_TEST_REQUIRE(placed.size() == static_cast<std::size_t>(aggregates));
   for (const auto& [aggregate, results] : placed) {  // one partition per key, offsets in version order
@@ -226,13 +233,17 @@ void unordered_subscriptions_run_handlers_concurrently_up_to_the_limit() {
   subscribe_options eight;
   eight.concurrency = 8;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe("work", [&](const message&) -> asio::awaitable<void> {
-      const int now = ++running;
-      for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
-      co_await sleep_for(1ms);
-      --running;
-      ++done;
-    }, eight);
+    co_await b.async_subscribe(
+        "work",
+        [&](const message&) -> asio::awaitable<void> {
+          const int now = ++running;
+          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {
+          }
+          co_await sleep_for(1ms);
+          --running;
+          ++done;
+        },
+        eight);
     for (int i = 0; i < 200; ++i) co_await b.async_publish("work", "x");
   });
   BOOST_TEST(eventually([&] { return done == 200; }, 30s));
@@ -280,7 +291,8 @@ void a_failing_handler_is_retried_then_dead_lettered_with_its_error_and_origin()
       throw std::runtime_error("database is down");
     });
     co_await b.async_publish_envelope("orders", poison);
-    for (int v = 2; v <= 3; ++v) co_await b.async_publish_envelope("orders", envelope::make("order-1", "OrderPlaced", v, "{}"));
+    for (int v = 2; v <= 3; ++v)
+      co_await b.async_publish_envelope("orders", envelope::make("order-1", "OrderPlaced", v, "{}"));
   });
   BOOST_TEST_REQUIRE(eventually([&] { return dead.size() == 1 && after.size() == 2; }, 30s));
   BOOST_TEST(calls == 3);
@@ -315,7 +327,8 @@ void a_poison_envelope_goes_to_the_dead_letter_topic_at_once() {
       co_return;
     });
     co_await b.async_publish("orders", "{this is not an envelope", publish_options("k"));
-    co_await b.async_publish("orders", R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":0,"payload":{}})");
+    co_await b.async_publish("orders",
+                             R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":0,"payload":{}})");
   });
   BOOST_TEST_REQUIRE(eventually([&] { return dead.size() == 2; }, 30s));
   BOOST_TEST(calls == 0);
@@ -428,11 +441,14 @@ void a_dropped_stream_ends_its_subscription_and_never_holds_publishers_back() {
 template <class Target>
 void a_stream_ends_when_the_bus_closes() {
   bus b(Target::make_config());
-  auto ended = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<bool> {
-    auto s = co_await b.async_stream("audit");
-    auto d = co_await s.async_next();
-    co_return !d.has_value();
-  }, asio::use_future);
+  auto ended = asio::co_spawn(
+      b.get_executor(),
+      [&]() -> asio::awaitable<bool> {
+        auto s = co_await b.async_stream("audit");
+        auto d = co_await s.async_next();
+        co_return !d.has_value();
+      },
+      asio::use_future);
   BOOST_TEST((ended.wait_for(20ms) == std::future_status::timeout));
   std::thread closer([&] { b.close(); });
   BOOST_TEST((ended.wait_for(10s) == std::future_status::ready));
@@ -445,16 +461,19 @@ void close_gives_a_stream_reader_the_grace_period_to_take_and_ack_what_is_queued
   bus b(Target::make_config());  // 2 s grace
   std::atomic<int> acked{0};
   std::promise<void> reading;
-  auto reader = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-    auto s = co_await b.async_stream("audit");
-    for (int i = 0; i < 20; ++i) co_await b.async_publish("audit", std::to_string(i), publish_options("one key"));
-    reading.set_value();
-    while (auto d = co_await s.async_next()) {
-      co_await sleep_for(2ms);  // a slow reader: close begins while it still works
-      co_await d->async_ack();
-      ++acked;
-    }
-  }, asio::use_future);
+  auto reader = asio::co_spawn(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await b.async_stream("audit");
+        for (int i = 0; i < 20; ++i) co_await b.async_publish("audit", std::to_string(i), publish_options("one key"));
+        reading.set_value();
+        while (auto d = co_await s.async_next()) {
+          co_await sleep_for(2ms);  // a slow reader: close begins while it still works
+          co_await d->async_ack();
+          ++acked;
+        }
+      },
+      asio::use_future);
   reading.get_future().wait();
   BOOST_TEST_REQUIRE(handed_over_eventually(b, 20));  // all 20 are the stream's
   b.close();
@@ -471,30 +490,41 @@ void unsubscribe_stops_new_messages_and_finishes_what_was_accepted() {
   bus b(Target::make_config());
   std::atomic<bool> open{false};
   std::atomic<int> first_v1{0}, first_v2{0}, second_v1{0}, second_v2{0};
-  auto count = [](std::atomic<int>& v1, std::atomic<int>& v2, const envelope& e) { ++(e.event_version == 1 ? v1 : v2); };
+  auto count = [](std::atomic<int>& v1, std::atomic<int>& v2, const envelope& e) {
+    ++(e.event_version == 1 ? v1 : v2);
+  };
   std::size_t tasks_with_both = 0;
   auto sub = run(b.get_executor(), [&]() -> asio::awaitable<subscription> {
-    co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
-      count(second_v1, second_v2, e);
-      co_return;
-    }, subscribe_options("shared"));
-    auto s = co_await b.async_subscribe_envelopes("orders", [&](const envelope& e) -> asio::awaitable<void> {
-      co_await eventually_async([&] { return open.load(); });  // holds its share until unsubscribed
-      count(first_v1, first_v2, e);
-    }, subscribe_options("shared"));
+    co_await b.async_subscribe_envelopes(
+        "orders",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          count(second_v1, second_v2, e);
+          co_return;
+        },
+        subscribe_options("shared"));
+    auto s = co_await b.async_subscribe_envelopes(
+        "orders",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          co_await eventually_async([&] { return open.load(); });  // holds its share until unsubscribed
+          count(first_v1, first_v2, e);
+        },
+        subscribe_options("shared"));
     tasks_with_both = b.metrics().live_tasks;
-    for (int i = 0; i < 40; ++i) co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
+    for (int i = 0; i < 40; ++i)
+      co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 1, "{}"));
     co_return s;
   });
   // Every version-1 message was handed over: the second member handled its share, the first
   // holds the rest.
-  BOOST_TEST_REQUIRE(eventually([&] { return second_v1 + b.metrics().in_flight == 40 && b.metrics().in_flight > 0; }, 30s));
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return second_v1 + b.metrics().in_flight == 40 && b.metrics().in_flight > 0; }, 30s));
   BOOST_TEST(sub.group() == "shared");
   sub.unsubscribe();
   sub.unsubscribe();  // idempotent
   open = true;
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    for (int i = 0; i < 40; ++i) co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 2, "{}"));
+    for (int i = 0; i < 40; ++i)
+      co_await b.async_publish_envelope("orders", envelope::make("k" + std::to_string(i), "T", 2, "{}"));
   });
   // Every version-1 message handled once (the first member finished its share after leaving);
   // every version-2 message, published after it left, went to the second member.
@@ -682,8 +712,10 @@ void invalid_topic_and_group_names_are_rejected() {
   auto nop = [](const message&) -> asio::awaitable<void> { co_return; };
   BOOST_TEST((error_of(ex, [&] { return b.async_publish("bad topic", "x"); }) == errc::invalid_topic));
   BOOST_TEST((error_of(ex, [&] { return b.async_publish("", "x"); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(ex, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("a*", nop); }) == errc::invalid_topic));
-  BOOST_TEST((error_of(ex, [&]() -> asio::awaitable<void> { co_await b.async_stream("a..b"); }) == errc::invalid_topic));
+  BOOST_TEST(
+      (error_of(ex, [&]() -> asio::awaitable<void> { co_await b.async_subscribe("a*", nop); }) == errc::invalid_topic));
+  BOOST_TEST(
+      (error_of(ex, [&]() -> asio::awaitable<void> { co_await b.async_stream("a..b"); }) == errc::invalid_topic));
   BOOST_TEST((error_of(ex, [&]() -> asio::awaitable<void> {
                 co_await b.async_subscribe("ok", nop, subscribe_options("no spaces"));
               }) == errc::invalid_argument));
@@ -719,10 +751,12 @@ void every_publish_is_accounted_for_once_the_bus_closed() {
     for (std::uint64_t i = 0; i < nowhere; ++i) co_await b.async_publish("nowhere", "nobody listens");
     for (int v = 1; v <= 3; ++v) co_await b.async_publish_envelope("orders", versioned("slow", v));
   });
-  BOOST_TEST_REQUIRE(eventually([&] {
-    const auto m = b.metrics();
-    return m.delivered + m.dead_lettered == 51u && handed_over(m) == 54u;
-  }, 30s));
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        const auto m = b.metrics();
+        return m.delivered + m.dead_lettered == 51u && handed_over(m) == 54u;
+      },
+      30s));
   b.close();
   release = true;
   const auto m = b.metrics();
@@ -813,7 +847,9 @@ void every_operation_completes_through_futures_callbacks_deferred_and_as_tuple()
   // A callback, with the error code and the result.
   std::promise<std::pair<boost::system::error_code, publish_result>> called;
   b.async_publish("tokens.raw", "by callback", publish_options("k"),
-                  [&](boost::system::error_code ec, publish_result r) { called.set_value({ec, r}); });
+                  [&](boost::system::error_code ec, publish_result r) {
+                    called.set_value({ec, r});
+                  });
   const auto [callback_ec, callback_result] = called.get_future().get();
   BOOST_TEST(!callback_ec);
   BOOST_TEST(callback_result.topic == "tokens.raw");
@@ -912,7 +948,7 @@ struct kafka_target {
     return c;
   }
   static constexpr bool keeps_messages = true;
-  static constexpr bool own_threads_only = false;  // librdkafka's
+  static constexpr bool own_threads_only = false;                          // librdkafka's
   static constexpr auto close_overhead = std::chrono::milliseconds(3000);  // leaving the group, flushing
 };
 

@@ -2,9 +2,9 @@
 // record size (the rules in dead_letter_plan.hpp and dead_letter.hpp).
 #include <boost/test/unit_test.hpp>
 
+#include <corobus/eventbus/topic.hpp>
 #include "core/dead_letter.hpp"
 #include "core/dead_letter_plan.hpp"
-#include <corobus/eventbus/topic.hpp>
 
 #include <limits>
 
@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(transient_failures_back_off_doubling_then_the_message_is_he
     waits.push_back(s.wait);
   }
   BOOST_TEST((waits == std::vector<std::chrono::milliseconds>{100ms, 200ms, 400ms}));
-  BOOST_TEST(!plan.held());  // in flight meanwhile
+  BOOST_TEST(!plan.held());                                  // in flight meanwhile
   const auto s = plan.failed(write_failure::transient, t0);  // the backoff reached its maximum
   BOOST_TEST(s.now_held);
   BOOST_TEST(s.log);
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(the_value_budget_leaves_room_for_key_headers_and_the_trunca
   for (const auto& h : letter.headers) fixed += h.name.size() + h.value.size();
   BOOST_TEST(budget < 1'000'000 - fixed);
   BOOST_TEST(budget > 1'000'000 - fixed - 400);  // not wasteful either
-  BOOST_TEST(value_budget(letter, 50) == 0u);     // the headers alone do not fit
+  BOOST_TEST(value_budget(letter, 50) == 0u);    // the headers alone do not fit
 }
 
 BOOST_AUTO_TEST_CASE(a_letter_that_fits_is_unchanged_and_one_that_does_not_says_what_was_cut) {

@@ -74,8 +74,7 @@ BOOST_AUTO_TEST_CASE(the_payload_travels_exactly_as_written) {
   // with escapes and braces, nesting and white space all come back byte for byte.
   for (const std::string payload :
        {R"({"price":1.10,"big":12345678901234567890123,"tiny":1e-400})", R"([1, 2.50, {"a":"}{\"x"}])",
-        R"("just a string")", "42", R"({ "spaced" : [ true , null ] })", "\"ev\"\n", " \t{\"a\":1}\r\n ",
-        " 7"}) {
+        R"("just a string")", "42", R"({ "spaced" : [ true , null ] })", "\"ev\"\n", " \t{\"a\":1}\r\n ", " 7"}) {
     auto e = envelope::make("order-1", "Priced", 1, payload);
     const auto text = e.encode();
     BOOST_TEST(envelope::decode(text).payload == payload);
@@ -91,9 +90,9 @@ BOOST_AUTO_TEST_CASE(the_payload_travels_exactly_as_written) {
 }
 
 BOOST_AUTO_TEST_CASE(decode_reads_what_the_go_event_bus_writes) {
-  const auto e = envelope::decode(
-      R"({"event_id":"evt-1","aggregate_id":"user:7","event_type":"UserCreated","event_version":1,)"
-      R"("timestamp":"2025-10-29T16:04:05+08:00","tenant_id":"t1","payload":{"name":"x"}})");
+  const auto e =
+      envelope::decode(R"({"event_id":"evt-1","aggregate_id":"user:7","event_type":"UserCreated","event_version":1,)"
+                       R"("timestamp":"2025-10-29T16:04:05+08:00","tenant_id":"t1","payload":{"name":"x"}})");
   BOOST_TEST(e.aggregate_id == "user:7");
   BOOST_TEST(e.tenant_id == "t1");
   BOOST_TEST(e.payload == R"({"name":"x"})");
@@ -144,10 +143,10 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
       {[](envelope& e) { e.payload = " null\n"; }, "payload is null"},
       {[](envelope& e) { e.payload = std::string(33, '[') + std::string(33, ']'); }, "nests deeper than 32 levels"},
       {[](envelope& e) { e.event_id = "e-\xff"; }, "event_id is not valid UTF-8 (byte 2)"},
-      {[](envelope& e) { e.event_type = "T\xc3"; }, "event_type is not valid UTF-8"},           // cut short
-      {[](envelope& e) { e.trace_id = "\xed\xa0\x80"; }, "trace_id is not valid UTF-8"},       // a surrogate
+      {[](envelope& e) { e.event_type = "T\xc3"; }, "event_type is not valid UTF-8"},             // cut short
+      {[](envelope& e) { e.trace_id = "\xed\xa0\x80"; }, "trace_id is not valid UTF-8"},          // a surrogate
       {[](envelope& e) { e.correlation_id = "\xc0\xaf"; }, "correlation_id is not valid UTF-8"},  // overlong
-      {[](envelope& e) { e.tenant_id = "\xf4\x90\x80\x80"; }, "tenant_id is not valid UTF-8"},   // > U+10FFFF
+      {[](envelope& e) { e.tenant_id = "\xf4\x90\x80\x80"; }, "tenant_id is not valid UTF-8"},    // > U+10FFFF
   };
   for (const auto& c : cases) {
     auto e = sample();
@@ -172,7 +171,7 @@ BOOST_AUTO_TEST_CASE(validation_names_each_broken_rule) {
   BOOST_TEST(envelope::decode(ok.encode()).payload == ok.payload);
   ok.aggregate_id = "A-z_0:9./x";
   ok.event_type = "T\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";  // multibyte UTF-8 is fine
-  ok.trace_id = std::string("nul\0\"\\\x01", 8);             // and so are NUL, quotes and controls
+  ok.trace_id = std::string("nul\0\"\\\x01", 8);            // and so are NUL, quotes and controls
   BOOST_TEST(!ok.problem().has_value());
   // A bad aggregate id is shown in the message, its unprintable bytes escaped.
   ok.aggregate_id = std::string("ord\0er\n", 7);
@@ -185,10 +184,10 @@ BOOST_AUTO_TEST_CASE(decode_rejects_what_is_not_a_valid_envelope) {
       "",
       "not json",
       "[1,2,3]",
-      R"({"aggregate_id":"a","event_type":"t","event_version":1,"payload":{}})",               // no id
+      R"({"aggregate_id":"a","event_type":"t","event_version":1,"payload":{}})",                   // no id
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":"1","payload":{}})",  // string version
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1.5,"payload":{}})",
-      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1})",             // no payload
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1})",  // no payload
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"timestamp":"yesterday","payload":{}})",
       R"({"event_id":"e","aggregate_id":"a b","event_type":"t","event_version":1,"payload":{}})",
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":null})",  // null payload
@@ -198,7 +197,7 @@ BOOST_AUTO_TEST_CASE(decode_rejects_what_is_not_a_valid_envelope) {
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":{"v":1},"payload":{}})",
       R"({"event_id":["e"],"aggregate_id":"a","event_type":"t","event_version":1,"payload":{}})",  // id not a string
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{}} x)",  // trailing
-      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{})",   // cut short
+      R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":{})",     // cut short
       R"("text")",
       R"({"event_id":"e","aggregate_id":"a","event_type":"t","event_version":1,"payload":)" +
           std::string(max_payload_depth + 1, '[') + std::string(max_payload_depth + 1, ']') + "}",
@@ -335,10 +334,26 @@ class envelope_generator {
   unsigned pick(unsigned n) { return std::uniform_int_distribution<unsigned>(0, n - 1)(random_); }
 
   std::string nasty() {
-    static const std::vector<std::string> parts{
-        "a", "Z9", std::string(1, '\0'), "\"", "\\", "\x01", "\x1f", "\x7f", "\n\t", "\xc3\xa9", "\xe2\x82\xac",
-        "\xf0\x9f\x98\x80", "}", "\",\"payload\":", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82",
-        "\x80"};
+    static const std::vector<std::string> parts{"a",
+                                                "Z9",
+                                                std::string(1, '\0'),
+                                                "\"",
+                                                "\\",
+                                                "\x01",
+                                                "\x1f",
+                                                "\x7f",
+                                                "\n\t",
+                                                "\xc3\xa9",
+                                                "\xe2\x82\xac",
+                                                "\xf0\x9f\x98\x80",
+                                                "}",
+                                                "\",\"payload\":",
+                                                "\xff",
+                                                "\xc0\xaf",
+                                                "\xed\xa0\x80",
+                                                "\xf4\x90\x80\x80",
+                                                "\xe2\x82",
+                                                "\x80"};
     std::string s;
     for (unsigned n = pick(5); n > 0; --n) s += parts[pick(static_cast<unsigned>(parts.size()))];
     return s;
@@ -387,12 +402,30 @@ class envelope_generator {
 
   std::string payload() {
     static const std::vector<std::string> spaces{"", " ", "\n", "\t \r\n", "  "};
-    static const std::vector<std::string> values{
-        R"({"a":1})", "1.10", "12345678901234567890123", "1e400", "0e400", "-0", R"("ev")", "true", "[]", "{}",
-        "null", R"({"a":1,})", "{", R"({"a":1} x)", "", R"("\u0000\"\\")", "\"\xff\"", "\"\xc3\xa9\"", "\"a\x01\""};
+    static const std::vector<std::string> values{R"({"a":1})",
+                                                 "1.10",
+                                                 "12345678901234567890123",
+                                                 "1e400",
+                                                 "0e400",
+                                                 "-0",
+                                                 R"("ev")",
+                                                 "true",
+                                                 "[]",
+                                                 "{}",
+                                                 "null",
+                                                 R"({"a":1,})",
+                                                 "{",
+                                                 R"({"a":1} x)",
+                                                 "",
+                                                 R"("\u0000\"\\")",
+                                                 "\"\xff\"",
+                                                 "\"\xc3\xa9\"",
+                                                 "\"a\x01\""};
     std::string v;
-    if (pick(4) == 0) v = nested(max_payload_depth - 2 + pick(4));  // 30 to 33 levels
-    else v = values[pick(static_cast<unsigned>(values.size()))];
+    if (pick(4) == 0)
+      v = nested(max_payload_depth - 2 + pick(4));  // 30 to 33 levels
+    else
+      v = values[pick(static_cast<unsigned>(values.size()))];
     const auto& before = spaces[pick(static_cast<unsigned>(spaces.size()))];
     const auto& after = spaces[pick(static_cast<unsigned>(spaces.size()))];
     return v.empty() ? v : before + v + after;

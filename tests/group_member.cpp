@@ -7,10 +7,10 @@
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -51,14 +51,22 @@ int main(int argc, char** argv) {
   cfg.kafka.commit_interval = std::chrono::milliseconds(100);
   cfg.kafka.max_in_flight = std::stoul(argv[5]);
   bus b(cfg);
-  asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes(topic, [out](const envelope& e) -> asio::awaitable<void> {
-      asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
-      co_await work.async_wait(asio::use_awaitable);
-      const auto line = fmt::format("{} {}\n", e.aggregate_id, e.event_version);
-      if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw std::runtime_error("write failed");
-    }, subscribe_options(argv[3]));
-  }, asio::use_future).get();
+  asio::co_spawn(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await b.async_subscribe_envelopes(
+            topic,
+            [out](const envelope& e) -> asio::awaitable<void> {
+              asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
+              co_await work.async_wait(asio::use_awaitable);
+              const auto line = fmt::format("{} {}\n", e.aggregate_id, e.event_version);
+              if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+                throw std::runtime_error("write failed");
+            },
+            subscribe_options(argv[3]));
+      },
+      asio::use_future)
+      .get();
 
   int signal = 0;
   sigwait(&term, &signal);

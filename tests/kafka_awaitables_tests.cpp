@@ -9,10 +9,10 @@
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/awaitables/kafka/producer.hpp>
-#include "backends/kafka/partition_progress.hpp"
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
+#include "backends/kafka/partition_progress.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 
@@ -93,11 +93,11 @@ BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports)
     std::vector<std::future<kafka::delivery_report>> reports;
     const std::vector<header_pair> headers{{"X-Event-ID", "e1"}, {"X-Trace-ID", "t1"}};
     for (int i = 0; i < count; ++i)
-      reports.push_back(asio::co_spawn(
-          pool.get_executor(),
-          p.client.async_produce("orders", "key-" + std::to_string(i % 50), "value-" + std::to_string(i),
-                                 kafka::make_headers(headers)),
-          asio::use_future));
+      reports.push_back(
+          asio::co_spawn(pool.get_executor(),
+                         p.client.async_produce("orders", "key-" + std::to_string(i % 50), "value-" + std::to_string(i),
+                                                kafka::make_headers(headers)),
+                         asio::use_future));
     std::map<int, std::set<std::int64_t>> offsets;
     for (auto& f : reports) {
       BOOST_REQUIRE((f.wait_for(30s) == std::future_status::ready));
@@ -163,15 +163,13 @@ BOOST_AUTO_TEST_CASE(retriable_produce_errors_are_retried_by_the_idempotent_prod
   cluster_with_producer k(1, "flaky", 1, 1, {{"retry.backoff.ms", "10"}});
   auto& [cluster, pool, scope, p] = k;
   // Warm up (metadata, producer id), then make the next produce requests fail.
-  run(pool.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await p.client.async_produce("flaky", "k", "first", no_headers());
-  });
+  run(pool.get_executor(),
+      [&]() -> asio::awaitable<void> { co_await p.client.async_produce("flaky", "k", "first", no_headers()); });
   cluster.fail_requests(0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   std::vector<std::int64_t> offsets;
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 5; ++i) {
-      auto r = co_await p.client.async_produce("flaky", "k", "v" + std::to_string(i),
-                                               no_headers());
+      auto r = co_await p.client.async_produce("flaky", "k", "v" + std::to_string(i), no_headers());
       offsets.push_back(r.offset);
     }
   });
@@ -185,8 +183,7 @@ BOOST_AUTO_TEST_CASE(an_unreachable_broker_fails_the_produce_within_its_timeout)
                      {{"bootstrap.servers", "127.0.0.1:1"}, {"message.timeout.ms", "1500"}, {"log_level", "0"}});
   const auto start = std::chrono::steady_clock::now();
   const auto code = run(pool.get_executor(), [&] {
-    return error_code_of(
-        [&] { return p.client.async_produce("nowhere", "k", "v", no_headers()); });
+    return error_code_of([&] { return p.client.async_produce("nowhere", "k", "v", no_headers()); });
   });
   BOOST_TEST((code == kafka::make_error_code(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)), code.message());
   BOOST_TEST(code.category().name() == std::string("kafka"));
@@ -222,9 +219,8 @@ BOOST_AUTO_TEST_CASE(a_producer_and_its_cluster_leave_no_thread_or_descriptor_be
     task_scope scope;
     {
       running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
-      run(pool.get_executor(), [&]() -> asio::awaitable<void> {
-        co_await p.client.async_produce("t", "k", "v", no_headers());
-      });
+      run(pool.get_executor(),
+          [&]() -> asio::awaitable<void> { co_await p.client.async_produce("t", "k", "v", no_headers()); });
       scope.cancel();
       BOOST_TEST(scope.wait_idle_for(5s));
     }
@@ -318,13 +314,16 @@ BOOST_AUTO_TEST_CASE(a_waiting_poll_ends_when_its_task_is_cancelled) {
   auto strand = pool.make_strand();
   kafka::consumer c(strand, {{"bootstrap.servers", cluster.bootstrap_servers()}, {"group.id", "never-joins"}});
   std::atomic<bool> aborted{false};
-  scope.spawn(strand, [](kafka::consumer& c, std::atomic<bool>& aborted) -> asio::awaitable<void> {
-    try {
-      co_await c.async_poll(10);  // nothing subscribed: nothing ever arrives
-    } catch (const boost::system::system_error& e) {
-      aborted = e.code() == asio::error::operation_aborted;
-    }
-  }(c, aborted), "poll");
+  scope.spawn(
+      strand,
+      [](kafka::consumer& c, std::atomic<bool>& aborted) -> asio::awaitable<void> {
+        try {
+          co_await c.async_poll(10);  // nothing subscribed: nothing ever arrives
+        } catch (const boost::system::system_error& e) {
+          aborted = e.code() == asio::error::operation_aborted;
+        }
+      }(c, aborted),
+      "poll");
   BOOST_TEST(!scope.wait_idle_for(50ms));
   scope.cancel();
   BOOST_TEST(scope.wait_idle_for(5s));
@@ -437,8 +436,8 @@ BOOST_AUTO_TEST_CASE(a_held_offset_is_not_running_and_holds_the_watermark_until_
   BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
   p.held(7);  // never started: ignored
   BOOST_TEST(p.held_count() == 1u);
-  BOOST_TEST(p.done(1));    // written at last: the hold ends
-  BOOST_TEST(!p.done(1));   // once
+  BOOST_TEST(p.done(1));   // written at last: the hold ends
+  BOOST_TEST(!p.done(1));  // once
   BOOST_TEST(p.held_count() == 0u);
   BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
   p.started(4);

@@ -111,7 +111,8 @@ struct seen_versions {
   std::size_t repeats() {
     std::lock_guard lock(mutex);
     std::size_t n = 0;
-    for (const auto& [agg, versions] : by_aggregate) n += versions.size() - std::set(versions.begin(), versions.end()).size();
+    for (const auto& [agg, versions] : by_aggregate)
+      n += versions.size() - std::set(versions.begin(), versions.end()).size();
     return n;
   }
   // Order breaks: a version that skips ahead of the one before it. Going back is a
@@ -154,16 +155,20 @@ asio::awaitable<void> publish_versions(bus& b, std::string topic, int aggregates
   std::mutex mutex;
   std::exception_ptr first_error;
   for (int a = 0; a < aggregates; ++a)
-    asio::co_spawn(ex, [&b, topic, a, first, last]() -> asio::awaitable<void> {
-      for (int v = first; v <= last; ++v)
-        co_await b.async_publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
-    }, [&](std::exception_ptr e) {
-      if (e) {
-        std::lock_guard lock(mutex);
-        if (!first_error) first_error = e;
-      }
-      --left;
-    });
+    asio::co_spawn(
+        ex,
+        [&b, topic, a, first, last]() -> asio::awaitable<void> {
+          for (int v = first; v <= last; ++v)
+            co_await b.async_publish_envelope(topic,
+                                              envelope::make("agg-" + std::to_string(a), "Changed", v, R"({"v":1})"));
+        },
+        [&](std::exception_ptr e) {
+          if (e) {
+            std::lock_guard lock(mutex);
+            if (!first_error) first_error = e;
+          }
+          --left;
+        });
   while (left != 0) co_await sleep_for(std::chrono::milliseconds(5));
   if (first_error) std::rethrow_exception(first_error);
 }
@@ -178,14 +183,18 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   bus b(cfg);
   seen_versions seen;
   std::atomic<bool> consuming{false};
-  run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes("ordered", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-      seen.add(e);
-      co_return;
-    }));
-    co_await until_consuming(b, "ordered", consuming);
-    co_await publish_versions(b, "ordered", aggregates, per_aggregate);
-  }, std::chrono::seconds(300));
+  run(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await b.async_subscribe_envelopes("ordered",
+                                             after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+                                               seen.add(e);
+                                               co_return;
+                                             }));
+        co_await until_consuming(b, "ordered", consuming);
+        co_await publish_versions(b, "ordered", aggregates, per_aggregate);
+      },
+      std::chrono::seconds(300));
   BOOST_TEST(eventually([&] { return seen.size() >= total; }, 120s));
   b.close();
   BOOST_TEST(seen.size() == static_cast<std::size_t>(total));  // no redelivery without a fault
@@ -220,8 +229,8 @@ BOOST_AUTO_TEST_CASE(two_buses_in_one_group_share_the_work_and_one_closing_loses
   });
   // Publish in the background; once half is through (and the second bus has a share), the
   // first bus closes and the second takes its partitions.
-  auto published = asio::co_spawn(publisher.get_executor(), publish_versions(publisher, "shared", aggregates, per_aggregate),
-                                  asio::use_future);
+  auto published = asio::co_spawn(publisher.get_executor(),
+                                  publish_versions(publisher, "shared", aggregates, per_aggregate), asio::use_future);
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 2 && seen_second.size() > 0; }, 60s));
   first.close();
   published.get();
@@ -252,15 +261,19 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
   std::atomic<int> allowed{0};
   std::atomic<int> publishers_done{0};
   for (int a = 0; a < aggregates; ++a)
-    asio::co_spawn(publisher.get_executor(), [&, a]() -> asio::awaitable<void> {
-      for (int v = 1; v <= max_versions; ++v) {
-        while (v > allowed) co_await sleep_for(std::chrono::milliseconds(5));
-        co_await publisher.async_publish_envelope("processes", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
-      }
-    }, [&](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-      ++publishers_done;
-    });
+    asio::co_spawn(
+        publisher.get_executor(),
+        [&, a]() -> asio::awaitable<void> {
+          for (int v = 1; v <= max_versions; ++v) {
+            while (v > allowed) co_await sleep_for(std::chrono::milliseconds(5));
+            co_await publisher.async_publish_envelope("processes",
+                                                      envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
+          }
+        },
+        [&](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+          ++publishers_done;
+        });
   const auto stream_until = [&](const std::function<bool()>& condition) {
     while (!condition()) {
       BOOST_TEST_REQUIRE(allowed < max_versions);  // the stream ran out first
@@ -290,11 +303,13 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
       }
   };
   // The third member gets the killed one's partitions once its session expired (6 s).
-  BOOST_TEST_REQUIRE(eventually([&] {
-    seen_union so_far;
-    gather(so_far, nullptr);
-    return so_far.unique() == total;
-  }, 120s));
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        seen_union so_far;
+        gather(so_far, nullptr);
+        return so_far.unique() == total;
+      },
+      120s));
   BOOST_TEST_MESSAGE("all handled");
   BOOST_TEST(third->terminate() == 0);
   BOOST_TEST_MESSAGE("third closed");
@@ -325,18 +340,22 @@ BOOST_AUTO_TEST_CASE(a_handler_still_running_after_the_revoke_timeout_is_cancell
   std::atomic<bool> consuming{false}, stuck_running{false}, stuck_cancelled{false}, delivered_again{false};
   bus first(cfg), second(cfg);
   run(first.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await first.async_subscribe_envelopes("stuck", after_marker(consuming, [&](const envelope&) -> asio::awaitable<void> {
-      if (stuck_running.exchange(true)) {  // its partition came back to this member
-        delivered_again = true;
-        co_return;
-      }
-      try {
-        co_await sleep_for(std::chrono::minutes(5));  // a handler that hangs
-      } catch (const boost::system::system_error& e) {
-        stuck_cancelled = e.code() == asio::error::operation_aborted;
-        throw;
-      }
-    }), group);
+    co_await first.async_subscribe_envelopes(
+        "stuck",
+        after_marker(consuming,
+                     [&](const envelope&) -> asio::awaitable<void> {
+                       if (stuck_running.exchange(true)) {  // its partition came back to this member
+                         delivered_again = true;
+                         co_return;
+                       }
+                       try {
+                         co_await sleep_for(std::chrono::minutes(5));  // a handler that hangs
+                       } catch (const boost::system::system_error& e) {
+                         stuck_cancelled = e.code() == asio::error::operation_aborted;
+                         throw;
+                       }
+                     }),
+        group);
     co_await until_consuming(first, "stuck", consuming);
     co_await first.async_publish_envelope("stuck", envelope::make("hangs", "Changed", 1, "{}"));
   });
@@ -366,15 +385,16 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
   seen_union all;
   std::atomic<bool> consuming{false};
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes("outage", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-      seen.add(e);
-      all.add(e);
-      co_return;
-    }));
+    co_await b.async_subscribe_envelopes("outage",
+                                         after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
+                                           seen.add(e);
+                                           all.add(e);
+                                           co_return;
+                                         }));
     co_await until_consuming(b, "outage", consuming);
   });
-  auto published = asio::co_spawn(b.get_executor(), publish_versions(b, "outage", aggregates, per_aggregate),
-                                  asio::use_future);
+  auto published =
+      asio::co_spawn(b.get_executor(), publish_versions(b, "outage", aggregates, per_aggregate), asio::use_future);
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= total / 5; }, 60s));
   cluster.broker_down(2);  // the leader of partitions 1 and 4 (see create_topic)
   const auto before = all.unique();
@@ -401,7 +421,8 @@ BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_r
   // Not retriable: the publish gets the broker's error.
   cluster.fail_requests(0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   const auto refused = run(b.get_executor(), [&] {
-    return error_code_of([&] { return b.async_publish_envelope("flaky", envelope::make("agg-2", "Changed", 1, "{}")); });
+    return error_code_of(
+        [&] { return b.async_publish_envelope("flaky", envelope::make("agg-2", "Changed", 1, "{}")); });
   });
   BOOST_TEST(refused.message().find("uthoriz") != std::string::npos, refused.message());
   BOOST_TEST(b.metrics().publish_errors == 1u);
@@ -477,13 +498,16 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   {
     bus b(cfg);
     run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.async_subscribe_envelopes("payments", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-        if (e.aggregate_id == "poison") {
-          ++poison_calls;
-          throw std::runtime_error("card declined");
-        }
-        co_return;
-      }), group);
+      co_await b.async_subscribe_envelopes("payments",
+                                           after_marker(consuming,
+                                                        [&](const envelope& e) -> asio::awaitable<void> {
+                                                          if (e.aggregate_id == "poison") {
+                                                            ++poison_calls;
+                                                            throw std::runtime_error("card declined");
+                                                          }
+                                                          co_return;
+                                                        }),
+                                           group);
       co_await b.async_subscribe("payments.dlq", [&](const message& m) -> asio::awaitable<void> {
         std::lock_guard lock(mutex);
         dead.push_back(m);
@@ -530,11 +554,16 @@ BOOST_AUTO_TEST_CASE(failing_and_undecodable_messages_are_dead_lettered_then_com
   std::atomic<bool> after{false};
   bus again(cfg);
   run(again.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await again.async_subscribe_envelopes("payments", [&](const envelope& e) -> asio::awaitable<void> {
-      if (e.event_type == "Marker") after = true;
-      else if (e.aggregate_id == "poison") ++poison_calls;
-      co_return;
-    }, group);
+    co_await again.async_subscribe_envelopes(
+        "payments",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          if (e.event_type == "Marker")
+            after = true;
+          else if (e.aggregate_id == "poison")
+            ++poison_calls;
+          co_return;
+        },
+        group);
     co_await again.async_publish_envelope("payments", envelope::make("poison", "Marker", 2, "{}"));
   });
   BOOST_TEST_REQUIRE(eventually([&] { return after.load(); }, 30s));
@@ -559,11 +588,12 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
       {big_key, std::string(biggest, '\xfe')},  // no JSON, as large as the topic takes
       {std::nullopt, "no key, no JSON"},
       {std::nullopt, R"({"event_id":"e1"})"},  // no key, JSON but not an envelope
-      {std::string("agg-2"), ""},               // empty
-      {std::string("agg-3"), binary},           // binary with NUL bytes
+      {std::string("agg-2"), ""},              // empty
+      {std::string("agg-3"), binary},          // binary with NUL bytes
       {std::string("agg-2"), R"({"hello":"world"})"},
       {std::string("agg-3"), "[1,2,3]"},
-      {std::string("agg-1"), R"({"event_id":"x","aggregate_id":"agg-1","event_type":"T","event_version":0,"payload":{}})"},
+      {std::string("agg-1"),
+       R"({"event_id":"x","aggregate_id":"agg-1","event_type":"T","event_version":0,"payload":{}})"},
   };
   std::vector<raw_record> records;
   constexpr int aggregates = 3, versions = 6;
@@ -584,11 +614,14 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
       seen.add(e);
       co_return;
     };
-    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("hostile", handle, group); });
-    BOOST_TEST_REQUIRE(eventually([&] {
-      const auto m = b.metrics();
-      return seen.size() == aggregates * versions && m.dead_lettered == invalid.size() && m.in_flight == 0;
-    }, 60s));
+    run(b.get_executor(),
+        [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("hostile", handle, group); });
+    BOOST_TEST_REQUIRE(eventually(
+        [&] {
+          const auto m = b.metrics();
+          return seen.size() == aggregates * versions && m.dead_lettered == invalid.size() && m.in_flight == 0;
+        },
+        60s));
     const auto m = b.metrics();
     BOOST_TEST(m.undecodable == invalid.size());
     BOOST_TEST(m.held == 0u);
@@ -628,11 +661,14 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
   std::atomic<int> markers{0}, again{0};
   bus next(cfg);
   envelope_handler count = [&](const envelope& e) -> asio::awaitable<void> {
-    if (is_marker(e)) ++markers;
-    else ++again;
+    if (is_marker(e))
+      ++markers;
+    else
+      ++again;
     co_return;
   };
-  run(next.get_executor(), [&]() -> asio::awaitable<void> { co_await next.async_subscribe_envelopes("hostile", count, group); });
+  run(next.get_executor(),
+      [&]() -> asio::awaitable<void> { co_await next.async_subscribe_envelopes("hostile", count, group); });
   std::vector<raw_record> ends;
   for (int p = 0; p < 6; ++p) ends.push_back({std::string("marker"), marker().encode(), p});
   produce_raw(cluster.bootstrap_servers(), "hostile", ends);
@@ -669,7 +705,8 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_
   };
   {
     bus b(cfg);
-    run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("ledger", count, group); });
+    run(b.get_executor(),
+        [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("ledger", count, group); });
     BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().held == 1u; }, 30s));
     // Far more than the window on the other partitions: they go on.
     BOOST_TEST_REQUIRE(eventually([&] { return elsewhere == valid * 5 / 6; }, 30s));
@@ -689,7 +726,8 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_
   BOOST_TEST(committed_offset(cluster.bootstrap_servers(), "ledger-service", "ledger", 1) == valid / 6);
   // A new bus in the group receives it again (and holds it again: the cluster still refuses).
   bus again(cfg);
-  run(again.get_executor(), [&]() -> asio::awaitable<void> { co_await again.async_subscribe_envelopes("ledger", count, group); });
+  run(again.get_executor(),
+      [&]() -> asio::awaitable<void> { co_await again.async_subscribe_envelopes("ledger", count, group); });
   BOOST_TEST(eventually([&] { return again.metrics().held == 1u; }, 30s));
   again.close();
 }
@@ -707,7 +745,8 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_o
   run(b.get_executor(), [&]() -> asio::awaitable<void> {
     co_await b.async_publish_envelope("audit-trail", envelope::make("agg-0", "Logged", 1, "{}"));
     co_await b.async_publish("audit-trail", "not an envelope", publish_options("agg-0"));
-    for (int v = 2; v <= 40; ++v) co_await b.async_publish_envelope("audit-trail", envelope::make("agg-0", "Logged", v, "{}"));
+    for (int v = 2; v <= 40; ++v)
+      co_await b.async_publish_envelope("audit-trail", envelope::make("agg-0", "Logged", v, "{}"));
   });
   // librdkafka retries each failed request after retry.backoff.ms (100 ms): about 1.5 s of
   // refusals, so several of its 300 ms deliveries time out before one goes through.
@@ -719,7 +758,8 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_o
     seen.add(0, e.event_version);
     co_return;
   };
-  run(b.get_executor(), [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("audit-trail", handle, group); });
+  run(b.get_executor(),
+      [&]() -> asio::awaitable<void> { co_await b.async_subscribe_envelopes("audit-trail", handle, group); });
   BOOST_TEST_REQUIRE(eventually([&] { return seen.size() == 40u && b.metrics().dead_lettered == 1u; }, 60s));
   b.close();
   const auto m = b.metrics();
@@ -728,7 +768,7 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_o
   BOOST_TEST(m.abandoned == 0u);
   BOOST_TEST(seen.gaps() == 0u);
   BOOST_TEST(m.published == m.delivered + m.dead_lettered + m.held + m.abandoned + m.rebalanced + m.lost + m.unrouted +
-                                static_cast<std::uint64_t>(m.in_flight));  // 41 == 40 + 1
+                                static_cast<std::uint64_t>(m.in_flight));      // 41 == 40 + 1
   BOOST_TEST(logged_warnings_containing("trying again in") > retried_before);  // it did fail first
   const auto dead = consume_raw(cluster.bootstrap_servers(), "audit-trail.dlq", 6, 2, 5s);
   BOOST_TEST(dead.size() == 1u);  // once
@@ -747,11 +787,15 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   {
     bus first(cfg);
     run(first.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await first.async_subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-        co_await sleep_for(std::chrono::milliseconds(2));  // slow: many are in flight at close
-        seen_first.add(e);
-        all.add(e);
-      }), group);
+      co_await first.async_subscribe_envelopes(
+          "resume",
+          after_marker(consuming,
+                       [&](const envelope& e) -> asio::awaitable<void> {
+                         co_await sleep_for(std::chrono::milliseconds(2));  // slow: many are in flight at close
+                         seen_first.add(e);
+                         all.add(e);
+                       }),
+          group);
       co_await until_consuming(first, "resume", consuming);
       co_await publish_versions(first, "resume", aggregates, per_aggregate);
     });
@@ -761,11 +805,14 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
   }
   bus second(cfg);
   run(second.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await second.async_subscribe_envelopes("resume", after_marker(consuming, [&](const envelope& e) -> asio::awaitable<void> {
-      seen_second.add(e);
-      all.add(e);
-      co_return;
-    }), group);
+    co_await second.async_subscribe_envelopes("resume",
+                                              after_marker(consuming,
+                                                           [&](const envelope& e) -> asio::awaitable<void> {
+                                                             seen_second.add(e);
+                                                             all.add(e);
+                                                             co_return;
+                                                           }),
+                                              group);
   });
   BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
   second.close();

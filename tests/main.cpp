@@ -45,8 +45,8 @@ struct logging_fixture {
     auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     // Quiet by default: the suites provoke many warnings on purpose.
     console->set_level(std::getenv("COROBUS_TEST_LOG") ? spdlog::level::trace : spdlog::level::critical);
-    auto logger = std::make_shared<spdlog::logger>(
-        "corobus", spdlog::sinks_init_list{console, std::make_shared<counting_sink>()});
+    auto logger = std::make_shared<spdlog::logger>("corobus",
+                                                   spdlog::sinks_init_list{console, std::make_shared<counting_sink>()});
     logger->set_level(spdlog::level::trace);
     spdlog::register_logger(logger);
     // Tests compare thread counts with a baseline. A thread started and joined here lets
@@ -59,8 +59,8 @@ std::size_t logged_warnings() { return warnings.load(); }
 
 std::size_t logged_warnings_containing(std::string_view text) {
   std::lock_guard lock(recent_mutex);
-  return static_cast<std::size_t>(
-      std::count_if(recent.begin(), recent.end(), [text](const std::string& line) { return line.find(text) != std::string::npos; }));
+  return static_cast<std::size_t>(std::count_if(
+      recent.begin(), recent.end(), [text](const std::string& line) { return line.find(text) != std::string::npos; }));
 }
 
 }  // namespace corobus::test

@@ -57,10 +57,14 @@ BOOST_AUTO_TEST_CASE(a_full_subscription_makes_publishers_wait_and_memory_stays_
       ++handled;
     });
     auto ex = co_await asio::this_coro::executor;
-    auto publisher = asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 100; ++i)
-        co_await b.async_publish_envelope("slow", envelope::make("k" + std::to_string(i % 7), "T", 1 + i / 7, "{}"));
-    }, asio::use_future);
+    auto publisher = asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 100; ++i)
+            co_await b.async_publish_envelope("slow",
+                                              envelope::make("k" + std::to_string(i % 7), "T", 1 + i / 7, "{}"));
+        },
+        asio::use_future);
     // One lane full (4 queued, 1 in its handler) stops the publisher.
     BOOST_TEST(co_await eventually_async([&] { return b.metrics().in_flight >= 5; }));
     BOOST_TEST((publisher.wait_for(0s) == std::future_status::timeout));
@@ -81,18 +85,21 @@ BOOST_AUTO_TEST_CASE(a_publisher_waiting_on_a_full_lane_is_released_by_close_wit
   cfg.close_grace = std::chrono::milliseconds(100);
   bus b(cfg);
   std::atomic<bool> started{false};
-  auto publisher = asio::co_spawn(b.get_executor(), [&]() -> asio::awaitable<boost::system::error_code> {
-    co_await b.async_subscribe_envelopes("jam", [&](const envelope&) -> asio::awaitable<void> {
-      started = true;
-      co_await sleep_for(std::chrono::hours(1));
-    });
-    try {
-      for (int i = 1; i <= 10; ++i) co_await b.async_publish_envelope("jam", envelope::make("k", "T", i, "{}"));
-    } catch (const boost::system::system_error& e) {
-      co_return e.code();
-    }
-    co_return boost::system::error_code{};
-  }, asio::use_future);
+  auto publisher = asio::co_spawn(
+      b.get_executor(),
+      [&]() -> asio::awaitable<boost::system::error_code> {
+        co_await b.async_subscribe_envelopes("jam", [&](const envelope&) -> asio::awaitable<void> {
+          started = true;
+          co_await sleep_for(std::chrono::hours(1));
+        });
+        try {
+          for (int i = 1; i <= 10; ++i) co_await b.async_publish_envelope("jam", envelope::make("k", "T", i, "{}"));
+        } catch (const boost::system::system_error& e) {
+          co_return e.code();
+        }
+        co_return boost::system::error_code{};
+      },
+      asio::use_future);
   BOOST_TEST(eventually([&] { return started.load(); }));
   std::thread closer([&] { b.close(); });
   BOOST_TEST((publisher.wait_for(10s) == std::future_status::ready));

@@ -41,11 +41,10 @@ void produce_raw(const std::string& bootstrap, const std::string& topic, const s
   for (const auto& r : records) {
     const void* key = r.key ? r.key->data() : nullptr;  // librdkafka's macros cast their arguments
     const std::size_t key_size = r.key ? r.key->size() : 0;
-    const auto err = rd_kafka_producev(
-        p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-        RD_KAFKA_V_KEY(key, key_size),
-        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    const auto err = rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+                                       RD_KAFKA_V_KEY(key, key_size),
+                                       RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err) throw std::runtime_error(std::string("producev: ") + rd_kafka_err2str(err));
   }
   if (rd_kafka_flush(p.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("flush timed out");
@@ -54,8 +53,10 @@ void produce_raw(const std::string& bootstrap, const std::string& topic, const s
 
 std::vector<message> consume_raw(const std::string& bootstrap, const std::string& topic, int partitions,
                                  std::size_t count, std::chrono::milliseconds timeout) {
-  auto c = make(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap}, {"group.id", "corobus-test-reader"},
-                                    {"enable.auto.commit", "false"}, {"fetch.wait.max.ms", "10"}});
+  auto c = make(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
+                                    {"group.id", "corobus-test-reader"},
+                                    {"enable.auto.commit", "false"},
+                                    {"fetch.wait.max.ms", "10"}});
   std::unique_ptr<rd_kafka_topic_partition_list_t, decltype(&rd_kafka_topic_partition_list_destroy)> parts(
       rd_kafka_topic_partition_list_new(partitions), &rd_kafka_topic_partition_list_destroy);
   for (int p = 0; p < partitions; ++p)

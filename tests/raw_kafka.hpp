@@ -15,7 +15,7 @@ namespace corobus::test {
 struct raw_record {
   std::optional<std::string> key;  // none: a record without a key
   std::string value;
-  std::int32_t partition = -1;     // -1: librdkafka's partitioner picks
+  std::int32_t partition = -1;  // -1: librdkafka's partitioner picks
 };
 
 // Writes `records` in their order and waits for every delivery report; throws on any failure.

@@ -12,11 +12,11 @@
 #include <corobus/runtime/task_scope.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <map>
 #include <set>
@@ -71,9 +71,12 @@ BOOST_AUTO_TEST_CASE(task_scope_counts_live_and_peak_tasks) {
   task_scope scope;
   std::atomic<bool> release{false};
   for (int i = 0; i < 10; ++i)
-    scope.spawn(pool.make_strand(), [](std::atomic<bool>& r) -> asio::awaitable<void> {
-      co_await eventually_async([&] { return r.load(); });
-    }(release), "waiter");
+    scope.spawn(
+        pool.make_strand(),
+        [](std::atomic<bool>& r) -> asio::awaitable<void> {
+          co_await eventually_async([&] { return r.load(); });
+        }(release),
+        "waiter");
   BOOST_TEST(scope.live() == 10u);
   BOOST_TEST(!scope.wait_idle_for(20ms));
   release = true;
@@ -88,12 +91,15 @@ BOOST_AUTO_TEST_CASE(task_scope_cancel_reaches_every_task) {
   task_scope scope;
   std::atomic<int> started{0}, aborted{0};
   for (int i = 0; i < 50; ++i)
-    scope.spawn(pool.make_strand(), [](std::atomic<int>& s, std::atomic<int>& a) -> asio::awaitable<void> {
-      ++s;
-      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
-      const auto done = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (std::get<0>(done) == asio::error::operation_aborted) ++a;
-    }(started, aborted), "sleeper");
+    scope.spawn(
+        pool.make_strand(),
+        [](std::atomic<int>& s, std::atomic<int>& a) -> asio::awaitable<void> {
+          ++s;
+          asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
+          const auto done = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (std::get<0>(done) == asio::error::operation_aborted) ++a;
+        }(started, aborted),
+        "sleeper");
   BOOST_TEST(eventually([&] { return started == 50; }));
   const auto start = std::chrono::steady_clock::now();
   scope.cancel();
@@ -111,10 +117,13 @@ BOOST_AUTO_TEST_CASE(task_scope_cancel_before_a_task_starts_means_it_never_runs)
   auto strand = pool.make_strand();
   asio::post(strand, [&] { eventually([&] { return gate.load(); }); });  // hold the strand
   for (int i = 0; i < 10; ++i)
-    scope.spawn(strand, [](std::atomic<int>& r) -> asio::awaitable<void> {
-      ++r;
-      co_return;
-    }(ran), "late starter");
+    scope.spawn(
+        strand,
+        [](std::atomic<int>& r) -> asio::awaitable<void> {
+          ++r;
+          co_return;
+        }(ran),
+        "late starter");
   scope.cancel();
   gate = true;
   BOOST_TEST(scope.wait_idle_for(5s));
@@ -127,7 +136,8 @@ BOOST_AUTO_TEST_CASE(task_scope_refuses_new_tasks_after_cancel) {
   task_scope scope;
   scope.cancel();
   try {
-    scope.spawn(pool.make_strand(), []() -> asio::awaitable<void> { co_return; }(), "late");
+    scope.spawn(
+        pool.make_strand(), []() -> asio::awaitable<void> { co_return; }(), "late");
     BOOST_FAIL("expected closed");
   } catch (const boost::system::system_error& e) {
     BOOST_TEST((e.code() == errc::closed));
@@ -139,10 +149,13 @@ BOOST_AUTO_TEST_CASE(task_scope_survives_a_task_that_throws) {
   io_pool pool(1);
   task_scope scope;
   const auto warnings_before = logged_warnings();
-  scope.spawn(pool.make_strand(), []() -> asio::awaitable<void> {
-    throw std::runtime_error("boom");
-    co_return;
-  }(), "thrower");
+  scope.spawn(
+      pool.make_strand(),
+      []() -> asio::awaitable<void> {
+        throw std::runtime_error("boom");
+        co_return;
+      }(),
+      "thrower");
   BOOST_TEST(scope.wait_idle_for(5s));
   BOOST_TEST(logged_warnings() > warnings_before);  // logged as an error
 }
@@ -203,9 +216,8 @@ BOOST_AUTO_TEST_CASE(async_queue_wait_is_cancellable) {
   run(pool.make_strand(), [&]() -> asio::awaitable<void> {
     asio::cancellation_signal signal;
     std::promise<boost::system::error_code> result;
-    q->async_pop(asio::bind_cancellation_slot(signal.slot(), [&](boost::system::error_code ec, std::optional<int>) {
-      result.set_value(ec);
-    }));
+    q->async_pop(asio::bind_cancellation_slot(
+        signal.slot(), [&](boost::system::error_code ec, std::optional<int>) { result.set_value(ec); }));
     signal.emit(asio::cancellation_type::terminal);
     auto f = result.get_future();
     co_await eventually_async([&] { return f.wait_for(0s) == std::future_status::ready; });
@@ -221,9 +233,12 @@ BOOST_AUTO_TEST_CASE(async_queue_pusher_waits_for_room) {
   auto q = async_queue<int>::create(2);
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto producer = asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 100; ++i) co_await q->async_push(i);
-    }, asio::use_future);
+    auto producer = asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 100; ++i) co_await q->async_push(i);
+        },
+        asio::use_future);
     for (int i = 0; i < 100; ++i) {
       BOOST_TEST(q->size() <= 2u);
       auto v = co_await q->async_pop();
@@ -253,7 +268,8 @@ BOOST_AUTO_TEST_CASE(keyed_lanes_keep_order_with_suspending_items_and_overlap_ke
         scope, pool, lane_shape::keyed(16, 8),
         [&](std::pair<int, int> item) -> asio::awaitable<void> {
           const int now = ++running;
-          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
+          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {
+          }
           co_await sleep_for(std::chrono::microseconds(50 * (item.second % 4)));
           {
             std::lock_guard lock(m);
@@ -322,7 +338,8 @@ BOOST_AUTO_TEST_CASE(unordered_lanes_bound_concurrency) {
         scope, pool, lane_shape::unordered(4, 100),
         [&](int) -> asio::awaitable<void> {
           const int now = ++running;
-          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {}
+          for (int prev = max_running; now > prev && !max_running.compare_exchange_weak(prev, now);) {
+          }
           co_await sleep_for(200us);
           --running;
           ++done;
@@ -337,7 +354,6 @@ BOOST_AUTO_TEST_CASE(unordered_lanes_bound_concurrency) {
   BOOST_TEST(max_running <= 4);
   BOOST_TEST(max_running > 1);
 }
-
 
 BOOST_AUTO_TEST_CASE(a_gate_counts_its_holders_and_refuses_entries_once_closing) {
   gate g;

@@ -2,7 +2,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-
 namespace corobus::test {
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

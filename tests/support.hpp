@@ -12,12 +12,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <mutex>
-#include <vector>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corobus::test {
 

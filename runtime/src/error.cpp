@@ -29,8 +29,6 @@ const boost::system::error_category& error_category() noexcept {
   return instance;
 }
 
-void throw_error(errc e, const std::string& what) {
-  throw boost::system::system_error(make_error_code(e), what);
-}
+void throw_error(errc e, const std::string& what) { throw boost::system::system_error(make_error_code(e), what); }
 
 }  // namespace corobus

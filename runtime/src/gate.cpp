@@ -3,8 +3,8 @@
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/system_executor.hpp>
 
@@ -57,7 +57,8 @@ void gate::complete(waiter w, boost::system::error_code ec) {
 
 void gate::start_close(asio::any_completion_handler<close_signature> handler) {
   const auto ex = asio::get_associated_executor(handler, asio::system_executor());
-  waiter w{0, std::move(handler), asio::prefer(asio::any_completion_executor(ex), asio::execution::outstanding_work.tracked)};
+  waiter w{0, std::move(handler),
+           asio::prefer(asio::any_completion_executor(ex), asio::execution::outstanding_work.tracked)};
   std::unique_lock lock(mutex_);
   closed_ = true;
   if (count_ == 0) {

@@ -1,5 +1,5 @@
-#include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/io_pool.hpp>
 
 #include <corobus/runtime/log.hpp>
 

@@ -1,5 +1,5 @@
-#include <corobus/runtime/task_scope.hpp>
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/task_scope.hpp>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/system/system_error.hpp>
@@ -67,8 +67,7 @@ void task_scope::cancel() {
   }
   // A cancellation signal is not thread-safe: emit it where the task runs.
   for (auto& t : targets) {
-    asio::dispatch(t->executor,
-                   [t] { t->signal.emit(asio::cancellation_type::terminal); });
+    asio::dispatch(t->executor, [t] { t->signal.emit(asio::cancellation_type::terminal); });
   }
 }
 

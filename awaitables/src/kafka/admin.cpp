@@ -16,11 +16,12 @@ using admin_options_ptr = std::unique_ptr<rd_kafka_AdminOptions_t, detail::destr
 
 new_topic_ptr make_new_topic(const topic_spec& spec) {
   if (spec.partitions < 1 || spec.replication < 1)
-    throw_error(errc::invalid_config, fmt::format("topic '{}': partitions and replication must be at least 1 (got {} and {})",
-                                                  spec.name, spec.partitions, spec.replication));
+    throw_error(errc::invalid_config,
+                fmt::format("topic '{}': partitions and replication must be at least 1 (got {} and {})", spec.name,
+                            spec.partitions, spec.replication));
   std::array<char, 512> error{};
-  new_topic_ptr t(rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication, error.data(),
-                                        error.size()));
+  new_topic_ptr t(
+      rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication, error.data(), error.size()));
   if (!t) throw_error(errc::invalid_config, fmt::format("topic '{}': {}", spec.name, error.data()));
   if (spec.retention)
     throw_if(rd_kafka_NewTopic_set_config(t.get(), "retention.ms", std::to_string(spec.retention->count()).c_str()),

@@ -19,7 +19,7 @@ void set(rd_kafka_conf_t* conf, const std::string& name, const std::string& valu
 // logger instead (from librdkafka's threads: spdlog loggers are thread-safe). Levels are
 // syslog's: 0 emergency ... 7 debug.
 void forward_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
-  const auto lvl = level <= 2 ? spdlog::level::critical
+  const auto lvl = level <= 2   ? spdlog::level::critical
                    : level == 3 ? spdlog::level::err
                    : level == 4 ? spdlog::level::warn
                    : level <= 6 ? spdlog::level::info

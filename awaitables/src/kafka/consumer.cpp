@@ -32,7 +32,8 @@ client_ptr make_consumer_client(const properties& props) {
 
 partition_list_ptr to_list(const std::vector<topic_partition>& parts) {
   partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
-  for (const auto& p : parts) rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  for (const auto& p : parts)
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
   return list;
 }
 
@@ -89,8 +90,7 @@ poll_result consumer::try_poll(std::size_t max_records) {
         out.errors.push_back(make_error_code(rd_kafka_event_error(ev.get())));
         log().warn("kafka consumer: {}", rd_kafka_event_error_string(ev.get()));
         break;
-      default:
-        break;
+      default: break;
     }
   }
   return out;
@@ -137,7 +137,8 @@ std::vector<commit_result> consumer::take_commit_results() {
       for (int i = 0; i < list->cnt; ++i) {
         const auto& e = list->elems[i];
         if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR && !result.error) result.error = make_error_code(e.err);
-        auto& to = err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? result.stored : result.refused;
+        auto& to =
+            err == RD_KAFKA_RESP_ERR_NO_ERROR && e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? result.stored : result.refused;
         to.push_back({e.topic, e.partition, e.offset});
       }
     if (result.error) log().debug("kafka consumer: commit refused: {}", result.error.message());

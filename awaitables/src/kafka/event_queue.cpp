@@ -24,9 +24,7 @@ event_queue::event_queue(asio::any_io_executor ex, queue_ptr queue)
   rd_kafka_queue_io_event_enable(queue_.get(), wake_.native_handle(), &one, sizeof one);
 }
 
-event_queue::~event_queue() {
-  rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
-}
+event_queue::~event_queue() { rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0); }
 
 asio::awaitable<void> event_queue::wait_op() {
   co_await wake_.async_read_some(asio::buffer(counter_), asio::use_awaitable);

@@ -97,8 +97,8 @@ void producer::start_batch(std::shared_ptr<detail::batch_op> b, std::size_t from
     return;
   }
   for (std::size_t i = from; i < b->records.size(); ++i) {
-    std::unique_ptr<detail::produce_op> op =
-        std::make_unique<detail::produce_op_with<detail::batch_member>>(detail::batch_member{b, i}, std::move(b->records[i]));
+    std::unique_ptr<detail::produce_op> op = std::make_unique<detail::produce_op_with<detail::batch_member>>(
+        detail::batch_member{b, i}, std::move(b->records[i]));
     const auto err = try_start(op);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -123,17 +123,15 @@ void producer::serve_ready_events() {
           // must not end the serving of every other report: its exception goes on to an io
           // thread's run(), as a posted handler's would.
           try {
-            op->complete(executor_, make_error_code(m->err), delivery_report{std::move(op->record.topic), m->partition, m->offset});
+            op->complete(executor_, make_error_code(m->err),
+                         delivery_report{std::move(op->record.topic), m->partition, m->offset});
           } catch (...) {
             asio::post(executor_, [e = std::current_exception()] { std::rethrow_exception(e); });
           }
         }
         break;
-      case RD_KAFKA_EVENT_ERROR:
-        log().warn("kafka producer: {}", rd_kafka_event_error_string(ev.get()));
-        break;
-      default:
-        break;
+      case RD_KAFKA_EVENT_ERROR: log().warn("kafka producer: {}", rd_kafka_event_error_string(ev.get())); break;
+      default: break;
     }
   }
 }

@@ -6,7 +6,8 @@
 
 namespace corobus::detail {
 
-asio::awaitable<std::vector<publish_result>> backend::publish_envelopes(std::string topic, std::vector<envelope> batch) {
+asio::awaitable<std::vector<publish_result>> backend::publish_envelopes(std::string topic,
+                                                                        std::vector<envelope> batch) {
   std::vector<publish_result> results;
   results.reserve(batch.size());
   std::exception_ptr first_failure;

@@ -1,12 +1,12 @@
 #pragma once
 // What a transport provides to the bus. The bus does the checking (closed, names, envelope
 // validity) and the delivery semantics; a backend moves messages.
-#include "core/dead_letter_plan.hpp"
-#include "core/counters.hpp"
-#include "core/subscriber.hpp"
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/eventbus/message.hpp>
 #include <corobus/runtime/io_pool.hpp>
+#include "core/counters.hpp"
+#include "core/dead_letter_plan.hpp"
+#include "core/subscriber.hpp"
 
 #include <boost/system/error_code.hpp>
 
@@ -37,7 +37,8 @@ class backend {
   // Every envelope of `batch` is valid. Sent in order; completes when all were accepted,
   // throwing the first failure once every envelope has its answer. By default one
   // publish_envelope after the other.
-  virtual asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch);
+  virtual asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic,
+                                                                         std::vector<envelope> batch);
 
   // Writes a dead letter the bus made (a publish, but not the application's). By default
   // publish().

@@ -1,10 +1,10 @@
 #include <corobus/eventbus/bus.hpp>
-#include "core/bus_state.hpp"
-#include "core/handler_subscriber.hpp"
-#include "envelope/printable.hpp"
-#include "core/stream_state.hpp"
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/log.hpp>
+#include "core/bus_state.hpp"
+#include "core/handler_subscriber.hpp"
+#include "core/stream_state.hpp"
+#include "envelope/printable.hpp"
 
 #include <fmt/format.h>
 
@@ -146,15 +146,17 @@ asio::awaitable<subscription> subscribe_with(std::shared_ptr<detail::bus_state> 
   const bool keyed = std::holds_alternative<envelope_handler>(handler);
   core->ensure_open(keyed ? "subscribe_envelopes" : "subscribe");
   validate_topic(topic);
-  std::visit([](const auto& h) {
-    if (!h) throw_error(errc::invalid_argument, "the handler is empty");
-  }, handler);
+  std::visit(
+      [](const auto& h) {
+        if (!h) throw_error(errc::invalid_argument, "the handler is empty");
+      },
+      handler);
   const auto settings = settings_for(core->cfg(), options);
   const auto shape = keyed ? lane_shape::keyed(settings.lanes, settings.lane_capacity)
                            : lane_shape::unordered(settings.concurrency, settings.lane_capacity);
   auto group = group_name(*core, topic, options);
-  auto sub = std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry,
-                                                          std::move(handler));
+  auto sub =
+      std::make_shared<detail::handler_subscriber>(*core, topic, group, shape, settings.retry, std::move(handler));
   co_await attach(*core, sub);
   co_return subscription(core, std::move(sub));
 }
@@ -195,10 +197,9 @@ void start_call(const std::shared_ptr<bus_state>& core, const char* name, asio::
     }
   }
   const auto slot = asio::get_associated_cancellation_slot(handler);
-  const bool started = strand && core->scope().spawn_call(
-                                     *strand,
-                                     [&] { return run_then_complete(std::move(body), std::move(handler), true); },
-                                     name, slot);
+  const bool started =
+      strand && core->scope().spawn_call(
+                    *strand, [&] { return run_then_complete(std::move(body), std::move(handler), true); }, name, slot);
   if (!started) complete_refused<T>(std::move(handler), make_error_code(errc::closed));
 }
 

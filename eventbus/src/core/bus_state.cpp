@@ -1,15 +1,15 @@
 #include "core/bus_state.hpp"
-#include "core/dead_letter.hpp"
-#include "backends/kafka/kafka_backend.hpp"
-#include "backends/memory/memory_backend.hpp"
-#include "envelope/printable.hpp"
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
+#include "backends/kafka/kafka_backend.hpp"
+#include "backends/memory/memory_backend.hpp"
+#include "core/dead_letter.hpp"
+#include "envelope/printable.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include <stdexcept>
 
@@ -23,7 +23,8 @@ std::unique_ptr<backend> make_backend(const config& cfg, backend_context context
     case backend_kind::kafka: return std::make_unique<kafka_backend>(context, cfg.kafka);
     case backend_kind::nats: break;
   }
-  throw_error(errc::invalid_config, "invalid configuration: no backend is built for this backend kind");  // validate() refused it already
+  throw_error(errc::invalid_config,
+              "invalid configuration: no backend is built for this backend kind");  // validate() refused it already
 }
 
 }  // namespace
@@ -105,8 +106,8 @@ struct bus_state::pending_dead_letter {
         attempts(a),
         letter(make_dead_letter(in, error, attempts)),
         plan(policy, value_budget(letter, max_record_bytes)),
-        where(fmt::format("'{}' partition {} offset {} key '{}'", in.msg->topic, in.msg->partition,
-                          in.msg->offset, printable(in.msg->key))) {}
+        where(fmt::format("'{}' partition {} offset {} key '{}'", in.msg->topic, in.msg->partition, in.msg->offset,
+                          printable(in.msg->key))) {}
 
   incoming_message in;
   std::string error;
@@ -154,7 +155,7 @@ bool bus_state::dead_letter_overtaken(pending_dead_letter& p, std::string_view f
 }
 
 asio::awaitable<bus_state::write_outcome> bus_state::attempt_dead_letter(pending_dead_letter& p,
-                                                                     std::chrono::milliseconds wait) {
+                                                                         std::chrono::milliseconds wait) {
   const auto& m = *p.in.msg;
   const auto dlq = dead_letter_topic(m.topic);
   for (;;) {
@@ -193,18 +194,20 @@ asio::awaitable<bus_state::write_outcome> bus_state::attempt_dead_letter(pending
       stats_.held.subtract();
       stats_.lost.add();
       if (p.in.source) p.in.source->done(m);
-      log().error("message {} is given up after {} failed dead-letter writes (held longer than "
-                  "dead_letters.give_up_after); it is committed past and counted lost. Last write error: {}; it "
-                  "failed with: {}",
-                  p.where, p.plan.failures(), failure, p.error);
+      log().error(
+          "message {} is given up after {} failed dead-letter writes (held longer than "
+          "dead_letters.give_up_after); it is committed past and counted lost. Last write error: {}; it "
+          "failed with: {}",
+          p.where, p.plan.failures(), failure, p.error);
       co_return write_outcome::ended;
     }
     if (step.now_held) {
       stats_.held.add();
       if (p.in.source) p.in.source->held(m);
-      log().error("message {} is held: its dead letter to '{}' was refused ({}); it is not committed past and is "
-                  "tried again every {} ms; it failed with: {}",
-                  p.where, dlq, failure, cfg_.dead_letters.max_backoff.count(), p.error);
+      log().error(
+          "message {} is held: its dead letter to '{}' was refused ({}); it is not committed past and is "
+          "tried again every {} ms; it failed with: {}",
+          p.where, dlq, failure, cfg_.dead_letters.max_backoff.count(), p.error);
       p.next_wait = step.wait;
       co_return write_outcome::held;
     }
@@ -242,8 +245,8 @@ void bus_state::close_once() {
   // (3) in-flight and queued work finishes within the grace period, (4) then is cancelled,
   // (5) and the scope is joined: no task outlives close().
   if (!scope_.wait_idle_for(deadline - std::chrono::steady_clock::now()))
-    log().warn("close: {} task(s) still running after the {} ms grace period; cancelling them",
-               scope_.live(), cfg_.close_grace.count());
+    log().warn("close: {} task(s) still running after the {} ms grace period; cancelling them", scope_.live(),
+               cfg_.close_grace.count());
   // Stream readers are the application's coroutines, outside the scope: they get the same
   // deadline to take and ack what their streams hold (each stream's gate empties).
   for (auto& s : subs) s->wait_settled_until(deadline);

@@ -3,12 +3,12 @@
 // the backend and the subscriptions. The public `bus` is its only owner; streams and
 // deliveries hold weak references.
 #include <corobus/eventbus/config.hpp>
+#include <corobus/runtime/io_pool.hpp>
+#include <corobus/runtime/task_scope.hpp>
 #include "core/backend.hpp"
 #include "core/counters.hpp"
 #include "core/handoff.hpp"
 #include "core/incoming_message.hpp"
-#include <corobus/runtime/io_pool.hpp>
-#include <corobus/runtime/task_scope.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -47,7 +47,8 @@ std::size_t value_budget(const message& letter, std::optional<std::size_t> max_r
 
 message fit_dead_letter(const message& letter, std::size_t budget) {
   if (letter.payload.size() <= budget) return letter;
-  message dl{letter.topic, letter.key, letter.payload.substr(0, budget), letter.headers, letter.partition, letter.offset};
+  message dl{letter.topic,   letter.key,       letter.payload.substr(0, budget),
+             letter.headers, letter.partition, letter.offset};
   dl.headers.push_back({std::string(dead_letter_headers::truncated), "value"});
   dl.headers.push_back({std::string(dead_letter_headers::original_size), std::to_string(letter.payload.size())});
   return dl;

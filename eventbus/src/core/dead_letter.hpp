@@ -2,8 +2,8 @@
 // The record written to `<topic>.dlq` for a message that failed: its payload and headers as
 // they came (the envelope's metadata headers added when it had none), then corobus's own:
 // the error, the origin (topic, partition, offset) and the attempts. Pure functions.
-#include "core/incoming_message.hpp"
 #include <corobus/eventbus/message.hpp>
+#include "core/incoming_message.hpp"
 
 #include <cstddef>
 #include <optional>

@@ -1,16 +1,15 @@
-#include "core/bus_state.hpp"
 #include "core/handler_subscriber.hpp"
 #include <corobus/runtime/log.hpp>
 #include <corobus/runtime/stable_hash.hpp>
+#include "core/bus_state.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 namespace corobus::detail {
 handler_subscriber::handler_subscriber(bus_state& core, std::string topic, std::string group, lane_shape shape,
-                                       retry_policy retry,
-                                       std::variant<message_handler, envelope_handler> handler)
+                                       retry_policy retry, std::variant<message_handler, envelope_handler> handler)
     : subscriber(std::move(topic), std::move(group), std::holds_alternative<envelope_handler>(handler)),
       core_(core),
       shape_(shape),
@@ -18,8 +17,9 @@ handler_subscriber::handler_subscriber(bus_state& core, std::string topic, std::
       handler_(std::move(handler)) {}
 
 void handler_subscriber::start() {
-  lanes_.emplace(core_.scope(), core_.pool(), shape_, [this](incoming_message& in) { return process(in); },
-                 fmt::format("lane of '{}' group '{}'", topic(), group()));
+  lanes_.emplace(
+      core_.scope(), core_.pool(), shape_, [this](incoming_message& in) { return process(in); },
+      fmt::format("lane of '{}' group '{}'", topic(), group()));
 }
 
 // Not decoded yet (a broker's message): its key, which a corobus publisher sets to the
@@ -97,8 +97,8 @@ asio::awaitable<void> handler_subscriber::process(incoming_message& in) {
       co_await core_.dead_letter(std::move(in), std::move(error), attempt);
       co_return;
     }
-    log().warn("handler for '{}' offset {} key '{}' failed (attempt {} of {}): {}", in.msg->topic,
-               in.msg->offset, in.msg->key, attempt, retry_.attempts, error);
+    log().warn("handler for '{}' offset {} key '{}' failed (attempt {} of {}): {}", in.msg->topic, in.msg->offset,
+               in.msg->key, attempt, retry_.attempts, error);
   }
   // Cancelled by close(): the message is not done (a broker would deliver it again).
   core_.abandon(1);

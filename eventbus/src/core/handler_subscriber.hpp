@@ -2,9 +2,9 @@
 // A push subscription: messages run through lanes into the user's handler, with retries in
 // place and a dead letter after the last attempt.
 #include <corobus/eventbus/config.hpp>
-#include "core/subscriber.hpp"
 #include <corobus/eventbus/handlers.hpp>
 #include <corobus/runtime/lane_group.hpp>
+#include "core/subscriber.hpp"
 
 #include <optional>
 #include <variant>
@@ -17,8 +17,8 @@ class handler_subscriber final : public subscriber {
  public:
   // A message_handler subscription is unordered (shape: unordered), an envelope_handler one
   // is keyed by aggregate id (shape: keyed).
-  handler_subscriber(bus_state& core, std::string topic, std::string group, lane_shape shape,
-                     retry_policy retry, std::variant<message_handler, envelope_handler> handler);
+  handler_subscriber(bus_state& core, std::string topic, std::string group, lane_shape shape, retry_policy retry,
+                     std::variant<message_handler, envelope_handler> handler);
 
   void start() override;
   push_status try_deliver(incoming_message& in) override;

@@ -42,7 +42,7 @@ class fetched_record {
 struct incoming_message {
   // A constructor, not an aggregate: see publish_options for the g++ 12 bug this avoids.
   incoming_message(std::shared_ptr<const message> m, std::shared_ptr<const envelope> e,
-          std::shared_ptr<ack_handle> s = nullptr)
+                   std::shared_ptr<ack_handle> s = nullptr)
       : msg(std::move(m)), env(std::move(e)), source(std::move(s)) {}
 
   incoming_message(incoming_message&&) noexcept = default;

@@ -1,14 +1,16 @@
 #include <corobus/eventbus/bus.hpp>
+#include <corobus/runtime/log.hpp>
 #include "core/bus_state.hpp"
 #include "core/stream_state.hpp"
-#include <corobus/runtime/log.hpp>
 
 namespace corobus {
 
 // ---- delivery
 
 delivery::delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in)
-    : state_(std::move(state)), in_(std::make_unique<detail::incoming_message>(std::move(in))), attempt_(in_->attempt) {}
+    : state_(std::move(state)),
+      in_(std::make_unique<detail::incoming_message>(std::move(in))),
+      attempt_(in_->attempt) {}
 
 delivery::delivery(delivery&&) noexcept = default;
 
@@ -60,7 +62,7 @@ asio::awaitable<std::optional<delivery>> stream::next_op() {
 std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> stream::starter()
     const {
   return [core = state_ ? state_->core() : nullptr](asio::awaitable<std::optional<delivery>> body,
-                                                     any_handler_of<std::optional<delivery>> handler) {
+                                                    any_handler_of<std::optional<delivery>> handler) {
     detail::start_call(core, "next", std::move(body), std::move(handler));
   };
 }
@@ -72,8 +74,8 @@ const std::string& stream::topic() const noexcept {
 
 namespace detail {
 
-stream_state::stream_state(std::weak_ptr<bus_state> core, std::string topic, std::string group,
-                           std::size_t capacity, retry_policy retry)
+stream_state::stream_state(std::weak_ptr<bus_state> core, std::string topic, std::string group, std::size_t capacity,
+                           retry_policy retry)
     : subscriber(std::move(topic), std::move(group), false),
       core_(std::move(core)),
       retry_(retry),

@@ -3,8 +3,8 @@
 // next() pops. Deliveries hold it, and reach the bus through a weak reference, so a delivery
 // that outlives its bus is safe.
 #include <corobus/eventbus/config.hpp>
-#include "core/subscriber.hpp"
 #include <corobus/eventbus/stream.hpp>
+#include "core/subscriber.hpp"
 
 #include <deque>
 #include <memory>

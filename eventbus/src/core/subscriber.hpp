@@ -1,7 +1,7 @@
 #pragma once
 // The consuming end of one subscription, as a backend sees it: somewhere to hand messages.
-#include "core/incoming_message.hpp"
 #include <corobus/runtime/async_queue.hpp>
+#include "core/incoming_message.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,6 +1,6 @@
 #include <corobus/eventbus/topic.hpp>
-#include "envelope/printable.hpp"
 #include <corobus/runtime/error.hpp>
+#include "envelope/printable.hpp"
 
 #include <fmt/format.h>
 
@@ -12,13 +12,12 @@ std::optional<std::string> topic_problem(std::string_view topic) {
     return fmt::format("topic name is {} characters long (at most {})", topic.size(), max_topic_length);
   for (std::size_t i = 0; i < topic.size(); ++i) {
     const char c = topic[i];
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                         c == '.' || c == '_' || c == '-';
+    const bool allowed =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!allowed)
-      return fmt::format("character {} at position {} is not allowed (only [A-Za-z0-9._-])",
-                         c >= 0x21 && c < 0x7f ? fmt::format("'{}'", c)
-                                               : fmt::format("code {}", static_cast<unsigned char>(c)),
-                         i);
+      return fmt::format(
+          "character {} at position {} is not allowed (only [A-Za-z0-9._-])",
+          c >= 0x21 && c < 0x7f ? fmt::format("'{}'", c) : fmt::format("code {}", static_cast<unsigned char>(c)), i);
   }
   if (topic.front() == '.' || topic.back() == '.' || topic.find("..") != std::string_view::npos)
     return "topic name has an empty dot-separated token";

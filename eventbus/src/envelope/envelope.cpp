@@ -1,10 +1,10 @@
 #include <corobus/eventbus/envelope.hpp>
+#include <corobus/runtime/error.hpp>
 #include "envelope/envelope_encoding.hpp"
 #include "envelope/printable.hpp"
 #include "envelope/raw_member.hpp"
 #include "envelope/timestamp.hpp"
 #include "envelope/utf8.hpp"
-#include <corobus/runtime/error.hpp>
 
 #include "envelope/json_handlers.hpp"
 
@@ -19,8 +19,8 @@ namespace json = boost::json;
 namespace {
 
 bool aggregate_char_allowed(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
-         c == '_' || c == '-' || c == '.' || c == '/';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' ||
+         c == '-' || c == '.' || c == '/';
 }
 
 // The decoder's parser: the envelope object is one level above its payload.
@@ -38,8 +38,7 @@ std::optional<std::string> payload_problem(std::string_view text) {
   json::basic_parser<detail::json_checker> parser(options);
   boost::system::error_code ec;
   const auto used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec == json::error::too_deep)
-    return "payload nests deeper than " + std::to_string(max_payload_depth) + " levels";
+  if (ec == json::error::too_deep) return "payload nests deeper than " + std::to_string(max_payload_depth) + " levels";
   if (ec || used != text.size()) return "payload is not valid JSON";
   const auto first = text.find_first_not_of(" \t\n\r");
   if (text.compare(first, 4, "null") == 0) return "payload is null";  // valid, so nothing follows but space

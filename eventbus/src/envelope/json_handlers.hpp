@@ -92,8 +92,18 @@ struct envelope_fields : json_checker {
   bool on_null(error_code&) { return top_value(kind::null); }
 
  private:
-  enum class member { other, event_id, aggregate_id, event_type, event_version, timestamp, trace_id,
-                      correlation_id, tenant_id, payload };
+  enum class member {
+    other,
+    event_id,
+    aggregate_id,
+    event_type,
+    event_version,
+    timestamp,
+    trace_id,
+    correlation_id,
+    tenant_id,
+    payload
+  };
   enum class kind { string, integer, null, other };
 
   static member member_named(std::string_view k) {
@@ -110,8 +120,10 @@ struct envelope_fields : json_checker {
   }
   // Parts arrive in order; `n` counts the characters so far, this part included.
   static void append(std::string& to, json::string_view part, std::size_t n) {
-    if (n == part.size()) to.assign(part);
-    else to.append(part);
+    if (n == part.size())
+      to.assign(part);
+    else
+      to.append(part);
   }
   std::string* string_field(member m) {
     switch (m) {

@@ -47,8 +47,8 @@ struct cursor {
       } while (depth > 0);
       return;
     }
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
-           s[i] != '\n' && s[i] != '\r')
+    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+           s[i] != '\r')
       ++i;  // number, true, false, null
   }
 };
@@ -73,7 +73,7 @@ std::optional<std::string_view> raw_member(std::string_view document, std::strin
     if (document[c.i] == '}') return found;
     const auto name = c.string();
     c.skip_space();
-    ++c.i;  // ':'
+    ++c.i;                   // ':'
     const auto start = c.i;  // the value's text, with the white space around it
     c.skip_space();
     c.value();

@@ -77,8 +77,7 @@ bool expect(std::string_view s, std::size_t& pos, char c) {
   return true;
 }
 
-constexpr std::string_view not_rfc3339 =
-    "is not of the form YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)";
+constexpr std::string_view not_rfc3339 = "is not of the form YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)";
 constexpr std::string_view out_of_range =
     "is outside the range an envelope's time can hold "
     "(1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z)";
@@ -151,8 +150,7 @@ std::optional<clock::time_point> parse_rfc3339(std::string_view s, std::string_v
     const int sign = s[pos] == '-' ? -1 : 1;
     ++pos;
     int oh, om;
-    if (!read_digits(s, pos, 2, oh) || !expect(s, pos, ':') || !read_digits(s, pos, 2, om))
-      return fail(not_rfc3339);
+    if (!read_digits(s, pos, 2, oh) || !expect(s, pos, ':') || !read_digits(s, pos, 2, om)) return fail(not_rfc3339);
     if (oh > 23) return fail("has an offset hour out of range (00-23)");
     if (om > 59) return fail("has an offset minute out of range (00-59)");
     offset_minutes = sign * (oh * 60 + om);

@@ -17,8 +17,8 @@ std::string make_uuid_v7(std::chrono::system_clock::time_point now) {
   };
   thread_local state st;
 
-  auto ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  auto ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
   if (ms <= st.last_ms) {
     if (++st.counter > 0x0fff) {
       st.counter = 0;

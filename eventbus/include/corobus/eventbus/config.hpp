@@ -40,7 +40,6 @@ struct dead_letter_policy {
   std::optional<std::chrono::milliseconds> give_up_after;
 };
 
-
 struct kafka_config {
   // Comma-separated bootstrap servers, or "embedded": an in-process cluster (librdkafka's mock
   // brokers on loopback) that lives and dies with the bus, so nothing has to be installed.
@@ -82,7 +81,7 @@ struct kafka_config {
 
 struct config {
   backend_kind backend = backend_kind::memory;
-  kafka_config kafka;  // used when backend == kafka
+  kafka_config kafka;          // used when backend == kafka
   std::size_t io_threads = 0;  // 0: one per hardware thread
 
   // Subscription defaults (subscribe_options may override them per subscription).
@@ -90,8 +89,8 @@ struct config {
   // per lane). 256 suits handlers that wait on I/O; for handlers that never suspend a few per
   // io thread are enough, and more only cost wake-ups of idle lanes.
   std::size_t lanes = 256;
-  std::size_t lane_capacity = 64;   // messages a lane holds before intake waits
-  std::size_t concurrency = 64;      // handlers at once in an unordered subscription
+  std::size_t lane_capacity = 64;  // messages a lane holds before intake waits
+  std::size_t concurrency = 64;    // handlers at once in an unordered subscription
   std::size_t stream_capacity = 1000;
   retry_policy retry;
   dead_letter_policy dead_letters;

@@ -10,7 +10,6 @@
 
 namespace corobus {
 
-
 // The value of the first header called `name`, or nullptr.
 const std::string* find_header(const headers& hs, std::string_view name) noexcept;
 

@@ -57,7 +57,7 @@ class delivery {
   delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in);
 
   std::shared_ptr<detail::stream_state> state_;
-  std::unique_ptr<detail::incoming_message> in_;  // null once moved from
+  std::unique_ptr<detail::incoming_message> in_;     // null once moved from
   std::shared_ptr<const corobus::message> settled_;  // kept readable after ack or nack
   unsigned attempt_ = 1;
 };
@@ -80,7 +80,8 @@ class stream {
 
  private:
   asio::awaitable<std::optional<delivery>> next_op();
-  std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> starter() const;
+  std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> starter()
+      const;
 
   friend class detail::stream_state;
   stream(std::shared_ptr<detail::stream_state> state, std::shared_ptr<void> subscription)

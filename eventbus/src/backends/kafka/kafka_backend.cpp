@@ -1,14 +1,14 @@
+#include "backends/kafka/kafka_backend.hpp"
 #include <corobus/awaitables/kafka/admin.hpp>
 #include <corobus/awaitables/kafka/error.hpp>
-#include "envelope/envelope_encoding.hpp"
-#include "backends/kafka/kafka_backend.hpp"
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
+#include "envelope/envelope_encoding.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/system/system_error.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -16,8 +16,8 @@ namespace corobus::detail {
 namespace {
 
 std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
-  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    deadline - std::chrono::steady_clock::now()));
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
 }
 
 }  // namespace
@@ -29,8 +29,7 @@ kafka_backend::kafka_backend(backend_context context, const kafka_config& cfg) :
   } else {
     bootstrap_ = cfg_.bootstrap;
   }
-  producer_ = std::make_unique<kafka::producer>(context_.pool.make_strand(),
-                                                producer_properties());
+  producer_ = std::make_unique<kafka::producer>(context_.pool.make_strand(), producer_properties());
   max_record_bytes_ = producer_->max_message_bytes();
   check_brokers_answer();
   reports_.spawn(producer_->get_executor(), producer_->async_run(), "kafka producer reports");
@@ -39,7 +38,7 @@ kafka_backend::kafka_backend(backend_context context, const kafka_config& cfg) :
 kafka_backend::~kafka_backend() = default;
 
 kafka::properties kafka_backend::client_properties(const kafka::properties& defaults,
-                                                  const std::map<std::string, std::string>& specific) const {
+                                                   const std::map<std::string, std::string>& specific) const {
   kafka::properties props = defaults;
   props["bootstrap.servers"] = bootstrap_;
   for (const auto& [name, value] : cfg_.properties) props[name] = value;
@@ -64,8 +63,8 @@ kafka::properties kafka_backend::consumer_properties(const std::string& group) c
 
 void kafka_backend::check_brokers_answer() {
   const rd_kafka_metadata_t* metadata = nullptr;
-  const auto err = rd_kafka_metadata(producer_->handle(), 0, nullptr, &metadata,
-                                     static_cast<int>(cfg_.connect_timeout.count()));
+  const auto err =
+      rd_kafka_metadata(producer_->handle(), 0, nullptr, &metadata, static_cast<int>(cfg_.connect_timeout.count()));
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(metadata);
     return;
@@ -95,8 +94,8 @@ asio::awaitable<void> kafka_backend::ensure_topic(std::string topic) {
     specs[0].partitions = cfg_.partitions;
     specs[0].replication = cfg_.replication;
     specs[0].retention = cfg_.retention;
-    co_await kafka::async_ensure_topics(producer_->handle(), producer_->get_executor(), std::move(specs),
-                                        cfg_.topics, cfg_.connect_timeout);
+    co_await kafka::async_ensure_topics(producer_->handle(), producer_->get_executor(), std::move(specs), cfg_.topics,
+                                        cfg_.connect_timeout);
   }
   std::lock_guard lock(topics_mutex_);
   ready_topics_.insert(std::move(topic));
@@ -163,8 +162,7 @@ write_failure kafka_backend::classify(const boost::system::error_code& ec) const
     // Refused at once by librdkafka (message.max.bytes), or by the broker (the topic's
     // max.message.bytes, which the producer cannot know).
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-      return write_failure::too_large;
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: return write_failure::too_large;
     // librdkafka retries these itself until message.timeout.ms; what reaches us is that
     // timeout, or an outage or a leader move it could not wait out.
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
@@ -186,8 +184,7 @@ write_failure kafka_backend::classify(const boost::system::error_code& ec) const
       return write_failure::transient;
     // Authorization, a topic the cluster says is missing, invalid records, fatal producer
     // errors: nothing changes until someone acts.
-    default:
-      return write_failure::refused;
+    default: return write_failure::refused;
   }
 }
 
@@ -239,8 +236,9 @@ void kafka_backend::shutdown() {
   // serves; then publishes still waiting fail with a purge error.
   producer_uses_.close();
   if (!producer_->flush(left_until(deadline)))
-    log().warn("close: some published records were not acknowledged within kafka.close_timeout; their "
-               "publishes fail");
+    log().warn(
+        "close: some published records were not acknowledged within kafka.close_timeout; their "
+        "publishes fail");
   purge_until_unused();
   reports_.cancel();
   reports_.wait_idle();

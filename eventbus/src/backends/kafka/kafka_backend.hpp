@@ -8,10 +8,10 @@
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/awaitables/kafka/producer.hpp>
 #include <corobus/eventbus/config.hpp>
-#include "core/backend.hpp"
-#include "backends/kafka/kafka_group_consumer.hpp"
 #include <corobus/runtime/gate.hpp>
 #include <corobus/runtime/task_scope.hpp>
+#include "backends/kafka/kafka_group_consumer.hpp"
+#include "core/backend.hpp"
 
 #include <atomic>
 #include <map>
@@ -33,7 +33,8 @@ class kafka_backend final : public backend {
   asio::awaitable<publish_result> publish(message msg) override;
   asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
   // One producer batch: the records go out together and one completion answers them all.
-  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic, std::vector<envelope> batch) override;
+  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic,
+                                                                 std::vector<envelope> batch) override;
   std::optional<std::size_t> max_record_bytes() const override { return max_record_bytes_; }
   write_failure classify(const boost::system::error_code& ec) const override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;

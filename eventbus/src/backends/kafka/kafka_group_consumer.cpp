@@ -1,8 +1,8 @@
-#include "core/handoff.hpp"
 #include "backends/kafka/kafka_group_consumer.hpp"
-#include "core/member_choice.hpp"
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/runtime/log.hpp>
+#include "core/handoff.hpp"
+#include "core/member_choice.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -15,7 +15,8 @@ namespace corobus::detail {
 // One partition as long as this consumer owns it. Each delivered message holds it, so a
 // handler that finishes after a revoke updates an orphan, never the next assignment.
 struct kafka_group_consumer::assigned_partition final : ack_handle {
-  assigned_partition(kafka_group_consumer& g, std::string t, std::int32_t p) : group(g), topic(std::move(t)), partition(p) {}
+  assigned_partition(kafka_group_consumer& g, std::string t, std::int32_t p)
+      : group(g), topic(std::move(t)), partition(p) {}
 
   void done(const message& m) noexcept override {
     if (progress.done(m.offset)) holds_changed();
@@ -197,7 +198,8 @@ void kafka_group_consumer::note_commit_results() {
   // Answers for partitions revoked since are for orphans: nothing here counts them any more.
   const auto each = [this](const std::vector<kafka::topic_partition>& parts, auto&& f) {
     for (const auto& tp : parts)
-      if (const auto it = assigned_.find({tp.topic, tp.partition}); it != assigned_.end()) f(it->second->progress, tp.offset);
+      if (const auto it = assigned_.find({tp.topic, tp.partition}); it != assigned_.end())
+        f(it->second->progress, tp.offset);
   };
   for (const auto& c : consumer_.take_commit_results()) {
     each(c.stored, [](partition_progress& p, std::int64_t position) { p.stored(position); });
@@ -260,9 +262,10 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
     co_await revoke_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   if (const auto left = running(); left != 0) {
-    log().warn("kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
-               "their messages will be delivered again by the partitions' next owner",
-               name_, left, cfg_.revoke_timeout.count());
+    log().warn(
+        "kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
+        "their messages will be delivered again by the partitions' next owner",
+        name_, left, cfg_.revoke_timeout.count());
     const auto current = routes();
     for (const auto& p : revoked)
       if (const auto it = current->find(p->topic); it != current->end() && p->progress.in_flight() != 0)
@@ -382,7 +385,7 @@ void kafka_group_consumer::commit(const std::vector<std::shared_ptr<assigned_par
       moved.push_back(p.get());
     }
   try {
-    consumer_.commit(positions);  // the broker's answer: note_commit_results()
+    consumer_.commit(positions);                    // the broker's answer: note_commit_results()
   } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
     log().warn("kafka group '{}': {}", name_, e.what());
     for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);

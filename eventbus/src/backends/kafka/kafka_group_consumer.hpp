@@ -7,22 +7,22 @@
 // partition progress travels with it, so the commit position passes it only once it is done)
 // and handles rebalances; commit_periodically() commits the positions that moved.
 #include <corobus/awaitables/kafka/consumer.hpp>
-#include "backends/kafka/partition_progress.hpp"
 #include <corobus/eventbus/config.hpp>
+#include <corobus/runtime/io_pool.hpp>
+#include "backends/kafka/partition_progress.hpp"
 #include "core/backend.hpp"
 #include "core/incoming_message.hpp"
 #include "core/subscriber.hpp"
-#include <corobus/runtime/io_pool.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <optional>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -103,8 +103,8 @@ class kafka_group_consumer {
 
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
-  asio::steady_timer revoke_wake_;  // a revoke's wait for its running handlers
-  bool paused_ = false;                 // every partition (the in-flight window is full)
+  asio::steady_timer revoke_wake_;       // a revoke's wait for its running handlers
+  bool paused_ = false;                  // every partition (the in-flight window is full)
   std::set<partition_key> held_paused_;  // paused for a held message
   // The positions of the partitions the last revoke took, until the next assignment.
   std::map<partition_key, std::int64_t> given_up_;

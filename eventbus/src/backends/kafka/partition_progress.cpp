@@ -68,7 +68,8 @@ void partition_progress::held(std::int64_t offset) {
 
 std::int64_t partition_progress::watermark() const {
   // Everything below the position last handed out was done then, and stays done.
-  const auto first_open = std::find_if(first_from(entries_, handed_out_), entries_.end(), [](const entry& e) { return e.st != state::done; });
+  const auto first_open = std::find_if(first_from(entries_, handed_out_), entries_.end(),
+                                       [](const entry& e) { return e.st != state::done; });
   return first_open == entries_.end() ? next_ : first_open->offset;
 }
 

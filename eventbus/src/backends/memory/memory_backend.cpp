@@ -1,7 +1,7 @@
-#include "core/handoff.hpp"
-#include "core/member_choice.hpp"
 #include "backends/memory/memory_backend.hpp"
 #include <corobus/runtime/error.hpp>
+#include "core/handoff.hpp"
+#include "core/member_choice.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <corobus/runtime/log.hpp>
@@ -66,8 +66,8 @@ asio::awaitable<publish_result> memory_backend::write_dead_letter(message msg) {
 asio::awaitable<publish_result> memory_backend::send(message msg, bool unrouted) {
   auto& t = topic(msg.topic);
   msg.offset = t.next_offset.fetch_add(1, std::memory_order_relaxed);
-  return deliver(t, *t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)),
-                 nullptr, unrouted);
+  return deliver(t, *t.routes.load(std::memory_order_acquire), std::make_shared<const message>(std::move(msg)), nullptr,
+                 unrouted);
 }
 
 asio::awaitable<publish_result> memory_backend::publish_envelope(std::string topic_name, envelope env) {

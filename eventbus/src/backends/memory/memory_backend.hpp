@@ -55,7 +55,7 @@ class memory_backend final : public backend {
   struct directory {
     explicit directory(std::size_t capacity) : slots(capacity) {}
     std::vector<std::atomic<topic_state*>> slots;  // a power of two, at most half full
-    std::size_t used = 0;                           // written under writers_
+    std::size_t used = 0;                          // written under writers_
     topic_state* find(std::string_view name) const;
     void insert(topic_state* t);
   };

@@ -62,7 +62,8 @@ boost::system::error_code to_error_code(std::exception_ptr e) noexcept;
 template <class Handler, class... Args>
 void complete(Handler handler, Args... args) {
   auto ex = asio::get_associated_executor(handler, asio::system_executor());
-  asio::dispatch(ex, [h = std::move(handler), ... args = std::move(args)]() mutable { std::move(h)(std::move(args)...); });
+  asio::dispatch(ex,
+                 [h = std::move(handler), ... args = std::move(args)]() mutable { std::move(h)(std::move(args)...); });
 }
 
 // Completes an operation that never started: the owner refused it with `ec`.

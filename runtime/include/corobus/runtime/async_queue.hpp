@@ -80,10 +80,7 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
   template <class Token = asio::use_awaitable_t<>>
   auto async_pop(Token&& token = {}) {
     return asio::async_initiate<Token, pop_signature>(
-        [self = this->shared_from_this()](auto handler) mutable {
-          self->start_pop(std::move(handler));
-        },
-        token);
+        [self = this->shared_from_this()](auto handler) mutable { self->start_pop(std::move(handler)); }, token);
   }
 
   // Stops intake. Items already queued stay poppable; waiting pushers fail with errc::closed.
@@ -245,9 +242,8 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
   // Runs the handler on its own executor, as if posted: never inside push() or close().
   template <class Handler, class... Args>
   static void complete(const asio::any_io_executor& ex, Handler&& handler, Args&&... args) {
-    asio::post(ex, [h = std::move(handler), ... a = std::forward<Args>(args)]() mutable {
-      std::move(h)(std::move(a)...);
-    });
+    asio::post(ex,
+               [h = std::move(handler), ... a = std::forward<Args>(args)]() mutable { std::move(h)(std::move(a)...); });
   }
 
   const std::size_t capacity_;

@@ -24,9 +24,7 @@ enum class errc {
 
 const boost::system::error_category& error_category() noexcept;
 
-inline boost::system::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
-}
+inline boost::system::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 // Throws boost::system::system_error carrying `e` and a message that says what was wrong.
 [[noreturn]] void throw_error(errc e, const std::string& what);

@@ -41,9 +41,7 @@ struct lane_shape {
   std::size_t capacity = 1;  // items each queue holds before push waits
 
   static lane_shape keyed(std::size_t lanes, std::size_t capacity) { return {lanes, 1, capacity}; }
-  static lane_shape unordered(std::size_t concurrency, std::size_t capacity) {
-    return {1, concurrency, capacity};
-  }
+  static lane_shape unordered(std::size_t concurrency, std::size_t capacity) { return {1, concurrency, capacity}; }
 };
 
 template <class T>
@@ -97,7 +95,8 @@ class lane_group {
     for (const auto& weak : consumers_)
       if (auto consumer = weak.lock())
         asio::post(consumer->strand, [consumer, shared] {
-          if (consumer->current && (*shared)(*consumer->current)) consumer->signal.emit(asio::cancellation_type::partial);
+          if (consumer->current && (*shared)(*consumer->current))
+            consumer->signal.emit(asio::cancellation_type::partial);
         });
   }
 
@@ -108,7 +107,6 @@ class lane_group {
       for (auto& item : q->close_and_take()) left.push_back(std::move(item));
     return left;
   }
-
 
  private:
   struct consumer_state {

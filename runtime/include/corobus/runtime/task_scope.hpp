@@ -61,9 +61,8 @@ class task_scope {
     auto t = try_admit(asio::any_io_executor(ex), std::move(name));
     if (!t) return false;
     if (also.is_connected())
-      also.assign([t](asio::cancellation_type type) {
-        asio::dispatch(t->executor, [t, type] { t->signal.emit(type); });
-      });
+      also.assign(
+          [t](asio::cancellation_type type) { asio::dispatch(t->executor, [t, type] { t->signal.emit(type); }); });
     asio::dispatch(ex, [this, t, task = make_task()]() mutable { start(t, std::move(task)); });
     return true;
   }

@@ -11,8 +11,8 @@
 // The io event must be enabled on the final queue of a forwarding chain (for a consumer: the
 // consumer queue, after rd_kafka_poll_set_consumer).
 #include <corobus/awaitables/kafka/handles.hpp>
-#include <corobus/runtime/async_op.hpp>
 #include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/async_op.hpp>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 

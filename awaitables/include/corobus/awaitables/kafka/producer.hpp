@@ -72,11 +72,11 @@ class producer {
   // arguments until then; once librdkafka has the record it cannot be withdrawn (purge()
   // fails it). One allocation per record: the handler lives in the record's opaque.
   template <asio::completion_token_for<completion_signature> Token = default_token>
-  auto async_produce(std::string topic, std::string key, std::string value, headers_ptr headers,
-                     Token&& token = {}) {
+  auto async_produce(std::string topic, std::string key, std::string value, headers_ptr headers, Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
         [this](auto handler, outgoing_record record) {
-          start(std::make_unique<detail::produce_op_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(record)));
+          start(std::make_unique<detail::produce_op_with<std::decay_t<decltype(handler)>>>(std::move(handler),
+                                                                                           std::move(record)));
         },
         token, outgoing_record{std::move(topic), std::move(key), std::move(value), std::move(headers)});
   }
@@ -89,8 +89,8 @@ class producer {
   auto async_produce_batch(std::vector<outgoing_record> records, Token&& token = {}) {
     return asio::async_initiate<Token, batch_completion_signature>(
         [this](auto handler, std::vector<outgoing_record> records) {
-          auto b = std::make_shared<detail::batch_op_with<std::decay_t<decltype(handler)>>>(std::move(handler), std::move(records),
-                                                                                   executor_);
+          auto b = std::make_shared<detail::batch_op_with<std::decay_t<decltype(handler)>>>(
+              std::move(handler), std::move(records), executor_);
           start_batch(std::move(b), 0);
         },
         token, std::move(records));

@@ -48,7 +48,7 @@ struct batch_op {
   batch_op(std::vector<outgoing_record> r, asio::any_io_executor ex)
       : records(std::move(r)), reports(records.size()), left(records.size()), executor(std::move(ex)) {}
   virtual ~batch_op() = default;
-  virtual void complete() = 0;  // with the first error and every report
+  virtual void complete() = 0;           // with the first error and every report
   std::vector<outgoing_record> records;  // moved out one by one as they are started
   std::vector<delivery_report> reports;
   boost::system::error_code first_error;
