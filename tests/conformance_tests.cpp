@@ -441,19 +441,23 @@ void a_dropped_stream_ends_its_subscription_and_never_holds_publishers_back() {
 template <class Target>
 void a_stream_ends_when_the_bus_closes() {
   bus b(Target::make_config());
+  std::promise<void> streaming;
   auto ended = asio::co_spawn(
       b.get_executor(),
       [&]() -> asio::awaitable<bool> {
         auto s = co_await b.async_stream("audit");
+        streaming.set_value();
         auto d = co_await s.async_next();
         co_return !d.has_value();
       },
       asio::use_future);
+  streaming.get_future().wait();
   BOOST_TEST((ended.wait_for(20ms) == std::future_status::timeout));
   std::thread closer([&] { b.close(); });
-  BOOST_TEST((ended.wait_for(10s) == std::future_status::ready));
-  BOOST_TEST(ended.get());
+  const bool ready = ended.wait_for(10s) == std::future_status::ready;
   closer.join();
+  BOOST_TEST_REQUIRE(ready);
+  BOOST_TEST(ended.get());
 }
 
 template <class Target>

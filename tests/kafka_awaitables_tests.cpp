@@ -12,7 +12,6 @@
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
-#include "backends/kafka/partition_progress.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 
@@ -23,7 +22,6 @@
 
 using namespace corobus;
 using namespace corobus::test;
-using corobus::detail::partition_progress;
 
 namespace {
 
@@ -350,133 +348,6 @@ BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
   BOOST_TEST((ensure({{"fresh", 4, 1, std::chrono::hours(24)}}, topic_strategy::create_if_missing) ==
               kafka::make_error_code(RD_KAFKA_RESP_ERR__TIMED_OUT)));
   BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
-}
-
-BOOST_AUTO_TEST_CASE(the_commit_position_is_the_first_offset_not_yet_done) {
-  partition_progress p;
-  BOOST_TEST(!p.take_commit_position());  // nothing started
-  for (std::int64_t o = 10; o < 15; ++o) p.started(o);
-  BOOST_TEST(p.in_flight() == 5u);
-  p.done(12);  // out of order: 10 and 11 are still running
-  p.done(13);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(10)));
-  BOOST_TEST(!p.take_commit_position());  // nothing moved since
-  p.done(10);
-  p.done(11);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(14)));  // 14 still running
-  p.done(14);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(15)));  // all started are done
-  BOOST_TEST(p.in_flight() == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(offsets_with_gaps_between_them_are_tracked_as_well) {
-  partition_progress p;  // a compacted partition: offsets 2-4 and 6-8 are gone
-  for (std::int64_t o : {0, 1, 5, 9, 10}) p.started(o);
-  p.done(7);  // never started: ignored
-  p.done(9);
-  p.done(0);
-  BOOST_TEST(p.in_flight() == 3u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
-  p.done(1);
-  p.done(5);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(10)));
-  p.done(10);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(11)));
-  BOOST_TEST(p.in_flight() == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(uncommitted_counts_what_no_stored_commit_covers_done_or_not) {
-  partition_progress p;
-  for (std::int64_t o = 0; o < 6; ++o) p.started(o);
-  p.done(0);
-  p.done(1);
-  p.done(3);
-  BOOST_TEST(p.uncommitted() == 6u);  // done, but not committed: a crash delivers them again
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(2)));
-  BOOST_TEST(p.uncommitted() == 6u);  // handed out, not yet stored
-  p.stored(2);
-  BOOST_TEST(p.uncommitted() == 4u);  // 2 (running), 3 (done above it), 4, 5
-  p.done(2);
-  p.done(4);
-  p.done(5);
-  p.started(6);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(6)));
-  p.refused(6);  // say, the group is rebalancing
-  BOOST_TEST(p.uncommitted() == 5u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(6)));  // offered again
-  p.stored(6);
-  BOOST_TEST(p.uncommitted() == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(a_released_offset_leaves_the_in_flight_count_but_holds_the_watermark) {
-  partition_progress p;
-  for (std::int64_t o = 0; o < 4; ++o) p.started(o);
-  p.released(1);  // revoked before its handler ran: the next owner delivers it
-  p.done(0);
-  p.done(2);
-  p.done(3);
-  BOOST_TEST(p.in_flight() == 0u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
-  p.released(1);  // twice is once
-  p.done(1);      // a late finish still counts
-  BOOST_TEST(p.in_flight() == 0u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
-}
-
-BOOST_AUTO_TEST_CASE(a_held_offset_is_not_running_and_holds_the_watermark_until_it_ends) {
-  partition_progress p;
-  for (std::int64_t o = 0; o < 4; ++o) p.started(o);
-  p.held(1);  // its dead letter is refused for now
-  p.held(1);  // twice is once
-  p.done(0);
-  p.done(2);
-  p.done(3);
-  BOOST_TEST(p.in_flight() == 0u);  // a revoke does not wait for it
-  BOOST_TEST(p.held_count() == 1u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(1)));
-  p.held(7);  // never started: ignored
-  BOOST_TEST(p.held_count() == 1u);
-  BOOST_TEST(p.done(1));   // written at last: the hold ends
-  BOOST_TEST(!p.done(1));  // once
-  BOOST_TEST(p.held_count() == 0u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(4)));
-  p.started(4);
-  p.held(4);
-  BOOST_TEST(p.released(4));  // its partition moved while it was held
-  BOOST_TEST(p.held_count() == 0u);
-  BOOST_TEST(p.in_flight() == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(a_partition_resumed_where_its_work_stopped_offers_that_position_for_commit) {
-  partition_progress before;
-  BOOST_TEST(!before.position());
-  for (std::int64_t o = 40; o < 45; ++o) before.started(o);
-  before.done(40);
-  before.done(41);
-  before.released(42);  // revoked before its lane reached it
-  before.done(43);
-  BOOST_TEST((before.position() == std::optional<std::int64_t>(42)));
-  BOOST_TEST((before.position() == std::optional<std::int64_t>(42)), "a look hands nothing out");
-  partition_progress after;  // the same partition, assigned again
-  after.resume_at(*before.position());
-  BOOST_TEST((after.take_commit_position() == std::optional<std::int64_t>(42)));  // stored in the new generation
-  after.started(42);
-  after.done(42);
-  BOOST_TEST((after.take_commit_position() == std::optional<std::int64_t>(43)));
-}
-
-BOOST_AUTO_TEST_CASE(the_commit_position_holds_under_concurrent_completion) {
-  partition_progress p;
-  constexpr int count = 20000;
-  for (int o = 0; o < count; ++o) p.started(o);
-  std::vector<std::thread> finishers;
-  for (int t = 0; t < 4; ++t)
-    finishers.emplace_back([&p, t] {
-      for (int o = count - 1 - t; o >= 0; o -= 4) p.done(o);  // last first: worst order
-    });
-  for (auto& f : finishers) f.join();
-  BOOST_TEST(p.in_flight() == 0u);
-  BOOST_TEST((p.take_commit_position() == std::optional<std::int64_t>(count)));
 }
 
 BOOST_AUTO_TEST_CASE(a_consumer_without_a_group_id_is_refused) {

@@ -50,10 +50,15 @@ std::vector<topic_partition> from_list(const rd_kafka_topic_partition_list_t* li
 consumer::consumer(asio::any_io_executor ex, const properties& props)
     : client_(make_consumer_client(props)),
       events_(std::move(ex), queue_ptr(rd_kafka_queue_get_consumer(client_.get()))),
-      commit_results_(rd_kafka_queue_new(client_.get())) {}
+      commit_results_(rd_kafka_queue_new(client_.get())) {
+  events_.also_wake_for(commit_results_.get());  // reset before the eventfd closes (~consumer)
+}
 
 consumer::~consumer() {
-  commit_results_.reset();  // a queue of ours must go before its client
+  // A queue of ours must go before its client; its wake-ups first, since librdkafka may hold
+  // the queue a little longer than we do, and the eventfd they write to closes next.
+  rd_kafka_queue_io_event_enable(commit_results_.get(), -1, nullptr, 0);
+  commit_results_.reset();
   // rd_kafka_destroy would run the whole consumer close itself, waiting on the group
   // coordinator for as long as it takes; close() already gave that its deadline.
   if (!rd_kafka_consumer_closed(client_.get()))

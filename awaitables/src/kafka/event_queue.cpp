@@ -18,10 +18,17 @@ int make_eventfd() {
 
 }  // namespace
 
+namespace {
+constexpr std::uint64_t one = 1;  // eventfd takes exactly 8 bytes
+}  // namespace
+
 event_queue::event_queue(asio::any_io_executor ex, queue_ptr queue)
     : queue_(std::move(queue)), wake_(std::move(ex), make_eventfd()) {
-  static constexpr std::uint64_t one = 1;  // eventfd takes exactly 8 bytes
   rd_kafka_queue_io_event_enable(queue_.get(), wake_.native_handle(), &one, sizeof one);
+}
+
+void event_queue::also_wake_for(rd_kafka_queue_t* other) noexcept {
+  rd_kafka_queue_io_event_enable(other, wake_.native_handle(), &one, sizeof one);
 }
 
 event_queue::~event_queue() { rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0); }

@@ -5,6 +5,7 @@
 #include "core/member_choice.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -20,11 +21,16 @@ struct kafka_group_consumer::assigned_partition final : ack_handle {
 
   void done(const message& m) noexcept override {
     if (progress.done(m.offset)) holds_changed();
-    if (revoked()) group.wake_revoke();
+    ended();
   }
   void released(const message& m) noexcept override {
     if (progress.released(m.offset)) holds_changed();
+    ended();
+  }
+  // A message of this partition ended: it may be what a revoke or a full window waits for.
+  void ended() noexcept {
     if (revoked()) group.wake_revoke();
+    group.wake_window();
   }
   void held(const message& m) noexcept override {
     progress.held(m.offset);
@@ -46,24 +52,7 @@ struct kafka_group_consumer::assigned_partition final : ack_handle {
   std::atomic<bool> gone{false};
 };
 
-namespace {
-
-constexpr std::size_t max_batch = 1000;
-// A paused consumer has no event to wait for when handlers finish on other strands: it looks
-// again this often. Rare and short.
-constexpr auto recheck = std::chrono::milliseconds(2);
-// How long a refused commit may hold fetching while its rebalance does not arrive.
-constexpr auto rebalance_wait = std::chrono::seconds(10);
-// How long a full in-flight window is waited out without polling before the partitions are
-// paused (so that a rebalance is still seen while handlers are stuck).
-constexpr auto hold_before_pause = std::chrono::seconds(1);
-
-asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_config& cfg, std::string name,
                                            const kafka::properties& props)
@@ -72,7 +61,9 @@ kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_
       name_(std::move(name)),
       strand_(context.pool.make_strand()),
       consumer_(strand_, props),
+      window_(cfg.max_in_flight),
       revoke_wake_(strand_),
+      window_wake_(strand_),
       routes_(std::make_shared<const routing>()) {}
 
 kafka_group_consumer::~kafka_group_consumer() = default;
@@ -112,7 +103,7 @@ asio::awaitable<void> kafka_group_consumer::fetch() {
     // (Not a conditional expression: g++ 12 destroys its co_await temporary twice.)
     kafka::poll_result batch;
     if (paused_)
-      batch = consumer_.try_poll(max_batch);
+      batch = consumer_.try_poll(fetch_window::max_batch);
     else
       batch = co_await consumer_.async_poll(room());
     note_errors(batch.errors);
@@ -308,6 +299,13 @@ std::size_t kafka_group_consumer::uncommitted() const {
   return n;
 }
 
+void kafka_group_consumer::wake_window() noexcept {
+  // A plain load first: every handled message passes here, and only a waiting window (rare)
+  // needs the exchange and the post. Paired with the store in make_room (see there).
+  if (window_waiting_.load() && window_waiting_.exchange(false))
+    asio::post(strand_, [g = this] { g->window_wake_.cancel(); });
+}
+
 void kafka_group_consumer::wake_revoke() noexcept {
   // From handler threads, only for revoked partitions (rare); the group outlives them: close()
   // joins every handler before the group goes.
@@ -330,50 +328,60 @@ void kafka_group_consumer::pause_held_partitions() {
       log().info("kafka group '{}': '{}' [{}] resumed: nothing held any more", name_, key.first, key.second);
     }
   }
+  window_wake_.cancel();  // what the window counts changed (a holding partition is not counted)
 }
 
-std::size_t kafka_group_consumer::room() const {
-  const auto held = uncommitted();
-  return held >= cfg_.max_in_flight ? 1 : std::min(max_batch, cfg_.max_in_flight - held);
-}
+std::size_t kafka_group_consumer::room() const { return window_.room(uncommitted()); }
 
 asio::awaitable<void> kafka_group_consumer::make_room() {
   const auto since = std::chrono::steady_clock::now();
   for (;;) {
+    // Set before looking: whatever changes from now on (a handler ends, a hold begins or
+    // ends) wakes the wait below, and what changed before is seen by the look.
+    window_waiting_.store(true);
     note_commit_results();
-    // A refused commit whose rebalance never came (a stale answer) must not hold us forever.
-    if (rebalance_pending_since_ && std::chrono::steady_clock::now() - *rebalance_pending_since_ > rebalance_wait)
-      rebalance_pending_since_.reset();
-    // Half the window not yet committed: commit now rather than at the next interval, so the
-    // window stays open at full speed. (A position already handed out is not sent twice; what
-    // is held drops only when the broker's answer says stored.)
-    const auto held = uncommitted();
-    if (held >= cfg_.max_in_flight / 2) commit_all();
-    const bool waiting_for_rebalance = rebalance_pending_since_.has_value();
-    if (paused_) {
-      if (!waiting_for_rebalance && held <= cfg_.max_in_flight / 2) {
+    const auto now = std::chrono::steady_clock::now();
+    fetch_window::view v;
+    v.uncommitted = uncommitted();
+    v.paused = paused_;
+    v.rebalance_pending = rebalance_pending_since_.has_value();
+    if (rebalance_pending_since_) v.pending_for = now - *rebalance_pending_since_;
+    v.waited = now - since;
+    const auto plan = window_.decide(v);
+    if (plan.forget_rebalance) rebalance_pending_since_.reset();  // a stale refusal
+    if (plan.commit) commit_all();
+    switch (plan.then) {
+      case fetch_window::plan::next::fetch: window_waiting_.store(false); co_return;
+      case fetch_window::plan::next::pause:
+        window_waiting_.store(false);
+        consumer_.pause(assignment());
+        paused_ = true;
+        log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, v.uncommitted);
+        co_return;
+      case fetch_window::plan::next::resume:
+        window_waiting_.store(false);
         consumer_.resume(resumable());
         paused_ = false;
         log().debug("kafka group '{}': fetching resumed", name_);
-      } else {
-        co_await pause_for(recheck);  // the fetch loop looks for a rebalance meanwhile
-      }
-      co_return;
+        co_return;
+      case fetch_window::plan::next::wait:
+        co_await wait_for_change(plan.wait_at_most);
+        if (paused_) co_return;  // the fetch loop looks for a rebalance
     }
-    // Full, the window is first waited out without polling: librdkafka stops fetching at its
-    // prefetch limit, so memory stays bounded. Pausing is for longer waits and pending
-    // rebalances only: librdkafka drops a paused partition's prefetched records, and a resumed
-    // one fetches again only when its broker thread next looks (up to a second later).
-    const bool long_wait = std::chrono::steady_clock::now() - since >= hold_before_pause;
-    if (waiting_for_rebalance || (held >= cfg_.max_in_flight && long_wait)) {
-      consumer_.pause(assignment());
-      paused_ = true;
-      log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, held);
-      co_return;
-    }
-    if (held < cfg_.max_in_flight) co_return;
-    co_await pause_for(recheck);
   }
+}
+
+asio::awaitable<void> kafka_group_consumer::wait_for_change(fetch_window::duration at_most) {
+  using namespace asio::experimental::awaitable_operators;
+  if (at_most == fetch_window::duration::max())
+    window_wake_.expires_at(asio::steady_timer::time_point::max());
+  else
+    window_wake_.expires_after(at_most);
+  // Woken by an event of the consumer (a record, a rebalance, a commit's answer: see
+  // kafka::consumer::async_wait), by wake_window() (which cancels the timer), or at the plan's
+  // deadline.
+  co_await (consumer_.async_wait() || window_wake_.async_wait(asio::as_tuple(asio::use_awaitable)));
+  window_waiting_.store(false);
 }
 
 void kafka_group_consumer::commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions) {

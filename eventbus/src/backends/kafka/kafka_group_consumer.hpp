@@ -9,6 +9,7 @@
 #include <corobus/awaitables/kafka/consumer.hpp>
 #include <corobus/eventbus/config.hpp>
 #include <corobus/runtime/io_pool.hpp>
+#include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
 #include "core/backend.hpp"
 #include "core/incoming_message.hpp"
@@ -74,6 +75,8 @@ class kafka_group_consumer {
   // every assigned partition if that takes long or a rebalance is known to be pending
   // (resumes at half).
   asio::awaitable<void> make_room();
+  asio::awaitable<void> wait_for_change(fetch_window::duration at_most);
+  void wake_window() noexcept;
   std::size_t uncommitted() const;
   std::size_t room() const;  // records the window takes now (at least 1)
   void note_errors(const std::vector<boost::system::error_code>& errors);
@@ -103,7 +106,10 @@ class kafka_group_consumer {
 
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;
-  asio::steady_timer revoke_wake_;       // a revoke's wait for its running handlers
+  fetch_window window_;
+  asio::steady_timer revoke_wake_;  // a revoke's wait for its running handlers
+  asio::steady_timer window_wake_;  // make_room's wait for a change (wake_window)
+  std::atomic<bool> window_waiting_{false};
   bool paused_ = false;                  // every partition (the in-flight window is full)
   std::set<partition_key> held_paused_;  // paused for a held message
   // The positions of the partitions the last revoke took, until the next assignment.

@@ -71,6 +71,13 @@ class consumer {
   auto async_poll(std::size_t max_records, Token&& token = {}) {
     return launch(poll_op(max_records), std::forward<Token>(token), start_on(events_.get_executor()));
   }
+  // Completes (void(error_code)) when something may have arrived since the last poll or
+  // wait: a record, a rebalance, an error, or the answer to a commit. Cancelled, it completes
+  // with operation_aborted. For an owner that holds back from polling records for a while.
+  template <class Token = default_token>
+  auto async_wait(Token&& token = {}) {
+    return events_.async_wait(std::forward<Token>(token));
+  }
   // The same without waiting: what is ready now (possibly nothing). Errors are logged here.
   poll_result try_poll(std::size_t max_records);
 

@@ -44,6 +44,10 @@ class event_queue {
     return launch(wait_op(), std::forward<Token>(token), start_on(wake_.get_executor()));
   }
 
+  // Has `other` (a queue of the same client, outliving this object's use of it) wake the same
+  // waits: an event there completes async_wait() as one here does.
+  void also_wake_for(rd_kafka_queue_t* other) noexcept;
+
   // Cancels a pending wait. On the queue's executor only.
   void cancel() { wake_.cancel(); }
 
