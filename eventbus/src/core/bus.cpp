@@ -40,15 +40,22 @@ void subscription::unsubscribe() {
 
 namespace {
 
-// The frame keeps the bus core alive: a bus destroyed while a publish waits (for room in a
-// lane, for a broker) must not pull the state from under it.
-asio::awaitable<publish_result> publish_with(std::shared_ptr<detail::bus_state> core, message msg) {
-  core->ensure_open("publish");
-  validate_topic(msg.topic);
+std::size_t messages_in(const publish_result&) { return 1; }
+std::size_t messages_in(const std::vector<publish_result>& results) { return results.size(); }
+
+// Every publish: refused once closed, then the op's checks (its topic, and its envelopes
+// before anything is sent), then sent and counted as published per message, or as one
+// publish error. The frame owns the bus state: a bus destroyed while a publish waits (for
+// room in a lane, for a broker) must not pull the state from under it.
+template <class Op>
+auto counted_publish(std::shared_ptr<detail::bus_state> core, const char* what, Op op)
+    -> decltype(op.send(core->backend())) {
+  core->ensure_open(what);
+  op.check();
   auto& stats = core->stats();
   try {
-    auto result = co_await core->backend().publish(std::move(msg));
-    stats.published.add();
+    auto result = co_await op.send(core->backend());
+    stats.published.add(messages_in(result));
     co_return result;
   } catch (...) {
     stats.publish_errors.add();
@@ -56,37 +63,48 @@ asio::awaitable<publish_result> publish_with(std::shared_ptr<detail::bus_state> 
   }
 }
 
-asio::awaitable<publish_result> publish_envelope_with(std::shared_ptr<detail::bus_state> core, std::string topic,
-                                                      envelope e) {
-  core->ensure_open("publish_envelope");
-  validate_topic(topic);
-  e.validate();
-  auto& stats = core->stats();
-  try {
-    auto result = co_await core->backend().publish_envelope(std::move(topic), std::move(e));
-    stats.published.add();
-    co_return result;
-  } catch (...) {
-    stats.publish_errors.add();
-    throw;
-  }
-}
+// The three publishes. (Classes with constructors, not aggregates: see publish_options.)
+class raw_publish {
+ public:
+  explicit raw_publish(message msg) : msg_(std::move(msg)) {}
+  void check() const { validate_topic(msg_.topic); }
+  asio::awaitable<publish_result> send(detail::backend& b) { return b.publish(std::move(msg_)); }
 
-asio::awaitable<std::vector<publish_result>> publish_envelopes_with(std::shared_ptr<detail::bus_state> core,
-                                                                    std::string topic, std::vector<envelope> batch) {
-  core->ensure_open("publish_envelopes");
-  validate_topic(topic);
-  for (const auto& e : batch) e.validate();  // all of them before anything is sent
-  auto& stats = core->stats();
-  try {
-    auto results = co_await core->backend().publish_envelopes(std::move(topic), std::move(batch));
-    stats.published.add(results.size());
-    co_return results;
-  } catch (...) {
-    stats.publish_errors.add();
-    throw;
+ private:
+  message msg_;
+};
+
+class envelope_publish {
+ public:
+  envelope_publish(std::string topic, envelope e) : topic_(std::move(topic)), e_(std::move(e)) {}
+  void check() const {
+    validate_topic(topic_);
+    e_.validate();
   }
-}
+  asio::awaitable<publish_result> send(detail::backend& b) {
+    return b.publish_envelope(std::move(topic_), std::move(e_));
+  }
+
+ private:
+  std::string topic_;
+  envelope e_;
+};
+
+class batch_publish {
+ public:
+  batch_publish(std::string topic, std::vector<envelope> batch) : topic_(std::move(topic)), batch_(std::move(batch)) {}
+  void check() const {
+    validate_topic(topic_);
+    for (const auto& e : batch_) e.validate();
+  }
+  asio::awaitable<std::vector<publish_result>> send(detail::backend& b) {
+    return b.publish_envelopes(std::move(topic_), std::move(batch_));
+  }
+
+ private:
+  std::string topic_;
+  std::vector<envelope> batch_;
+};
 
 }  // namespace
 
@@ -96,15 +114,15 @@ asio::awaitable<publish_result> bus::publish_op(std::string topic, std::string p
   msg.key = std::move(options.key);
   msg.payload = std::move(payload);
   msg.headers = std::move(options.headers);
-  return publish_with(core_, std::move(msg));
+  return counted_publish(core_, "publish", raw_publish(std::move(msg)));
 }
 
 asio::awaitable<publish_result> bus::publish_envelope_op(std::string topic, envelope e) {
-  return publish_envelope_with(core_, std::move(topic), std::move(e));
+  return counted_publish(core_, "publish_envelope", envelope_publish(std::move(topic), std::move(e)));
 }
 
 asio::awaitable<std::vector<publish_result>> bus::publish_envelopes_op(std::string topic, std::vector<envelope> batch) {
-  return publish_envelopes_with(core_, std::move(topic), std::move(batch));
+  return counted_publish(core_, "publish_envelopes", batch_publish(std::move(topic), std::move(batch)));
 }
 
 namespace {

@@ -55,8 +55,8 @@ asio::awaitable<void> handler_subscriber::process(incoming_message& in) {
   };
   // Decoded here rather than by the fetch loop, so that decoding runs on every io thread.
   std::string error;
-  if (wants_envelopes() && !core_.decode_envelope(in, error)) {
-    co_await core_.dead_letter_undecodable(std::move(in), std::move(error));
+  if (wants_envelopes() && !decode_envelope(in, error)) {
+    co_await core_.dead_letters().write_undecodable(std::move(in), std::move(error));
     co_return;
   }
   for (unsigned attempt = 1;; ++attempt) {
@@ -94,7 +94,7 @@ asio::awaitable<void> handler_subscriber::process(incoming_message& in) {
     }
     if (cancelled()) break;
     if (attempt >= retry_.attempts) {
-      co_await core_.dead_letter(std::move(in), std::move(error), attempt);
+      co_await core_.dead_letters().write(std::move(in), std::move(error), attempt);
       co_return;
     }
     log().warn("handler for '{}' offset {} key '{}' failed (attempt {} of {}): {}", in.msg->topic, in.msg->offset,

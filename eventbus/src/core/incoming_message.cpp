@@ -11,4 +11,15 @@ void incoming_message::detach_from_transport() {
   fetched.reset();
 }
 
+bool decode_envelope(incoming_message& in, std::string& error) {
+  if (in.env) return true;
+  try {
+    in.env = std::make_shared<const envelope>(envelope::decode(in.payload()));
+    return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
 }  // namespace corobus::detail

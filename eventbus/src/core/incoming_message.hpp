@@ -5,6 +5,7 @@
 #include <corobus/runtime/gate.hpp>
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace corobus::detail {
@@ -77,5 +78,11 @@ struct incoming_message {
   // that reaches the application itself (a message handler, a stream's reader).
   void detach_from_transport();
 };
+
+// For subscribers that want envelopes, on their own tasks (so decoding runs on every io
+// thread): decodes in.env from the payload when it is missing; false, with the reason in
+// `error`, when the payload is no envelope (such a message goes to the dead letters). Not a
+// coroutine: it runs for every message, and only the rare failure needs to wait.
+bool decode_envelope(incoming_message& in, std::string& error);
 
 }  // namespace corobus::detail

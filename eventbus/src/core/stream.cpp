@@ -160,7 +160,7 @@ asio::awaitable<void> stream_state::nack(incoming_message in, std::string reason
     co_return;
   }
   const auto attempts = in.attempt;
-  co_await core->dead_letter(std::move(in), std::move(reason), attempts);
+  co_await core->dead_letters().write(std::move(in), std::move(reason), attempts);
 }
 
 void stream_state::dropped(incoming_message in) {
@@ -175,7 +175,7 @@ void stream_state::dropped(incoming_message in) {
   const auto attempts = in.attempt;
   try {
     core->scope().spawn(core->pool().make_strand(),
-                        core->dead_letter(std::move(in), "delivery dropped without ack", attempts),
+                        core->dead_letters().write(std::move(in), "delivery dropped without ack", attempts),
                         "dead letter of a dropped delivery");
   } catch (const std::exception& e) {  // the bus is closing: not handled, and counted so
     log().warn("a dropped delivery of '{}' could not be dead-lettered: {}", topic(), e.what());
