@@ -4,12 +4,14 @@
 
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
+#include "backends/kafka/revoke_sequence.hpp"
 
 #include <thread>
 #include <vector>
 
 using corobus::detail::fetch_window;
 using corobus::detail::partition_progress;
+using corobus::detail::revoke_sequence;
 using namespace std::chrono_literals;
 
 namespace {
@@ -202,6 +204,28 @@ BOOST_AUTO_TEST_CASE(a_pending_rebalance_pauses_at_once_until_it_arrives_or_its_
   p = w.decide(v);
   BOOST_TEST(p.forget_rebalance);  // a stale refusal holds nothing for ever
   BOOST_TEST((p.then == next::resume));
+}
+
+BOOST_AUTO_TEST_CASE(a_revoke_waits_for_running_handlers_until_its_timeout_then_interrupts_them) {
+  const auto start = revoke_sequence::clock::now();
+  const revoke_sequence r(start, 500ms);
+  auto s = r.decide(3, start + 10ms, false);
+  BOOST_TEST((s.then == revoke_sequence::step::next::wait));
+  BOOST_TEST((s.wait_until == start + 500ms));
+  s = r.decide(0, start + 20ms, false);  // the last one ended: go on at once
+  BOOST_TEST((s.then == revoke_sequence::step::next::finish));
+  BOOST_TEST(!s.interrupt);
+  s = r.decide(1, start + 500ms, false);  // the timeout: the one left is interrupted
+  BOOST_TEST((s.then == revoke_sequence::step::next::finish));
+  BOOST_TEST(s.interrupt);
+}
+
+BOOST_AUTO_TEST_CASE(a_revoke_the_bus_closes_during_finishes_at_once) {
+  const auto start = revoke_sequence::clock::now();
+  const revoke_sequence r(start, std::chrono::minutes(1));
+  const auto s = r.decide(2, start + 1ms, true);
+  BOOST_TEST((s.then == revoke_sequence::step::next::finish));  // never left unapplied
+  BOOST_TEST(s.interrupt);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -241,18 +241,20 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
   };
   // Each handler of a revoked partition that ends wakes this wait (wake_revoke); the timer's
   // expiry is the revoke timeout. Both run on strand(), so no wake is missed between the
-  // check and the wait.
-  const auto deadline = std::chrono::steady_clock::now() + cfg_.revoke_timeout;
-  // Cancelled (the bus closes), it stops waiting as at the timeout and completes the revoke
-  // all the same: the next co_await would throw, and a revoke never applied leaves
-  // librdkafka's consumer close (and its destroy) waiting for it forever.
+  // check and the wait. Cancelled (the bus closes), the sequence finishes at once (the next
+  // co_await would throw).
+  const revoke_sequence sequence(std::chrono::steady_clock::now(), cfg_.revoke_timeout);
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
-  while (running() != 0 && std::chrono::steady_clock::now() < deadline &&
-         cancellation.cancelled() == asio::cancellation_type::none) {
-    revoke_wake_.expires_at(deadline);
+  auto step = sequence.decide(running(), std::chrono::steady_clock::now(),
+                              cancellation.cancelled() != asio::cancellation_type::none);
+  while (step.then == revoke_sequence::step::next::wait) {
+    revoke_wake_.expires_at(step.wait_until);
     co_await revoke_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    step = sequence.decide(running(), std::chrono::steady_clock::now(),
+                           cancellation.cancelled() != asio::cancellation_type::none);
   }
-  if (const auto left = running(); left != 0) {
+  if (step.interrupt) {
+    const auto left = running();
     log().warn(
         "kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
         "their messages will be delivered again by the partitions' next owner",

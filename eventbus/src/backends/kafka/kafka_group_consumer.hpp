@@ -11,6 +11,7 @@
 #include <corobus/runtime/io_pool.hpp>
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
+#include "backends/kafka/revoke_sequence.hpp"
 #include "core/backend.hpp"
 #include "core/incoming_message.hpp"
 #include "core/subscriber.hpp"
