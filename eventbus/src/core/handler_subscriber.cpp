@@ -30,9 +30,9 @@ std::uint32_t handler_subscriber::lane_key(const incoming_message& in) {
 
 push_status handler_subscriber::try_deliver(incoming_message& in) { return lanes_->try_push(lane_key(in), in); }
 
-asio::awaitable<void> handler_subscriber::deliver(incoming_message in) {
+asio::awaitable<void> handler_subscriber::deliver(incoming_message in, on_cancel cancel) {
   const auto key = lane_key(in);
-  co_await lanes_->push(key, std::move(in));
+  co_await lanes_->push(key, std::move(in), cancel);
 }
 
 void handler_subscriber::close_intake() { lanes_->close(); }

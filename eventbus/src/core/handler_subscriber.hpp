@@ -22,7 +22,7 @@ class handler_subscriber final : public subscriber {
 
   void start() override;
   push_status try_deliver(incoming_message& in) override;
-  asio::awaitable<void> deliver(incoming_message in) override;
+  asio::awaitable<void> deliver(incoming_message in, on_cancel cancel) override;
   void close_intake() override;
   bool finishes_queued_work() const noexcept override { return true; }
   std::size_t take_abandoned() override;

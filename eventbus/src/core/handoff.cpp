@@ -12,13 +12,13 @@ bool handoff::try_deliver(subscriber& sub, incoming_message& in) {
   return false;
 }
 
-asio::awaitable<bool> handoff::deliver(subscriber& sub, incoming_message in) {
+asio::awaitable<bool> handoff::deliver(subscriber& sub, incoming_message in, on_cancel cancel) {
   if (try_deliver(sub, in)) co_return true;
   // Full, or ended meanwhile: wait for room (deliver() throws errc::closed once it ended).
   stats_.accepted.add();  // before the hand-over, so that the message's end is never counted before its start
   bool refused = false;
   try {
-    co_await sub.deliver(std::move(in));
+    co_await sub.deliver(std::move(in), cancel);
   } catch (const boost::system::system_error& e) {
     if (e.code() != errc::closed) {  // cancelled: not handed over either
       stats_.accepted.subtract();

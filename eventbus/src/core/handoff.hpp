@@ -20,7 +20,8 @@ class handoff {
   // Hands `in` to `sub`, waiting while `sub` is full. False when `sub` ended meanwhile
   // (unsubscribed) and did not take it; throws errc::closed when that is because the bus
   // closes.
-  asio::awaitable<bool> deliver(subscriber& sub, incoming_message in);
+  // `cancel`: see subscriber::deliver.
+  asio::awaitable<bool> deliver(subscriber& sub, incoming_message in, on_cancel cancel);
 
  private:
   counters& stats_;

@@ -121,9 +121,12 @@ push_status stream_state::try_deliver(incoming_message& in) {
   return status;
 }
 
-asio::awaitable<void> stream_state::deliver(incoming_message in) {
+asio::awaitable<void> stream_state::deliver(incoming_message in, on_cancel cancel) {
   in.in_stream = unsettled_.enter("stream");
-  co_await queue_->async_push(std::move(in));
+  if (cancel == on_cancel::abort)
+    co_await queue_->async_push(std::move(in));
+  else
+    co_await queue_->async_push(std::move(in), ignoring_cancellation());
 }
 
 void stream_state::wait_settled_until(std::chrono::steady_clock::time_point deadline) {

@@ -33,7 +33,7 @@ class stream_state final : public subscriber, public std::enable_shared_from_thi
   void dropped(incoming_message in);
 
   push_status try_deliver(incoming_message& in) override;
-  asio::awaitable<void> deliver(incoming_message in) override;
+  asio::awaitable<void> deliver(incoming_message in, on_cancel cancel) override;
   void close_intake() override { queue_->close(); }
   bool finishes_queued_work() const noexcept override { return false; }
   void wait_settled_until(std::chrono::steady_clock::time_point deadline) override;

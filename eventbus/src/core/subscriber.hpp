@@ -30,8 +30,10 @@ class subscriber {
 
   // The fast path: takes `in` when there is room now.
   virtual push_status try_deliver(incoming_message& in) = 0;
-  // Waits for room; throws system_error(errc::closed) after close_intake().
-  virtual asio::awaitable<void> deliver(incoming_message in) = 0;
+  // Waits for room; throws system_error(errc::closed) after close_intake(). `cancel` says
+  // whether the waiting coroutine's cancellation ends the wait (a fetch loop's does; a
+  // publisher's does not: a publish is never cut off halfway through its groups).
+  virtual asio::awaitable<void> deliver(incoming_message in, on_cancel cancel) = 0;
   // No new messages; what was accepted is still handled, if finishes_queued_work().
   virtual void close_intake() = 0;
   // True when its own tasks handle what it accepted after close_intake() (lanes do; a

@@ -175,7 +175,7 @@ asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
     }
     const auto& member = pick_member(it->second, in.msg->key, round_robin_);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await context_.handoff.deliver(*member, in.another_try())) co_return;
+    if (co_await context_.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
   }
 }
 

@@ -3,7 +3,6 @@
 #include "core/handoff.hpp"
 #include "core/member_choice.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <corobus/runtime/log.hpp>
 #include <corobus/runtime/stable_hash.hpp>
 
@@ -106,12 +105,10 @@ asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const ro
   for (const auto& g : routes.groups) {
     const auto& member = g->pick(msg->key);
     incoming_message in(msg, member->wants_envelopes() ? env : nullptr);
-    if (context_.handoff.try_deliver(*member, in)) continue;
-    // Room is awaited outside the publisher's cancellation: a publish is never cut off
-    // halfway through its groups (close() ends the wait with errc::closed instead).
-    auto ex = co_await asio::this_coro::executor;
-    co_await asio::co_spawn(ex, context_.handoff.deliver(*member, std::move(in)),
-                            asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    if (context_.handoff.try_deliver(*member, in)) continue;  // no coroutine on the usual path
+    // A publish is never cut off halfway through its groups: the publisher's cancellation
+    // does not end a wait for room (close() does, with errc::closed).
+    co_await context_.handoff.deliver(*member, std::move(in), on_cancel::ignore);
   }
   co_return publish_result{msg->topic, msg->partition, msg->offset};
 }

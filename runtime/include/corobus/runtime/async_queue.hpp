@@ -16,6 +16,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/system_executor.hpp>
 
@@ -31,6 +32,15 @@
 namespace corobus {
 
 enum class push_status { pushed, full, closed };
+
+// What a wait for room does when the waiting coroutine is cancelled: ends with
+// operation_aborted, or waits on (close() still ends it, with errc::closed).
+enum class on_cancel { abort, ignore };
+
+// async_push's token for on_cancel::ignore: the coroutine's cancellation does not reach it.
+inline auto ignoring_cancellation() {
+  return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable);
+}
 
 template <class T>
 class async_queue : public std::enable_shared_from_this<async_queue<T>> {

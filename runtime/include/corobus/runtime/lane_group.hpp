@@ -78,10 +78,13 @@ class lane_group {
   push_status try_push(std::uint32_t key_hash, T& item) { return queue_for(key_hash).try_push(item); }
 
   // Waits while the lane is full; throws system_error(errc::closed) after close().
-  asio::awaitable<void> push(std::uint32_t key_hash, T item) {
+  asio::awaitable<void> push(std::uint32_t key_hash, T item, on_cancel cancel = on_cancel::abort) {
     auto& q = queue_for(key_hash);
     if (q.try_push(item) == push_status::pushed) co_return;
-    co_await q.async_push(std::move(item));
+    if (cancel == on_cancel::abort)
+      co_await q.async_push(std::move(item));
+    else
+      co_await q.async_push(std::move(item), ignoring_cancellation());
   }
 
   void close() {
