@@ -66,7 +66,7 @@ auto counted_publish(std::shared_ptr<detail::bus_state> core, const char* what, 
 // The three publishes. (Classes with constructors, not aggregates: see publish_options.)
 class raw_publish {
  public:
-  explicit raw_publish(message msg) : msg_(std::move(msg)) {}
+  explicit raw_publish(message&& msg) : msg_(std::move(msg)) {}
   void check() const { validate_topic(msg_.topic); }
   asio::awaitable<publish_result> send(detail::backend& b) { return b.publish(std::move(msg_)); }
 
@@ -76,7 +76,7 @@ class raw_publish {
 
 class envelope_publish {
  public:
-  envelope_publish(std::string topic, envelope e) : topic_(std::move(topic)), e_(std::move(e)) {}
+  envelope_publish(std::string&& topic, envelope&& e) : topic_(std::move(topic)), e_(std::move(e)) {}
   void check() const {
     validate_topic(topic_);
     e_.validate();
@@ -92,7 +92,8 @@ class envelope_publish {
 
 class batch_publish {
  public:
-  batch_publish(std::string topic, std::vector<envelope> batch) : topic_(std::move(topic)), batch_(std::move(batch)) {}
+  batch_publish(std::string&& topic, std::vector<envelope>&& batch)
+      : topic_(std::move(topic)), batch_(std::move(batch)) {}
   void check() const {
     validate_topic(topic_);
     for (const auto& e : batch_) e.validate();
@@ -108,7 +109,7 @@ class batch_publish {
 
 }  // namespace
 
-asio::awaitable<publish_result> bus::publish_op(std::string topic, std::string payload, publish_options options) {
+asio::awaitable<publish_result> bus::publish_op(std::string&& topic, std::string&& payload, publish_options&& options) {
   message msg;
   msg.topic = std::move(topic);
   msg.key = std::move(options.key);
@@ -117,11 +118,12 @@ asio::awaitable<publish_result> bus::publish_op(std::string topic, std::string p
   return counted_publish(core_, "publish", raw_publish(std::move(msg)));
 }
 
-asio::awaitable<publish_result> bus::publish_envelope_op(std::string topic, envelope e) {
+asio::awaitable<publish_result> bus::publish_envelope_op(std::string&& topic, envelope&& e) {
   return counted_publish(core_, "publish_envelope", envelope_publish(std::move(topic), std::move(e)));
 }
 
-asio::awaitable<std::vector<publish_result>> bus::publish_envelopes_op(std::string topic, std::vector<envelope> batch) {
+asio::awaitable<std::vector<publish_result>> bus::publish_envelopes_op(std::string&& topic,
+                                                                       std::vector<envelope>&& batch) {
   return counted_publish(core_, "publish_envelopes", batch_publish(std::move(topic), std::move(batch)));
 }
 

@@ -48,10 +48,8 @@ asio::awaitable<void> delivery::nack_op(std::string reason) {
 
 // ---- stream
 
-std::function<void(asio::awaitable<void>, any_handler_of<void>)> delivery::starter(const char* name) const {
-  return [core = state_ ? state_->core() : nullptr, name](asio::awaitable<void> body, any_handler_of<void> handler) {
-    detail::start_call(core, name, std::move(body), std::move(handler));
-  };
+void delivery::start(const char* name, asio::awaitable<void> body, any_handler_of<void> handler) const {
+  detail::start_call(state_ ? state_->core() : nullptr, name, std::move(body), std::move(handler));
 }
 
 asio::awaitable<std::optional<delivery>> stream::next_op() {
@@ -59,12 +57,9 @@ asio::awaitable<std::optional<delivery>> stream::next_op() {
   return state_->next();
 }
 
-std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> stream::starter()
-    const {
-  return [core = state_ ? state_->core() : nullptr](asio::awaitable<std::optional<delivery>> body,
-                                                    any_handler_of<std::optional<delivery>> handler) {
-    detail::start_call(core, "next", std::move(body), std::move(handler));
-  };
+void stream::start(asio::awaitable<std::optional<delivery>> body,
+                   any_handler_of<std::optional<delivery>> handler) const {
+  detail::start_call(state_ ? state_->core() : nullptr, "next", std::move(body), std::move(handler));
 }
 
 const std::string& stream::topic() const noexcept {

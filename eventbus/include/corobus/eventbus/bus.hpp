@@ -163,18 +163,21 @@ class bus {
   const corobus::config& get_config() const noexcept;
 
  private:
-  // The operations' bodies.
-  asio::awaitable<publish_result> publish_op(std::string topic, std::string payload, publish_options options);
-  asio::awaitable<publish_result> publish_envelope_op(std::string topic, envelope e);
-  asio::awaitable<std::vector<publish_result>> publish_envelopes_op(std::string topic, std::vector<envelope> batch);
+  // The operations' bodies. (Not coroutines themselves, so taking rvalues is safe: each
+  // moves its arguments into the coroutine it returns, once.)
+  asio::awaitable<publish_result> publish_op(std::string&& topic, std::string&& payload, publish_options&& options);
+  asio::awaitable<publish_result> publish_envelope_op(std::string&& topic, envelope&& e);
+  asio::awaitable<std::vector<publish_result>> publish_envelopes_op(std::string&& topic, std::vector<envelope>&& batch);
   asio::awaitable<subscription> subscribe_op(std::string topic, std::variant<message_handler, envelope_handler> handler,
                                              subscribe_options options);
   asio::awaitable<corobus::stream> stream_op(std::string topic, subscribe_options options);
 
   template <class T>
   auto starter(const char* name) const {
-    return [core = core_, name](asio::awaitable<T> body, any_handler_of<T> handler) {
-      detail::start_call(core, name, std::move(body), std::move(handler));
+    // Only a pointer and a name: made for every call, used only with a token other than
+    // use_awaitable (when the bus must outlive the operation's start, as an asio I/O object).
+    return [this, name](asio::awaitable<T> body, any_handler_of<T> handler) {
+      detail::start_call(core_, name, std::move(body), std::move(handler));
     };
   }
 

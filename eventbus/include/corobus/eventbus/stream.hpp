@@ -12,7 +12,6 @@
 #include <corobus/eventbus/message.hpp>
 #include <corobus/runtime/async_op.hpp>
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,14 +36,18 @@ class delivery {
   // The message is done: void(error_code). Nothing to cancel.
   template <class Token = default_token>
   auto async_ack(Token&& token = {}) {
-    return launch(ack_op(), std::forward<Token>(token), starter("ack"));
+    return launch(ack_op(), std::forward<Token>(token), [this](asio::awaitable<void> body, any_handler_of<void> h) {
+      start("ack", std::move(body), std::move(h));
+    });
   }
   // The message failed: it is delivered again, or dead-lettered after the last attempt:
   // void(error_code). Cancellation does not withdraw a dead letter being written (see
   // bus::async_publish).
   template <class Token = default_token>
   auto async_nack(std::string reason, Token&& token = {}) {
-    return launch(nack_op(std::move(reason)), std::forward<Token>(token), starter("nack"));
+    return launch(
+        nack_op(std::move(reason)), std::forward<Token>(token),
+        [this](asio::awaitable<void> body, any_handler_of<void> h) { start("nack", std::move(body), std::move(h)); });
   }
 
  private:
@@ -52,7 +55,7 @@ class delivery {
   asio::awaitable<void> ack_op();
   asio::awaitable<void> nack_op(std::string reason);
   // See bus::starter(); the bus is the one the stream came from.
-  std::function<void(asio::awaitable<void>, any_handler_of<void>)> starter(const char* name) const;
+  void start(const char* name, asio::awaitable<void> body, any_handler_of<void> handler) const;
 
   delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in);
 
@@ -74,14 +77,16 @@ class stream {
   // message that arrives next is the next call's.
   template <class Token = default_token>
   auto async_next(Token&& token = {}) {
-    return launch(next_op(), std::forward<Token>(token), starter());
+    return launch(next_op(), std::forward<Token>(token),
+                  [this](asio::awaitable<std::optional<delivery>> body, any_handler_of<std::optional<delivery>> h) {
+                    start(std::move(body), std::move(h));
+                  });
   }
   const std::string& topic() const noexcept;  // empty for an empty handle
 
  private:
   asio::awaitable<std::optional<delivery>> next_op();
-  std::function<void(asio::awaitable<std::optional<delivery>>, any_handler_of<std::optional<delivery>>)> starter()
-      const;
+  void start(asio::awaitable<std::optional<delivery>> body, any_handler_of<std::optional<delivery>> handler) const;
 
   friend class detail::stream_state;
   stream(std::shared_ptr<detail::stream_state> state, std::shared_ptr<void> subscription)
