@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <corobus/runtime/async_queue.hpp>
+#include <corobus/runtime/blocking_pool.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/gate.hpp>
 #include <corobus/runtime/io_pool.hpp>
@@ -433,6 +434,41 @@ BOOST_AUTO_TEST_CASE(a_gate_close_is_cancelled_through_its_cancellation_slot) {
   auto again = g.async_close(asio::use_future);
   h.release();
   BOOST_TEST((again.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+}
+
+BOOST_AUTO_TEST_CASE(a_blocking_call_runs_off_the_io_threads_and_completes_back_on_them) {
+  const auto threads_before = thread_count();
+  {
+    io_pool pool(1);
+    blocking_pool blocking(1);
+    const auto results = run(pool.get_executor(), [&]() -> asio::awaitable<std::tuple<bool, bool, int>> {
+      bool called_off_the_pool = false;
+      const int answer = co_await blocking.async_call([&] {
+        called_off_the_pool = !pool.running_in_this_thread();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a call that blocks
+        return 42;
+      });
+      co_return std::tuple{called_off_the_pool, pool.running_in_this_thread(), answer};
+    });
+    BOOST_TEST(std::get<0>(results));  // it ran on the blocking thread
+    BOOST_TEST(std::get<1>(results));  // and the coroutine resumed on its own executor
+    BOOST_TEST(std::get<2>(results) == 42);
+    // A failure is a code (as_tuple) or an exception (the default token).
+    run(pool.get_executor(), [&]() -> asio::awaitable<void> {
+      auto [ec] = co_await blocking.async_call([] { throw_error(errc::timeout, "too slow"); },
+                                               asio::as_tuple(asio::use_awaitable));
+      BOOST_TEST((ec == errc::timeout));
+      auto [other] =
+          co_await blocking.async_call([] { throw std::runtime_error("odd"); }, asio::as_tuple(asio::use_awaitable));
+      BOOST_TEST((other == errc::internal));
+    });
+    BOOST_TEST(blocking.async_call([] { return 7; }, asio::use_future).get() == 7);
+    blocking.shutdown();
+    BOOST_CHECK_EXCEPTION(blocking.async_call([] { return 1; }, asio::use_future).get(), boost::system::system_error,
+                          [](const auto& e) { return e.code() == errc::closed; });
+    pool.shutdown();
+  }
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
