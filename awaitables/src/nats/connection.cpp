@@ -1,0 +1,50 @@
+#include <corobus/awaitables/nats/connection.hpp>
+#include <corobus/awaitables/nats/error.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include "nats/event_loop.hpp"
+
+namespace corobus::nats {
+namespace {
+
+struct options_deleter {
+  void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
+};
+
+}  // namespace
+
+connection::connection(strand_type strand, const connect_options& options, std::function<void()> after_read)
+    : strand_(std::move(strand)),
+      loop_(std::make_shared<detail::event_loop>(strand_, std::move(after_read))),
+      timeout_(options.timeout) {
+  natsOptions* raw = nullptr;
+  throw_if(natsOptions_Create(&raw), "NATS options");
+  std::unique_ptr<natsOptions, options_deleter> opts(raw);
+  throw_if(natsOptions_SetURL(opts.get(), options.url.c_str()), "NATS url");
+  throw_if(natsOptions_SetTimeout(opts.get(), options.timeout.count()), "NATS connect timeout");
+  throw_if(natsOptions_SetAllowReconnect(opts.get(), options.allow_reconnect), "NATS reconnect");
+  throw_if(natsOptions_SetMaxReconnect(opts.get(), options.max_reconnect), "NATS max reconnect");
+  throw_if(natsOptions_SetReconnectWait(opts.get(), options.reconnect_wait.count()), "NATS reconnect wait");
+  throw_if(natsOptions_SetEventLoop(opts.get(), loop_.get(), &detail::event_loop::attach, &detail::event_loop::read,
+                                    &detail::event_loop::write, &detail::event_loop::detach),
+           "NATS event loop");
+  throw_if(natsConnection_Connect(&nc_, opts.get()), "connecting to NATS at " + options.url);
+}
+
+connection::~connection() { close(); }
+
+void connection::close() {
+  if (!nc_) return;
+  // Buffered data is lost unless it was written first: flush while the strand still runs
+  // (this thread only waits for the PONG the strand reads).
+  if (const auto s = natsConnection_FlushTimeout(nc_, timeout_.count()); s != NATS_OK)
+    log().warn("NATS: flushing before close: {}", natsStatus_GetText(s));
+  natsConnection_Close(nc_);
+  // The strand may still hold the socket and reach the connection: it must let go first.
+  if (!loop_->wait_detached(std::chrono::seconds(5)))
+    log().warn("NATS: the event loop did not let go of the connection within 5 s (is its io_context running?)");
+  natsConnection_Destroy(nc_);
+  nc_ = nullptr;
+}
+
+}  // namespace corobus::nats

@@ -1,0 +1,111 @@
+#include "nats/event_loop.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+namespace corobus::nats::detail {
+
+event_loop::event_loop(connection::strand_type strand, std::function<void()> after_read)
+    : strand_(std::move(strand)), after_read_(std::move(after_read)) {}
+
+// cnats calls in with its connection lock held, from its own threads: never call back into
+// it here; on the strand, act at once (ProcessReadEvent/WriteEvent call in from there).
+template <class F>
+void event_loop::on_strand(F f) {
+  if (strand_.running_in_this_thread())
+    f();
+  else
+    asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(); });
+}
+
+natsStatus event_loop::attach(void** user, void* loop, natsConnection* nc, natsSock socket) {
+  auto* self = static_cast<event_loop*>(loop);
+  *user = self;
+  // The first on the connecting thread, later ones on cnats's reconnect thread, each with a
+  // new socket (often the same number: never let asio close it). cnats never asks for read
+  // interest itself: polling starts here.
+  self->on_strand([self, nc, socket] {
+    self->let_go_of_socket();
+    self->nc_ = nc;
+    self->socket_.emplace(self->strand_, socket);
+    self->want_read_ = true;
+    self->arm_read();
+    self->arm_write();
+  });
+  return NATS_OK;
+}
+
+natsStatus event_loop::read(void* user, bool add) {
+  auto* self = static_cast<event_loop*>(user);
+  self->on_strand([self, add] {
+    self->want_read_ = add;
+    if (add) self->arm_read();
+    if (!self->want_read_ && !self->want_write_) self->let_go_of_socket();  // a disconnect: cnats closes it now
+  });
+  return NATS_OK;
+}
+
+natsStatus event_loop::write(void* user, bool add) {
+  auto* self = static_cast<event_loop*>(user);
+  self->on_strand([self, add] {
+    self->want_write_ = add;
+    if (add) self->arm_write();
+    if (!self->want_read_ && !self->want_write_) self->let_go_of_socket();
+  });
+  return NATS_OK;
+}
+
+natsStatus event_loop::detach(void* user) {
+  auto* self = static_cast<event_loop*>(user);
+  self->on_strand([self] {
+    self->let_go_of_socket();
+    self->detached_ = true;
+    self->nc_ = nullptr;
+    self->detached_promise_.set_value();
+  });
+  return NATS_OK;
+}
+
+bool event_loop::wait_detached(std::chrono::milliseconds timeout) {
+  return detached_future_.wait_for(timeout) == std::future_status::ready;
+}
+
+void event_loop::let_go_of_socket() {
+  if (!socket_) return;
+  socket_->release();  // its waits end with operation_aborted; their generation is old
+  socket_.reset();
+  ++generation_;
+  reading_ = writing_ = false;
+}
+
+void event_loop::arm_read() {
+  if (!socket_ || reading_ || !want_read_ || detached_) return;
+  reading_ = true;
+  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+                        if (gen != self->generation_) return;
+                        self->reading_ = false;
+                        if (ec == asio::error::operation_aborted || self->detached_ || !self->want_read_) return;
+                        // One read (at most its buffer) per event, by design; asio's wait fires
+                        // again while data is left. An error is cnats's to see (it reconnects).
+                        natsConnection_ProcessReadEvent(self->nc_);
+                        if (self->after_read_) self->after_read_();
+                        self->arm_read();
+                      });
+}
+
+void event_loop::arm_write() {
+  if (!socket_ || writing_ || !want_write_ || detached_) return;
+  writing_ = true;
+  socket_->async_wait(asio::posix::stream_descriptor::wait_write,
+                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+                        if (gen != self->generation_) return;
+                        self->writing_ = false;
+                        if (ec == asio::error::operation_aborted || self->detached_ || !self->want_write_) return;
+                        // One write; cnats says write(false) here once its buffer is empty.
+                        natsConnection_ProcessWriteEvent(self->nc_);
+                        self->arm_write();
+                      });
+}
+
+}  // namespace corobus::nats::detail
