@@ -1,0 +1,61 @@
+#pragma once
+// Replies to this connection's requests (JetStream PubAcks, pull batches), on one synchronous
+// subscription to a wildcard inbox, drained on the strand and routed by subject: one
+// subscription for every request, none with a thread. Each expected reply has its own
+// subject and a deadline; a reply that comes after its deadline (or for nobody) is dropped.
+// On the connection's strand only, except where said.
+#include <corobus/awaitables/nats/connection.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace corobus::nats {
+
+struct msg_deleter {
+  void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
+};
+using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
+
+class reply_router {
+ public:
+  using reply_signature = void(boost::system::error_code, msg_ptr);
+
+  // Subscribes on `conn`'s strand.
+  explicit reply_router(connection& conn);
+  ~reply_router();  // ends the subscription and fails what still waits (operation_aborted)
+
+  reply_router(const reply_router&) = delete;
+  reply_router& operator=(const reply_router&) = delete;
+
+  // A subject no other request uses.
+  std::string new_reply_subject();
+  // Routes the reply to `subject` to `handler` (once, called on the strand), or completes it
+  // with NATS_TIMEOUT at `deadline`.
+  void expect(std::string subject, std::chrono::steady_clock::time_point deadline,
+              asio::any_completion_handler<reply_signature> handler);
+  // Hands out what arrived: call it from the connection's after_read.
+  void drain();
+
+ private:
+  struct waiter {
+    asio::any_completion_handler<reply_signature> handler;
+    std::unique_ptr<asio::steady_timer> deadline;
+  };
+  using waiter_map = std::map<std::string, waiter, std::less<>>;
+  void complete(waiter_map::iterator it, boost::system::error_code ec, msg_ptr m);
+
+  connection& conn_;
+  std::string prefix_;  // _INBOX.<nuid>
+  std::uint64_t next_ = 0;
+  natsSubscription* sub_ = nullptr;
+  waiter_map waiting_;
+};
+
+}  // namespace corobus::nats
