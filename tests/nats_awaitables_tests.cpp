@@ -8,6 +8,7 @@
 #include <corobus/awaitables/nats/embedded_server.hpp>
 #include <corobus/awaitables/nats/error.hpp>
 #include <corobus/awaitables/nats/jetstream_publisher.hpp>
+#include <corobus/awaitables/nats/pull_consumer.hpp>
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
 #include <corobus/runtime/io_pool.hpp>
@@ -127,52 +128,87 @@ BOOST_AUTO_TEST_CASE(an_unreachable_server_fails_the_connect_clearly_within_its_
   pool.shutdown();
 }
 
-BOOST_AUTO_TEST_CASE(jetstream_publishes_complete_on_their_pub_acks_and_a_repeated_id_is_stored_once) {
+// A connection to its own server with a reply router, and JetStream management off the strand.
+struct jetstream_fixture {
   nats::embedded_server server;
-  io_pool pool(2);
-  blocking_pool blocking(1);
-  auto strand = asio::make_strand(asio::any_io_executor(pool.get_executor()));
+  io_pool pool{2};
+  blocking_pool blocking{1};
+  asio::strand<asio::any_io_executor> strand = asio::make_strand(asio::any_io_executor(pool.get_executor()));
   std::unique_ptr<nats::reply_router> replies;  // made and used on the strand
-  auto conn = blocking
-                  .async_call(
-                      [&] {
-                        return std::make_shared<nats::connection>(strand, nats::connect_options(server.url()), [&] {
-                          if (replies) replies->drain();
-                        });
-                      },
-                      asio::use_future)
-                  .get();
-  // A stream, made with cnats's blocking management call off the strand.
-  blocking
-      .async_call(
-          [&] {
-            jsCtx* js = nullptr;
-            nats::throw_if(natsConnection_JetStream(&js, conn->handle(), nullptr), "JetStream context");
-            jsStreamConfig cfg;
-            jsStreamConfig_Init(&cfg);
-            cfg.Name = "ORDERS";
-            const char* subjects[] = {"orders.>"};
-            cfg.Subjects = subjects;
-            cfg.SubjectsLen = 1;
-            jsStreamInfo* info = nullptr;
-            jsErrCode jerr{};
-            const auto s = js_AddStream(&info, js, &cfg, nullptr, &jerr);
-            jsStreamInfo_Destroy(info);
-            jsCtx_Destroy(js);
-            nats::throw_if(s, "adding the stream");
-          },
-          asio::use_future)
-      .get();
-  std::promise<void> ready;
-  asio::post(strand, [&] {
-    replies = std::make_unique<nats::reply_router>(*conn);
-    ready.set_value();
-  });
-  ready.get_future().get();
-  blocking
-      .async_call([&] { nats::throw_if(natsConnection_FlushTimeout(conn->handle(), 2000), "flush"); }, asio::use_future)
-      .get();
-  nats::jetstream_publisher publisher(*conn, *replies);
+  std::shared_ptr<nats::connection> conn;
+
+  jetstream_fixture() {
+    conn = blocking
+               .async_call(
+                   [&] {
+                     return std::make_shared<nats::connection>(strand, nats::connect_options(server.url()), [this] {
+                       if (replies) replies->drain();
+                     });
+                   },
+                   asio::use_future)
+               .get();
+    on_strand([&] { replies = std::make_unique<nats::reply_router>(*conn); });
+    flush();
+  }
+  ~jetstream_fixture() {
+    on_strand([&] { replies.reset(); });
+    conn->close();
+    blocking.shutdown();
+    pool.shutdown();
+  }
+  template <class F>
+  void on_strand(F f) {
+    std::promise<void> done;
+    asio::post(strand, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().get();
+  }
+  // The server has what was sent before (blocking, off the strand).
+  void flush() {
+    blocking
+        .async_call([&] { nats::throw_if(natsConnection_FlushTimeout(conn->handle(), 2000), "flush"); },
+                    asio::use_future)
+        .get();
+  }
+  // A blocking JetStream management call, off the strand while it runs.
+  template <class F>
+  void manage(F f) {
+    blocking
+        .async_call(
+            [&] {
+              jsCtx* js = nullptr;
+              nats::throw_if(natsConnection_JetStream(&js, conn->handle(), nullptr), "JetStream context");
+              jsErrCode jerr{};
+              const auto s = f(js, jerr);
+              jsCtx_Destroy(js);
+              nats::throw_if(s, "JetStream management");
+            },
+            asio::use_future)
+        .get();
+  }
+  void add_stream(const char* name, const char* subject) {
+    manage([&](jsCtx* js, jsErrCode& jerr) {
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      cfg.Name = name;
+      const char* subjects[] = {subject};
+      cfg.Subjects = subjects;
+      cfg.SubjectsLen = 1;
+      jsStreamInfo* info = nullptr;
+      const auto s = js_AddStream(&info, js, &cfg, nullptr, &jerr);
+      jsStreamInfo_Destroy(info);
+      return s;
+    });
+  }
+};
+
+BOOST_AUTO_TEST_CASE(jetstream_publishes_complete_on_their_pub_acks_and_a_repeated_id_is_stored_once) {
+  jetstream_fixture js;
+  js.add_stream("ORDERS", "orders.>");
+  auto& pool = js.pool;
+  nats::jetstream_publisher publisher(*js.conn, *js.replies);
   const auto timeout = std::chrono::milliseconds(5000);
 
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
@@ -212,16 +248,61 @@ BOOST_AUTO_TEST_CASE(jetstream_publishes_complete_on_their_pub_acks_and_a_repeat
   for (auto& f : acks) sequences.insert(f.get().sequence);
   BOOST_TEST(sequences.size() == static_cast<std::size_t>(many));  // each stored, each its own sequence
   BOOST_TEST(*sequences.begin() == 6u);
+}
 
-  std::promise<void> gone;
-  asio::post(strand, [&] {
-    replies.reset();
-    gone.set_value();
+BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messages_are_not_redelivered) {
+  jetstream_fixture js;
+  js.add_stream("JOBS", "jobs.>");
+  js.manage([&](jsCtx* ctx, jsErrCode& jerr) {
+    jsConsumerConfig cfg;
+    jsConsumerConfig_Init(&cfg);
+    cfg.Durable = "workers";
+    cfg.AckPolicy = js_AckExplicit;
+    cfg.AckWait = std::chrono::nanoseconds(2s).count();
+    jsConsumerInfo* info = nullptr;
+    const auto s = js_AddConsumer(&info, ctx, "JOBS", &cfg, nullptr, &jerr);
+    jsConsumerInfo_Destroy(info);
+    return s;
   });
-  gone.get_future().get();
-  conn->close();
-  blocking.shutdown();
-  pool.shutdown();
+  nats::jetstream_publisher publisher(*js.conn, *js.replies);
+  nats::pull_consumer consumer(*js.conn, *js.replies, "JOBS", "workers");
+  constexpr int total = 100;
+  std::vector<std::future<nats::pub_ack>> acks;
+  for (int i = 0; i < total; ++i)
+    acks.push_back(
+        publisher.async_publish(nats::outgoing_message("jobs.run", std::to_string(i)), 5s, asio::use_future));
+  for (auto& a : acks) a.get();
+
+  std::vector<std::string> got;
+  std::size_t batches = 0;
+  while (got.size() < static_cast<std::size_t>(total) && batches < 20) {
+    auto batch = consumer.async_fetch(30, 1000ms, asio::use_future).get();
+    ++batches;
+    BOOST_TEST_REQUIRE(batch.size() <= 30u);
+    for (auto& m : batch) {
+      got.emplace_back(natsMsg_GetData(m.get()), static_cast<std::size_t>(natsMsg_GetDataLength(m.get())));
+      consumer.ack(m.get());
+    }
+  }
+  BOOST_TEST_REQUIRE(got.size() == static_cast<std::size_t>(total));
+  for (int i = 0; i < total; ++i) BOOST_TEST_REQUIRE(got[i] == std::to_string(i));  // in order
+  BOOST_TEST(batches >= 4u);                                                        // 30 at most each
+  js.flush();                                                                       // the acks reached the server
+  // Nothing left, nothing redelivered: the next fetch ends empty at its expiry (the 408).
+  const auto before = std::chrono::steady_clock::now();
+  auto none = consumer.async_fetch(10, 300ms, asio::use_future).get();
+  BOOST_TEST(none.empty());
+  BOOST_TEST((std::chrono::steady_clock::now() - before < 1200ms));
+  // A nak'ed message comes back, once more.
+  publisher.async_publish(nats::outgoing_message("jobs.run", "again"), 5s, asio::use_future).get();
+  auto first = consumer.async_fetch(1, 1000ms, asio::use_future).get();
+  BOOST_TEST_REQUIRE(first.size() == 1u);
+  consumer.nak(first.front().get());
+  auto second = consumer.async_fetch(1, 1000ms, asio::use_future).get();
+  BOOST_TEST_REQUIRE(second.size() == 1u);
+  BOOST_TEST(std::string(natsMsg_GetData(second.front().get())) == "again");
+  consumer.ack(second.front().get());
+  js.flush();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

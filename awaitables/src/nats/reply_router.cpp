@@ -9,10 +9,15 @@
 namespace corobus::nats {
 
 reply_router::reply_router(connection& conn) : conn_(conn) {
-  natsInbox* inbox = nullptr;
-  throw_if(natsInbox_Create(&inbox), "creating an inbox");
-  prefix_ = inbox;
-  natsInbox_Destroy(inbox);
+  const auto new_inbox = [] {
+    natsInbox* inbox = nullptr;
+    throw_if(natsInbox_Create(&inbox), "creating an inbox");
+    std::string name = inbox;
+    natsInbox_Destroy(inbox);
+    return name;
+  };
+  prefix_ = new_inbox();
+  route_prefix_ = new_inbox();
   throw_if(natsConnection_SubscribeSync(&sub_, conn_.handle(), (prefix_ + ".>").c_str()), "subscribing to the inbox");
   // No limit on what waits in the subscription: the strand drains it after every read.
   natsSubscription_SetPendingLimits(sub_, -1, -1);
@@ -20,10 +25,12 @@ reply_router::reply_router(connection& conn) : conn_(conn) {
 
 reply_router::~reply_router() {
   natsSubscription_Destroy(sub_);
+  for (auto& [subject, r] : routes_) natsSubscription_Destroy(r.sub);
   while (!waiting_.empty()) complete(waiting_.begin(), asio::error::operation_aborted, nullptr);
 }
 
 std::string reply_router::new_reply_subject() { return fmt::format("{}.{}", prefix_, ++next_); }
+std::string reply_router::new_route_subject() { return fmt::format("{}.{}", route_prefix_, ++next_); }
 
 void reply_router::expect(std::string subject, std::chrono::steady_clock::time_point deadline,
                           asio::any_completion_handler<reply_signature> handler) {
@@ -35,7 +42,22 @@ void reply_router::expect(std::string subject, std::chrono::steady_clock::time_p
   waiting_.emplace(std::move(subject), waiter{std::move(handler), std::move(timer)});
 }
 
+void reply_router::route(std::string subject, std::function<void(msg_ptr)> on_message) {
+  route_entry r{nullptr, std::move(on_message)};
+  throw_if(natsConnection_SubscribeSync(&r.sub, conn_.handle(), subject.c_str()), "subscribing to a reply subject");
+  natsSubscription_SetPendingLimits(r.sub, -1, -1);
+  routes_.insert_or_assign(std::move(subject), std::move(r));
+}
+
+void reply_router::stop_routing(const std::string& subject) {
+  if (const auto it = routes_.find(subject); it != routes_.end()) {
+    natsSubscription_Destroy(it->second.sub);  // UNSUB: what comes late reaches nobody
+    routes_.erase(it);
+  }
+}
+
 void reply_router::drain() {
+  drain_routes();
   int pending = 0, bytes = 0;
   // GetPending first: NextMsg on an empty queue pushes onto cnats's error stack.
   while (natsSubscription_GetPending(sub_, &pending, &bytes) == NATS_OK && pending > 0) {
@@ -48,6 +70,26 @@ void reply_router::drain() {
     msg_ptr m(raw);
     const auto it = waiting_.find(std::string_view(natsMsg_GetSubject(raw)));
     if (it != waiting_.end()) complete(it, {}, std::move(m));  // else: late, or nobody's: dropped
+  }
+}
+
+void reply_router::drain_routes() {
+  if (routes_.empty()) return;
+  std::vector<std::string> subjects;  // a handler may stop its route, or another
+  for (const auto& [subject, r] : routes_) subjects.push_back(subject);
+  for (const auto& subject : subjects) {
+    for (;;) {
+      const auto it = routes_.find(subject);
+      if (it == routes_.end()) break;
+      int pending = 0, bytes = 0;
+      if (natsSubscription_GetPending(it->second.sub, &pending, &bytes) != NATS_OK || pending == 0) break;
+      natsMsg* raw = nullptr;
+      const auto s = natsSubscription_NextMsg(&raw, it->second.sub, 0);
+      if (s == NATS_NO_RESPONDERS) continue;  // a status cnats consumed (see drain)
+      if (s != NATS_OK) break;
+      auto on_message = it->second.on_message;  // a copy: it may stop its own route
+      on_message(msg_ptr(raw));
+    }
   }
 }
 

@@ -12,9 +12,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace corobus::nats {
 
@@ -40,6 +42,15 @@ class reply_router {
   // with NATS_TIMEOUT at `deadline`.
   void expect(std::string subject, std::chrono::steady_clock::time_point deadline,
               asio::any_completion_handler<reply_signature> handler);
+  // A subject for route(), outside the shared inbox.
+  std::string new_route_subject();
+  // Routes every message to `subject` to `on_message` (on the strand) until stop_routing():
+  // for a request answered by many messages (a pull batch and its statuses). JetStream
+  // delivers a pulled message with its stream subject, not the reply subject, so a route has
+  // a synchronous subscription of its own; once stopped (UNSUB), what comes late for it
+  // reaches nobody.
+  void route(std::string subject, std::function<void(msg_ptr)> on_message);
+  void stop_routing(const std::string& subject);
   // Hands out what arrived: call it from the connection's after_read.
   void drain();
 
@@ -50,12 +61,19 @@ class reply_router {
   };
   using waiter_map = std::map<std::string, waiter, std::less<>>;
   void complete(waiter_map::iterator it, boost::system::error_code ec, msg_ptr m);
+  void drain_routes();
 
   connection& conn_;
   std::string prefix_;  // _INBOX.<nuid>
   std::uint64_t next_ = 0;
   natsSubscription* sub_ = nullptr;
   waiter_map waiting_;
+  struct route_entry {
+    natsSubscription* sub = nullptr;
+    std::function<void(msg_ptr)> on_message;
+  };
+  std::string route_prefix_;  // _INBOX.<another nuid>
+  std::map<std::string, route_entry, std::less<>> routes_;
 };
 
 }  // namespace corobus::nats

@@ -1,0 +1,124 @@
+#include <corobus/awaitables/nats/error.hpp>
+#include <corobus/awaitables/nats/pull_consumer.hpp>
+#include <corobus/runtime/log.hpp>
+
+#include <fmt/format.h>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstring>
+
+namespace corobus::nats {
+namespace {
+
+// The status of a JetStream status message (100, 404, 408, 409), or 0 for a user message.
+int status_of(natsMsg* m) {
+  const char* value = nullptr;
+  if (natsMsg_GetDataLength(m) != 0 || natsMsgHeader_Get(m, "Status", &value) != NATS_OK || !value) return 0;
+  return std::atoi(value);
+}
+
+std::string description_of(natsMsg* m) {
+  const char* value = nullptr;
+  return natsMsgHeader_Get(m, "Description", &value) == NATS_OK && value ? value : "";
+}
+
+}  // namespace
+
+// One fetch in flight, on the strand.
+struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {
+  fetch(pull_consumer& c, int b, any_handler_of<std::vector<msg_ptr>> h)
+      : owner(c), batch(b), handler(std::move(h)), deadline(c.conn_.get_executor()), watchdog(c.conn_.get_executor()) {}
+
+  void finish(boost::system::error_code ec) {
+    if (done) return;
+    done = true;
+    owner.replies_.stop_routing(reply);
+    deadline.cancel();
+    watchdog.cancel();
+    corobus::complete(std::move(handler), ec, std::move(messages));
+  }
+  void watch(std::chrono::milliseconds heartbeat) {
+    if (heartbeat.count() == 0) return;
+    watchdog.expires_after(2 * heartbeat);  // any message sets it again
+    watchdog.async_wait([self = shared_from_this(), heartbeat](boost::system::error_code ec) {
+      if (ec || self->done) return;
+      self->finish(self->messages.empty() ? make_error_code(NATS_MISSED_HEARTBEAT) : boost::system::error_code{});
+    });
+  }
+
+  pull_consumer& owner;
+  int batch;
+  any_handler_of<std::vector<msg_ptr>> handler;
+  std::string reply;
+  std::vector<msg_ptr> messages;
+  asio::steady_timer deadline;
+  asio::steady_timer watchdog;
+  bool done = false;
+};
+
+pull_consumer::pull_consumer(connection& conn, reply_router& replies, std::string stream, std::string consumer)
+    : conn_(conn),
+      replies_(replies),
+      stream_(std::move(stream)),
+      consumer_(std::move(consumer)),
+      next_subject_(fmt::format("$JS.API.CONSUMER.MSG.NEXT.{}.{}", stream_, consumer_)) {}
+
+void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_handler_of<std::vector<msg_ptr>> handler) {
+  auto f = std::make_shared<fetch>(*this, batch < 1 ? 1 : batch, std::move(handler));
+  f->reply = replies_.new_route_subject();
+  // A heartbeat only for waits long enough to need one: the server refuses one over half of
+  // `expires` (400 Bad Request), and the watchdog allows two of them.
+  const auto heartbeat = expires >= std::chrono::seconds(2)
+                             ? std::min<std::chrono::milliseconds>(expires / 2, std::chrono::seconds(30))
+                             : std::chrono::milliseconds(0);
+  replies_.route(f->reply, [f, heartbeat](msg_ptr m) {
+    if (f->done) return;
+    f->watch(heartbeat);
+    switch (const int status = status_of(m.get())) {
+      case 0:
+        f->messages.push_back(std::move(m));
+        if (static_cast<int>(f->messages.size()) >= f->batch) f->finish({});
+        return;
+      case 100: return;                 // idle heartbeat
+      case 404:                         // no messages (no_wait)
+      case 408: f->finish({}); return;  // the request expired: what came is the batch
+      default: {
+        const auto why = description_of(m.get());
+        log().warn("JetStream pull from {}.{} answered {} {}", f->owner.stream_, f->owner.consumer_, status, why);
+        f->finish(f->messages.empty() ? make_error_code(NATS_ERR) : boost::system::error_code{});
+        return;
+      }
+    }
+  });
+  f->deadline.expires_after(expires + std::chrono::seconds(1));
+  f->deadline.async_wait([f](boost::system::error_code ec) {
+    if (!ec) f->finish({});  // no 408 came: the client's own end of the request
+  });
+  f->watch(heartbeat);
+  const auto body =
+      heartbeat.count() != 0
+          ? fmt::format(R"({{"batch":{},"expires":{},"idle_heartbeat":{}}})", f->batch,
+                        std::chrono::nanoseconds(expires).count(), std::chrono::nanoseconds(heartbeat).count())
+          : fmt::format(R"({{"batch":{},"expires":{}}})", f->batch, std::chrono::nanoseconds(expires).count());
+  if (const auto s =
+          natsConnection_PublishRequestString(conn_.handle(), next_subject_.c_str(), f->reply.c_str(), body.c_str());
+      s != NATS_OK)
+    f->finish(make_error_code(s));
+}
+
+void pull_consumer::respond(natsMsg* m, const std::string& body) {
+  const char* reply = natsMsg_GetReply(m);
+  if (!reply) return;  // not a JetStream delivery
+  if (const auto s = natsConnection_PublishString(conn_.handle(), reply, body.c_str()); s != NATS_OK)
+    log().warn("JetStream ack '{}' not sent: {}", body, natsStatus_GetText(s));
+}
+
+void pull_consumer::ack(natsMsg* m) { respond(m, "+ACK"); }
+void pull_consumer::nak(natsMsg* m, std::chrono::milliseconds delay) {
+  respond(m,
+          delay.count() == 0 ? "-NAK" : fmt::format(R"(-NAK {{"delay":{}}})", std::chrono::nanoseconds(delay).count()));
+}
+void pull_consumer::in_progress(natsMsg* m) { respond(m, "+WPI"); }
+void pull_consumer::term(natsMsg* m) { respond(m, "+TERM"); }
+
+}  // namespace corobus::nats
