@@ -5,6 +5,7 @@
 #include "support.hpp"
 
 #include <corobus/awaitables/nats/connection.hpp>
+#include <corobus/awaitables/nats/embedded_cluster.hpp>
 #include <corobus/awaitables/nats/embedded_server.hpp>
 #include <corobus/awaitables/nats/error.hpp>
 #include <corobus/awaitables/nats/jetstream_publisher.hpp>
@@ -18,6 +19,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -130,18 +132,21 @@ BOOST_AUTO_TEST_CASE(an_unreachable_server_fails_the_connect_clearly_within_its_
 
 // A connection to its own server with a reply router, and JetStream management off the strand.
 struct jetstream_fixture {
-  nats::embedded_server server;
+  std::optional<nats::embedded_server> server;
   io_pool pool{2};
   blocking_pool blocking{1};
   asio::strand<asio::any_io_executor> strand = asio::make_strand(asio::any_io_executor(pool.get_executor()));
   std::unique_ptr<nats::reply_router> replies;  // made and used on the strand
   std::shared_ptr<nats::connection> conn;
 
-  jetstream_fixture() {
+  jetstream_fixture() : jetstream_fixture(nats::connect_options()) {}
+  // On `options.url` (its own server when empty).
+  explicit jetstream_fixture(nats::connect_options options) {
+    if (options.url.empty()) options.url = server.emplace().url();
     conn = blocking
                .async_call(
                    [&] {
-                     return std::make_shared<nats::connection>(strand, nats::connect_options(server.url()), [this] {
+                     return std::make_shared<nats::connection>(strand, options, [this] {
                        if (replies) replies->drain();
                      });
                    },
@@ -179,7 +184,10 @@ struct jetstream_fixture {
         .async_call(
             [&] {
               jsCtx* js = nullptr;
-              nats::throw_if(natsConnection_JetStream(&js, conn->handle(), nullptr), "JetStream context");
+              jsOptions o;
+              jsOptions_Init(&o);
+              o.Wait = 2000;  // ms, for each management request
+              nats::throw_if(natsConnection_JetStream(&js, conn->handle(), &o), "JetStream context");
               jsErrCode jerr{};
               const auto s = f(js, jerr);
               jsCtx_Destroy(js);
@@ -188,11 +196,12 @@ struct jetstream_fixture {
             asio::use_future)
         .get();
   }
-  void add_stream(const char* name, const char* subject) {
+  void add_stream(const char* name, const char* subject, int replicas = 1) {
     manage([&](jsCtx* js, jsErrCode& jerr) {
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);
       cfg.Name = name;
+      cfg.Replicas = replicas;
       const char* subjects[] = {subject};
       cfg.Subjects = subjects;
       cfg.SubjectsLen = 1;
@@ -303,6 +312,54 @@ BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messa
   BOOST_TEST(std::string(natsMsg_GetData(second.front().get())) == "again");
   consumer.ack(second.front().get());
   js.flush();
+}
+
+BOOST_AUTO_TEST_CASE(an_r3_stream_on_a_three_node_cluster_keeps_every_publish_when_the_connected_node_is_killed) {
+  nats::embedded_cluster cluster(3);
+  nats::connect_options options(cluster.urls());
+  options.reconnect_wait = std::chrono::milliseconds(50);
+  jetstream_fixture js(options);
+  // The cluster elects its JetStream meta leader about a second after the nodes start.
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        try {
+          js.add_stream("EVENTS", "events.>", 3);
+          return true;
+        } catch (const boost::system::system_error&) {
+          return false;
+        }
+      },
+      30s));
+  nats::jetstream_publisher publisher(*js.conn, *js.replies);
+  // Each publish is tried again with the same message id until it is acknowledged: the stream
+  // stores it once, whichever try got through.
+  const auto publish = [&](int i) {
+    nats::outgoing_message m("events.happened", std::to_string(i));
+    m.msg_id = "event-" + std::to_string(i);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        return publisher.async_publish(m, 1000ms, asio::use_future).get();
+      } catch (const boost::system::system_error&) {  // not acknowledged in time: again
+      }
+    }
+    throw std::runtime_error("publish " + std::to_string(i) + " was never acknowledged");
+  };
+  for (int i = 0; i < 100; ++i) publish(i);
+  char url[256] = {};
+  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
+  int connected = -1;
+  for (int n = 0; n < cluster.size(); ++n)
+    if (std::string(url).find(":" + std::to_string(cluster.node(n).port())) != std::string::npos) connected = n;
+  BOOST_TEST_REQUIRE(connected >= 0, url);
+  cluster.node(connected).kill();  // the node this connection uses, mid-stream
+  std::set<std::uint64_t> sequences;
+  for (int i = 100; i < 200; ++i) sequences.insert(publish(i).sequence);  // over the reconnect
+  BOOST_TEST(sequences.size() == 100u);
+  BOOST_TEST(*sequences.begin() == 101u);  // nothing lost, nothing stored twice
+  BOOST_TEST(*sequences.rbegin() == 200u);
+  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
+  BOOST_TEST(std::string(url).find(":" + std::to_string(cluster.node(connected).port())) == std::string::npos, url);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,6 +4,9 @@
 
 #include "nats/event_loop.hpp"
 
+#include <string_view>
+#include <vector>
+
 namespace corobus::nats {
 namespace {
 
@@ -20,7 +23,19 @@ connection::connection(strand_type strand, const connect_options& options, std::
   natsOptions* raw = nullptr;
   throw_if(natsOptions_Create(&raw), "NATS options");
   std::unique_ptr<natsOptions, options_deleter> opts(raw);
-  throw_if(natsOptions_SetURL(opts.get(), options.url.c_str()), "NATS url");
+  // natsOptions_SetURL takes one URL; a comma-separated list (a cluster) goes to SetServers.
+  std::vector<std::string> urls;
+  for (std::string_view rest = options.url; !rest.empty();) {
+    const auto comma = rest.find(',');
+    auto one = rest.substr(0, comma);
+    while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+    if (!one.empty()) urls.emplace_back(one);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  std::vector<const char*> servers;
+  for (const auto& u : urls) servers.push_back(u.c_str());
+  throw_if(natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size())), "NATS url");
   throw_if(natsOptions_SetTimeout(opts.get(), options.timeout.count()), "NATS connect timeout");
   throw_if(natsOptions_SetAllowReconnect(opts.get(), options.allow_reconnect), "NATS reconnect");
   throw_if(natsOptions_SetMaxReconnect(opts.get(), options.max_reconnect), "NATS max reconnect");

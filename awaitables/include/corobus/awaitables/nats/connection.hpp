@@ -25,7 +25,7 @@ struct connect_options {
   connect_options() = default;
   explicit connect_options(std::string url) : url(std::move(url)) {}
 
-  std::string url;
+  std::string url;                          // one, or a comma-separated list (the nodes of a cluster)
   std::chrono::milliseconds timeout{2000};  // to connect, and for the flush at close
   bool allow_reconnect = true;
   int max_reconnect = -1;  // forever
