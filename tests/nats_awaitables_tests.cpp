@@ -362,4 +362,55 @@ BOOST_AUTO_TEST_CASE(an_r3_stream_on_a_three_node_cluster_keeps_every_publish_wh
   BOOST_TEST(std::string(url).find(":" + std::to_string(cluster.node(connected).port())) == std::string::npos, url);
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_reconnects_to_its_restarted_server_and_says_so_on_its_strand) {
+  nats::embedded_server server;
+  io_pool pool(2);
+  blocking_pool blocking(1);
+  auto strand = asio::make_strand(asio::any_io_executor(pool.get_executor()));
+  std::atomic<int> reconnected_on_strand{0};
+  drained_subscription inbox;
+  nats::connect_options options(server.url());
+  options.reconnect_wait = std::chrono::milliseconds(50);
+  auto conn = blocking
+                  .async_call(
+                      [&] {
+                        return std::make_shared<nats::connection>(
+                            strand, options, [&inbox] { inbox.drain(); },
+                            [&] { reconnected_on_strand += strand.running_in_this_thread() ? 1 : 100; });
+                      },
+                      asio::use_future)
+                  .get();
+  BOOST_TEST(conn->state().connected);
+  std::promise<void> subscribed;
+  asio::post(strand, [&] {
+    nats::throw_if(natsConnection_SubscribeSync(&inbox.sub, conn->handle(), "pings"), "subscribe");
+    subscribed.set_value();
+  });
+  subscribed.get_future().get();
+
+  server.kill();
+  BOOST_TEST_REQUIRE(eventually([&] { return !conn->state().connected; }, 10s));
+  server.restart();  // same port
+  BOOST_TEST_REQUIRE(eventually([&] { return conn->state().connected && reconnected_on_strand == 1; }, 20s));
+  const auto state = conn->state();
+  BOOST_TEST(state.reconnects == 1u);
+  BOOST_TEST(state.disconnects >= 1u);
+  // The subscription came back with the connection (cnats resends it after the new attach).
+  blocking
+      .async_call([&] { nats::throw_if(natsConnection_FlushTimeout(conn->handle(), 2000), "flush"); }, asio::use_future)
+      .get();
+  asio::post(strand, [&] { natsConnection_PublishString(conn->handle(), "pings", "after"); });
+  BOOST_TEST(eventually([&] { return inbox.size() == 1; }, 10s));
+  std::promise<void> unsubscribed;
+  asio::post(strand, [&] {
+    natsSubscription_Destroy(std::exchange(inbox.sub, nullptr));
+    unsubscribed.set_value();
+  });
+  unsubscribed.get_future().get();
+  conn->close();
+  BOOST_TEST(!conn->state().connected);
+  blocking.shutdown();
+  pool.shutdown();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,10 +4,62 @@
 
 #include "nats/event_loop.hpp"
 
+#include <boost/asio/post.hpp>
+
+#include <future>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
 namespace corobus::nats {
+
+namespace detail {
+
+// cnats's connection callbacks run on its one library-wide async-callback thread: they only
+// note what happened and post the rest to the strand. Closed is the last one a connection
+// gets; close() waits for it before the events may go.
+struct connection_events {
+  connection_events(connection::strand_type s, std::function<void()> f)
+      : strand(std::move(s)), after_reconnect(std::move(f)) {}
+
+  connection::strand_type strand;
+  std::function<void()> after_reconnect;
+  mutable std::mutex mutex;
+  connection_state state;
+  std::promise<void> closed;
+
+  static void on_disconnected(natsConnection*, void* self) {
+    auto* e = static_cast<connection_events*>(self);
+    std::lock_guard lock(e->mutex);
+    e->state.connected = false;
+    ++e->state.disconnects;
+  }
+  static void on_reconnected(natsConnection*, void* self) {
+    auto* e = static_cast<connection_events*>(self);
+    {
+      std::lock_guard lock(e->mutex);
+      e->state.connected = true;
+      ++e->state.reconnects;
+    }
+    if (e->after_reconnect) asio::post(e->strand, e->after_reconnect);
+  }
+  static void on_closed(natsConnection*, void* self) {
+    auto* e = static_cast<connection_events*>(self);
+    {
+      std::lock_guard lock(e->mutex);
+      e->state.connected = false;
+    }
+    e->closed.set_value();
+  }
+  static void on_error(natsConnection*, natsSubscription*, natsStatus err, void* self) {
+    auto* e = static_cast<connection_events*>(self);
+    std::lock_guard lock(e->mutex);
+    e->state.last_error = natsStatus_GetText(err);
+  }
+};
+
+}  // namespace detail
+
 namespace {
 
 struct options_deleter {
@@ -16,9 +68,11 @@ struct options_deleter {
 
 }  // namespace
 
-connection::connection(strand_type strand, const connect_options& options, std::function<void()> after_read)
+connection::connection(strand_type strand, const connect_options& options, std::function<void()> after_read,
+                       std::function<void()> after_reconnect)
     : strand_(std::move(strand)),
       loop_(std::make_shared<detail::event_loop>(strand_, std::move(after_read))),
+      events_(std::make_shared<detail::connection_events>(strand_, std::move(after_reconnect))),
       timeout_(options.timeout) {
   natsOptions* raw = nullptr;
   throw_if(natsOptions_Create(&raw), "NATS options");
@@ -43,7 +97,14 @@ connection::connection(strand_type strand, const connect_options& options, std::
   throw_if(natsOptions_SetEventLoop(opts.get(), loop_.get(), &detail::event_loop::attach, &detail::event_loop::read,
                                     &detail::event_loop::write, &detail::event_loop::detach),
            "NATS event loop");
+  auto* e = events_.get();
+  throw_if(natsOptions_SetDisconnectedCB(opts.get(), &detail::connection_events::on_disconnected, e), "NATS callbacks");
+  throw_if(natsOptions_SetReconnectedCB(opts.get(), &detail::connection_events::on_reconnected, e), "NATS callbacks");
+  throw_if(natsOptions_SetClosedCB(opts.get(), &detail::connection_events::on_closed, e), "NATS callbacks");
+  throw_if(natsOptions_SetErrorHandler(opts.get(), &detail::connection_events::on_error, e), "NATS callbacks");
   throw_if(natsConnection_Connect(&nc_, opts.get()), "connecting to NATS at " + options.url);
+  std::lock_guard lock(events_->mutex);
+  events_->state.connected = true;
 }
 
 connection::~connection() { close(); }
@@ -60,6 +121,14 @@ void connection::close() {
     log().warn("NATS: the event loop did not let go of the connection within 5 s (is its io_context running?)");
   natsConnection_Destroy(nc_);
   nc_ = nullptr;
+  // No callback may come after this object is gone: closed is the last.
+  if (events_->closed.get_future().wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    log().warn("NATS: the closed callback did not come within 5 s");
+}
+
+connection_state connection::state() const {
+  std::lock_guard lock(events_->mutex);
+  return events_->state;
 }
 
 }  // namespace corobus::nats

@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,9 +33,18 @@ struct connect_options {
   std::chrono::milliseconds reconnect_wait{200};
 };
 
+// What the connection went through, readable from any thread.
+struct connection_state {
+  bool connected = false;
+  std::uint64_t disconnects = 0;
+  std::uint64_t reconnects = 0;
+  std::string last_error;  // cnats's text for the last asynchronous error, if any
+};
+
 namespace detail {
 class event_loop;
-}
+struct connection_events;
+}  // namespace detail
 
 class connection {
  public:
@@ -44,7 +54,10 @@ class connection {
   // in the nats category naming the cause). Never on one of the strand's io threads (run it
   // on a blocking_pool): the handshake waits for the strand. `after_read` runs on the strand
   // after each read event.
-  connection(strand_type strand, const connect_options& options, std::function<void()> after_read);
+  // `after_reconnect` runs on the strand once the connection is back after a disconnect
+  // (the place to send fresh pulls: the server forgot the old ones).
+  connection(strand_type strand, const connect_options& options, std::function<void()> after_read,
+             std::function<void()> after_reconnect = {});
   // close(); blocking, not on an io thread.
   ~connection();
 
@@ -52,6 +65,7 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   natsConnection* handle() const noexcept { return nc_; }
+  connection_state state() const;
   const strand_type& get_executor() const noexcept { return strand_; }
 
   // Flushes what is buffered (the strand must still run), closes the connection, waits until
@@ -62,6 +76,7 @@ class connection {
   library_use library_;
   strand_type strand_;
   std::shared_ptr<detail::event_loop> loop_;
+  std::shared_ptr<detail::connection_events> events_;
   std::chrono::milliseconds timeout_;
   natsConnection* nc_ = nullptr;
 };
