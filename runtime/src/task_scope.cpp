@@ -12,9 +12,9 @@ namespace corobus {
 task_scope::~task_scope() { wait_idle(); }
 
 std::shared_ptr<task_scope::task> task_scope::try_admit(asio::any_io_executor ex, std::string&& name) {
+  auto t = std::make_shared<task>();  // outside the lock every task start takes
   std::lock_guard lock(mutex_);
   if (cancelled_) return nullptr;
-  auto t = std::make_shared<task>();
   t->executor = std::move(ex);
   t->name = std::move(name);
   t->position = tasks_.insert(tasks_.end(), t);

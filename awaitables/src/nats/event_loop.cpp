@@ -79,33 +79,34 @@ void event_loop::let_go_of_socket() {
 }
 
 void event_loop::arm_read() {
-  if (!socket_ || reading_ || !want_read_ || detached_) return;
-  reading_ = true;
-  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-                        if (gen != self->generation_) return;
-                        self->reading_ = false;
-                        if (ec == asio::error::operation_aborted || self->detached_ || !self->want_read_) return;
-                        // One read (at most its buffer) per event, by design; asio's wait fires
-                        // again while data is left. An error is cnats's to see (it reconnects).
-                        natsConnection_ProcessReadEvent(self->nc_);
-                        if (self->after_read_) self->after_read_();
-                        self->arm_read();
-                      });
+  // One read (at most its buffer) per event, by design; asio's wait fires again while data is
+  // left. An error is cnats's to see (it reconnects).
+  arm(asio::posix::stream_descriptor::wait_read, reading_, want_read_, [](event_loop& self) {
+    natsConnection_ProcessReadEvent(self.nc_);
+    if (self.after_read_) self.after_read_();
+  });
 }
 
 void event_loop::arm_write() {
-  if (!socket_ || writing_ || !want_write_ || detached_) return;
-  writing_ = true;
-  socket_->async_wait(asio::posix::stream_descriptor::wait_write,
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-                        if (gen != self->generation_) return;
-                        self->writing_ = false;
-                        if (ec == asio::error::operation_aborted || self->detached_ || !self->want_write_) return;
-                        // One write; cnats says write(false) here once its buffer is empty.
-                        natsConnection_ProcessWriteEvent(self->nc_);
-                        self->arm_write();
-                      });
+  // One write; cnats says write(false) here once its buffer is empty.
+  arm(asio::posix::stream_descriptor::wait_write, writing_, want_write_,
+      [](event_loop& self) { natsConnection_ProcessWriteEvent(self.nc_); });
+}
+
+// Waits for `what` on the current socket unless a wait is pending (`busy`) or not wanted; on
+// readiness runs `process`, then waits again. A wait on an older socket is ignored.
+template <class Process>
+void event_loop::arm(asio::posix::stream_descriptor::wait_type what, bool& busy, const bool& wanted, Process process) {
+  if (!socket_ || busy || !wanted || detached_) return;
+  busy = true;
+  socket_->async_wait(what, [self = shared_from_this(), gen = generation_, &busy, &wanted, what,
+                             process](boost::system::error_code ec) {
+    if (gen != self->generation_) return;
+    busy = false;
+    if (ec == asio::error::operation_aborted || self->detached_ || !wanted) return;
+    process(*self);
+    self->arm(what, busy, wanted, process);
+  });
 }
 
 }  // namespace corobus::nats::detail

@@ -28,6 +28,8 @@ class event_loop : public std::enable_shared_from_this<event_loop> {
   void on_strand(F f);
   void arm_read();
   void arm_write();
+  template <class Process>
+  void arm(asio::posix::stream_descriptor::wait_type what, bool& busy, const bool& wanted, Process process);
   void let_go_of_socket();
 
   connection::strand_type strand_;

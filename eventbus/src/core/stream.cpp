@@ -118,10 +118,7 @@ push_status stream_state::try_deliver(incoming_message& in) {
 
 asio::awaitable<void> stream_state::deliver(incoming_message in, on_cancel cancel) {
   in.in_stream = unsettled_.enter("stream");
-  if (cancel == on_cancel::abort)
-    co_await queue_->async_push(std::move(in));
-  else
-    co_await queue_->async_push(std::move(in), ignoring_cancellation());
+  co_await push_waiting(*queue_, std::move(in), cancel);
 }
 
 void stream_state::wait_settled_until(std::chrono::steady_clock::time_point deadline) {

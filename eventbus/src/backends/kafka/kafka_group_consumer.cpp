@@ -52,8 +52,6 @@ struct kafka_group_consumer::assigned_partition final : ack_handle {
   std::atomic<bool> gone{false};
 };
 
-namespace {}  // namespace
-
 kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_config& cfg, std::string name,
                                            const kafka::properties& props)
     : context_(context),

@@ -37,11 +37,6 @@ enum class push_status { pushed, full, closed };
 // operation_aborted, or waits on (close() still ends it, with errc::closed).
 enum class on_cancel { abort, ignore };
 
-// async_push's token for on_cancel::ignore: the coroutine's cancellation does not reach it.
-inline auto ignoring_cancellation() {
-  return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable);
-}
-
 template <class T>
 class async_queue : public std::enable_shared_from_this<async_queue<T>> {
  public:
@@ -264,5 +259,16 @@ class async_queue : public std::enable_shared_from_this<async_queue<T>> {
   std::uint64_t next_id_ = 0;
   bool closed_ = false;
 };
+
+// Waits for room in `q` and pushes `value` (errc::closed once it is closed); with
+// on_cancel::ignore the waiting coroutine's cancellation does not reach the wait.
+template <class T>
+asio::awaitable<void> push_waiting(async_queue<T>& q, T value, on_cancel cancel) {
+  if (cancel == on_cancel::abort)
+    co_await q.async_push(std::move(value));
+  else
+    co_await q.async_push(std::move(value),
+                          asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+}
 
 }  // namespace corobus

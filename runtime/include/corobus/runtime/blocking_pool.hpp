@@ -36,13 +36,8 @@ class blocking_pool {
     using R = std::invoke_result_t<F&>;
     return asio::async_initiate<Token, completion_signature_of<R>>(
         [this](auto handler, F fn) {
-          if (closed_.load(std::memory_order_acquire)) {
-            if constexpr (std::is_void_v<R>)
-              complete(std::move(handler), make_error_code(errc::closed));
-            else
-              complete(std::move(handler), make_error_code(errc::closed), R{});
-            return;
-          }
+          if (closed_.load(std::memory_order_acquire))
+            return complete_refused<R>(any_handler_of<R>(std::move(handler)), make_error_code(errc::closed));
           // The handler's executor stays alive (counted as work) until the result is there.
           auto work = asio::make_work_guard(asio::get_associated_executor(handler, asio::system_executor()));
           asio::post(pool_, [h = std::move(handler), fn = std::move(fn), work = std::move(work)]() mutable {

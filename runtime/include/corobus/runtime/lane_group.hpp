@@ -81,10 +81,7 @@ class lane_group {
   asio::awaitable<void> push(std::uint32_t key_hash, T item, on_cancel cancel = on_cancel::abort) {
     auto& q = queue_for(key_hash);
     if (q.try_push(item) == push_status::pushed) co_return;
-    if (cancel == on_cancel::abort)
-      co_await q.async_push(std::move(item));
-    else
-      co_await q.async_push(std::move(item), ignoring_cancellation());
+    co_await push_waiting(q, std::move(item), cancel);
   }
 
   void close() {
