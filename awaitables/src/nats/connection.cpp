@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <future>
 #include <mutex>
 #include <string_view>
@@ -66,6 +67,48 @@ struct options_deleter {
   void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
 };
 
+// The URLs as they may be logged: without a user or password written in them
+// (nats://user:secret@host).
+std::string redacted(std::string_view urls) {
+  std::string out;
+  for (std::size_t i = 0; i < urls.size();) {
+    const auto end = std::min(urls.find(',', i), urls.size());
+    auto one = urls.substr(i, end - i);
+    const auto scheme = one.find("://");
+    const auto at = one.find('@');
+    if (at != std::string_view::npos && (scheme == std::string_view::npos || at > scheme)) {
+      out += one.substr(0, scheme == std::string_view::npos ? 0 : scheme + 3);
+      out += "***@";
+      out += one.substr(at + 1);
+    } else {
+      out += one;
+    }
+    if (end < urls.size()) out += ',';
+    i = end + 1;
+  }
+  return out;
+}
+
+// Secrets go to cnats and nowhere else: the errors name the setting, never its value.
+void apply(const nats_security& s, natsOptions* opts) {
+  if (!s.user.empty()) throw_if(natsOptions_SetUserInfo(opts, s.user.c_str(), s.password.c_str()), "NATS user");
+  if (!s.token.empty()) throw_if(natsOptions_SetToken(opts, s.token.c_str()), "NATS token");
+  if (!s.creds_file.empty())
+    throw_if(natsOptions_SetUserCredentialsFromFiles(opts, s.creds_file.c_str(), nullptr), "NATS creds_file");
+  if (!s.nkey_public.empty())
+    throw_if(natsOptions_SetNKeyFromSeed(opts, s.nkey_public.c_str(), s.nkey_seed_file.c_str()), "NATS nkey");
+  const bool tls = s.tls || !s.tls_ca_file.empty() || !s.tls_cert_file.empty() || s.tls_skip_verify;
+  if (!tls) return;
+  throw_if(natsOptions_SetSecure(opts, true), "NATS TLS");
+  if (!s.tls_ca_file.empty())
+    throw_if(natsOptions_LoadCATrustedCertificates(opts, s.tls_ca_file.c_str()), "NATS tls_ca_file");
+  if (!s.tls_cert_file.empty())
+    throw_if(natsOptions_LoadCertificatesChain(opts, s.tls_cert_file.c_str(), s.tls_key_file.c_str()),
+             "NATS tls_cert_file/tls_key_file");
+  if (!s.tls_hostname.empty()) throw_if(natsOptions_SetExpectedHostname(opts, s.tls_hostname.c_str()), "NATS tls_hostname");
+  if (s.tls_skip_verify) throw_if(natsOptions_SkipServerVerification(opts, true), "NATS tls_skip_verify");
+}
+
 }  // namespace
 
 connection::connection(strand_type strand, const connect_options& options, std::function<void()> after_read,
@@ -97,12 +140,14 @@ connection::connection(strand_type strand, const connect_options& options, std::
   throw_if(natsOptions_SetEventLoop(opts.get(), loop_.get(), &detail::event_loop::attach, &detail::event_loop::read,
                                     &detail::event_loop::write, &detail::event_loop::detach),
            "NATS event loop");
+  throw_if(natsOptions_SetSendAsap(opts.get(), options.send_asap), "NATS send asap");
+  apply(options.security, opts.get());
   auto* e = events_.get();
   throw_if(natsOptions_SetDisconnectedCB(opts.get(), &detail::connection_events::on_disconnected, e), "NATS callbacks");
   throw_if(natsOptions_SetReconnectedCB(opts.get(), &detail::connection_events::on_reconnected, e), "NATS callbacks");
   throw_if(natsOptions_SetClosedCB(opts.get(), &detail::connection_events::on_closed, e), "NATS callbacks");
   throw_if(natsOptions_SetErrorHandler(opts.get(), &detail::connection_events::on_error, e), "NATS callbacks");
-  throw_if(natsConnection_Connect(&nc_, opts.get()), "connecting to NATS at " + options.url);
+  throw_if(natsConnection_Connect(&nc_, opts.get()), "connecting to NATS at " + redacted(options.url));
   std::lock_guard lock(events_->mutex);
   events_->state.connected = true;
 }

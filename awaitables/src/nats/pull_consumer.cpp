@@ -1,28 +1,15 @@
 #include <corobus/awaitables/nats/error.hpp>
 #include <corobus/awaitables/nats/pull_consumer.hpp>
 #include <corobus/runtime/log.hpp>
+#include "nats/status.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio/steady_timer.hpp>
 
-#include <cstring>
 
 namespace corobus::nats {
-namespace {
-
-// The status of a JetStream status message (100, 404, 408, 409), or 0 for a user message.
-int status_of(natsMsg* m) {
-  const char* value = nullptr;
-  if (natsMsg_GetDataLength(m) != 0 || natsMsgHeader_Get(m, "Status", &value) != NATS_OK || !value) return 0;
-  return std::atoi(value);
-}
-
-std::string description_of(natsMsg* m) {
-  const char* value = nullptr;
-  return natsMsgHeader_Get(m, "Description", &value) == NATS_OK && value ? value : "";
-}
-
-}  // namespace
+using detail::description_of;
+using detail::status_of;
 
 // One fetch in flight, on the strand.
 struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {

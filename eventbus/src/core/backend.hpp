@@ -3,6 +3,7 @@
 // validity) and the delivery semantics; a backend moves messages.
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/eventbus/message.hpp>
+#include <corobus/eventbus/metrics.hpp>
 #include <corobus/runtime/io_pool.hpp>
 #include "core/counters.hpp"
 #include "core/dead_letter_plan.hpp"
@@ -53,6 +54,8 @@ class backend {
   virtual asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) = 0;
   // Stops feeding `sub`; its group's other members (if any) take its share.
   virtual void detach(const std::shared_ptr<subscriber>& sub) = 0;
+
+  virtual corobus::connection_status connection_status() const { return {}; }
 
   // close(), first step: fetch nothing more. Blocking, on the closing thread.
   virtual void stop_intake() = 0;

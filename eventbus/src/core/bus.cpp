@@ -247,6 +247,8 @@ metrics_snapshot bus::metrics() const noexcept {
   return s;
 }
 
+connection_status bus::connection() const { return core_->backend().connection_status(); }
+
 const corobus::config& bus::get_config() const noexcept { return core_->cfg(); }
 
 }  // namespace corobus

@@ -3,6 +3,7 @@
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
 #include "backends/kafka/kafka_backend.hpp"
+#include "backends/nats/nats_backend.hpp"
 #include "backends/memory/memory_backend.hpp"
 #include "envelope/printable.hpp"
 
@@ -20,7 +21,7 @@ std::unique_ptr<backend> make_backend(const config& cfg, backend_context context
   switch (cfg.backend) {
     case backend_kind::memory: return std::make_unique<memory_backend>(context);
     case backend_kind::kafka: return std::make_unique<kafka_backend>(context, cfg.kafka);
-    case backend_kind::nats: break;
+    case backend_kind::nats: return std::make_unique<nats_backend>(context, cfg.nats);
   }
   throw_error(errc::invalid_config,
               "invalid configuration: no backend is built for this backend kind");  // validate() refused it already

@@ -160,6 +160,8 @@ class bus {
   bool closed() const noexcept;
 
   metrics_snapshot metrics() const noexcept;
+  // The link to the brokers (NATS: connected, disconnects, reconnects, the last error).
+  connection_status connection() const;
   const corobus::config& get_config() const noexcept;
 
  private:

@@ -1,10 +1,12 @@
 #pragma once
 // Bus configuration. Every value is checked when the bus opens; a bad one is an
 // errc::invalid_config error that names it.
+#include <corobus/runtime/nats_security.hpp>
 #include <corobus/runtime/topic_strategy.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,9 +81,60 @@ struct kafka_config {
   void validate() const;  // called by config::validate() when the backend is kafka
 };
 
+// Where a NATS stream keeps its messages.
+enum class nats_storage { file, memory };
+// When a stream lets messages go: at its limits (max_age, max_bytes), once every consumer
+// acknowledged them (interest), or once one did (work_queue: one group per topic).
+enum class nats_retention { limits, interest, work_queue };
+
+struct nats_config {
+  // Comma-separated server URLs (nats://host:4222, tls://...), or "embedded": a nats-server
+  // child process of the bus (-js, a free loopback port, a store directory of its own), started
+  // when the bus opens and stopped, reaped and removed when it closes. Needs `nats-server` in
+  // PATH (./dev installs it).
+  std::string url = "embedded";
+  nats_security security;
+
+  // Each topic is a stream with the topic as its one subject (names in docs/nats.md), and so
+  // is its dead-letter topic; the strategy is applied to both before the first publish or
+  // subscription.
+  topic_strategy topics = topic_strategy::create_if_missing;
+  // For the streams the bus creates:
+  nats_storage storage = nats_storage::file;
+  nats_retention retention = nats_retention::limits;
+  int replicas = 1;
+  std::optional<std::chrono::milliseconds> max_age;  // unlimited when unset
+  std::optional<std::int64_t> max_bytes;             // unlimited when unset
+  // A publish is stored once within this window of its Nats-Msg-Id (an envelope's event id).
+  std::chrono::milliseconds duplicate_window{120000};
+
+  // A group is a durable pull consumer per topic (explicit acks). Its in-flight window
+  // (max_ack_pending): messages delivered and not yet acknowledged; at the limit nothing is
+  // pulled, and a crash redelivers at most this many.
+  std::size_t max_in_flight = 1000;
+  // Unacknowledged this long, a message is delivered again. While a handler runs (or a
+  // message waits in its lane) longer than a third of it, the bus sends in-progress acks.
+  std::chrono::milliseconds ack_wait{30000};
+  int pull_batch = 256;                            // asked for at a time; again at half
+  std::chrono::milliseconds pull_expires{10000};   // each pull request's life on the server
+
+  // Opening the bus fails with errc::broker_error when no server answers within this.
+  std::chrono::milliseconds connect_timeout{5000};
+  // A publish without its stream's answer within this fails (NATS_TIMEOUT); also the bound
+  // of each stream or consumer management request.
+  std::chrono::milliseconds publish_timeout{10000};
+  std::chrono::milliseconds reconnect_wait{200};
+  int max_reconnects = -1;  // -1: forever
+  // close(), after the handlers ended: how long flushing the acks may take.
+  std::chrono::milliseconds close_timeout{10000};
+
+  void validate() const;  // called by config::validate() when the backend is nats
+};
+
 struct config {
   backend_kind backend = backend_kind::memory;
   kafka_config kafka;          // used when backend == kafka
+  nats_config nats;            // used when backend == nats
   std::size_t io_threads = 0;  // 0: one per hardware thread
 
   // Subscription defaults (subscribe_options may override them per subscription).

@@ -13,6 +13,7 @@
 // again by the one that handles it; messages other producers wrote are not in `published`.)
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace corobus {
 
@@ -51,6 +52,16 @@ struct metrics_snapshot {
   std::int64_t in_flight = 0;
   std::size_t live_tasks = 0;  // coroutines the bus runs now
   std::size_t peak_tasks = 0;
+};
+
+// The bus's link to its brokers, as its client library sees it (NATS: the connection; the
+// in-process bus is always connected; Kafka's client keeps its own per-broker state, so it
+// says connected).
+struct connection_status {
+  bool connected = true;
+  std::uint64_t disconnects = 0;
+  std::uint64_t reconnects = 0;
+  std::string last_error;  // the client library's text for its last asynchronous error
 };
 
 }  // namespace corobus

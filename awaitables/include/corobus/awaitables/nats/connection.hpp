@@ -8,6 +8,7 @@
 // posts to the strand (or, when it already runs there, acts at once). cnats closes the socket
 // itself, and reuses the descriptor's number on reconnect: asio only ever release()s it.
 #include <corobus/awaitables/nats/library.hpp>
+#include <corobus/runtime/nats_security.hpp>
 #include <corobus/runtime/asio.hpp>
 
 #include <nats/nats.h>
@@ -31,6 +32,11 @@ struct connect_options {
   bool allow_reconnect = true;
   int max_reconnect = -1;  // forever
   std::chrono::milliseconds reconnect_wait{200};
+  // Writes go out when they are made, not after cnats's flusher thread waited a millisecond
+  // to gather them: a publish from the strand is written at the strand's next turn, and
+  // what the strand makes in one turn still goes out together.
+  bool send_asap = true;
+  nats_security security;
 };
 
 // What the connection went through, readable from any thread.

@@ -1,0 +1,265 @@
+#include "backends/nats/nats_backend.hpp"
+#include <corobus/awaitables/nats/error.hpp>
+#include <corobus/eventbus/topic.hpp>
+#include <corobus/runtime/error.hpp>
+#include <corobus/runtime/log.hpp>
+#include "backends/nats/stream_names.hpp"
+#include "envelope/envelope_encoding.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <future>
+
+namespace corobus::detail {
+namespace {
+
+nats::connect_options connect_options_of(const nats_config& cfg, const std::string& url) {
+  nats::connect_options o(url);
+  o.timeout = cfg.connect_timeout;
+  o.allow_reconnect = cfg.max_reconnects != 0;
+  o.max_reconnect = cfg.max_reconnects;
+  o.reconnect_wait = cfg.reconnect_wait;
+  o.security = cfg.security;
+  return o;
+}
+
+[[noreturn]] void throw_publish_error(const boost::system::error_code& ec, std::string_view topic,
+                                      std::chrono::milliseconds timeout) {
+  if (ec == nats::make_error_code(NATS_TIMEOUT))
+    throw boost::system::system_error(
+        ec, fmt::format("publishing to '{}': no answer from its stream within {} ms", topic, timeout.count()));
+  throw boost::system::system_error(ec, fmt::format("publishing to '{}'", topic));
+}
+
+nats::outgoing_message to_outgoing(std::string topic, envelope& env) {
+  nats::outgoing_message m(std::move(topic), detail::encode_validated(env));
+  m.headers.reserve(8);
+  for_each_metadata_header(env, [&m](std::string_view name, std::string_view value) {
+    m.headers.push_back({std::string(name), std::string(value)});
+  });
+  m.msg_id = std::move(env.event_id);  // stored once within the stream's duplicate window
+  return m;
+}
+
+}  // namespace
+
+nats_backend::nats_backend(backend_context context, const nats_config& cfg)
+    : context_(context), cfg_(cfg), strand_(asio::make_strand(asio::any_io_executor(context.pool.get_executor()))) {
+  std::string url = cfg_.url;
+  if (url == "embedded") {
+    server_ = std::make_unique<nats::embedded_server>();
+    url = server_->url();
+  }
+  try {
+    conn_ = std::make_unique<nats::connection>(
+        strand_, connect_options_of(cfg_, url),
+        [this] {
+          if (replies_) replies_->drain();
+        },
+        [this] { reconnected(); });
+  } catch (const boost::system::system_error& e) {
+    throw_error(errc::broker_error, e.what());
+  }
+  on_strand([this] { replies_ = std::make_unique<nats::reply_router>(*conn_); });
+  publisher_ = std::make_unique<nats::jetstream_publisher>(*conn_, *replies_);
+  admin_ = std::make_unique<nats::jetstream_admin>(*conn_, cfg_.publish_timeout);
+  max_payload_ = static_cast<std::size_t>(natsConnection_GetMaxPayload(conn_->handle()));
+}
+
+nats_backend::~nats_backend() = default;
+
+template <class F>
+void nats_backend::on_strand(F f) {
+  std::promise<void> done;
+  asio::post(strand_, [&] {
+    try {
+      f();
+      done.set_value();
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  });
+  done.get_future().get();
+}
+
+nats::stream_spec nats_backend::stream_for(const std::string& topic) const {
+  nats::stream_spec s;
+  s.name = jetstream_name(topic);
+  s.subjects = {topic};
+  s.storage = cfg_.storage == nats_storage::memory ? js_MemoryStorage : js_FileStorage;
+  s.retention = cfg_.retention == nats_retention::interest     ? js_InterestPolicy
+                : cfg_.retention == nats_retention::work_queue ? js_WorkQueuePolicy
+                                                               : js_LimitsPolicy;
+  s.replicas = cfg_.replicas;
+  s.max_age = cfg_.max_age;
+  s.max_bytes = cfg_.max_bytes;
+  s.duplicate_window = cfg_.duplicate_window;
+  return s;
+}
+
+bool nats_backend::stream_ready(std::string_view topic) {
+  std::shared_lock lock(streams_mutex_);
+  return ready_streams_.contains(topic);
+}
+
+asio::awaitable<void> nats_backend::ensure_stream(std::string topic) {
+  if (stream_ready(topic)) co_return;
+  // Blocking JetStream requests, off the io threads. (The call is named, not a temporary
+  // of the co_await expression: g++ 12 destroys such a lambda twice.)
+  auto check = [this, spec = stream_for(topic)] { admin_->ensure_stream(spec, cfg_.topics); };
+  co_await blocking_.async_call(std::move(check), asio::use_awaitable);
+  std::lock_guard lock(streams_mutex_);
+  ready_streams_.insert(std::move(topic));
+}
+
+asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std::string topic) {
+  const auto use = uses_.enter("the NATS connection");
+  // A publish to a subject no stream stores would only time out (cnats hides the 503): the
+  // stream is checked (or made) first, once.
+  if (!stream_ready(topic)) co_await ensure_stream(topic);
+  auto outcome =
+      co_await publisher_->async_publish(std::move(m), cfg_.publish_timeout, asio::as_tuple(asio::use_awaitable));
+  auto& [ec, ack] = outcome;
+  if (ec) throw_publish_error(ec, topic, cfg_.publish_timeout);
+  co_return publish_result{std::move(topic), 0, static_cast<std::int64_t>(ack.sequence)};
+}
+
+asio::awaitable<publish_result> nats_backend::publish(message msg) {
+  nats::outgoing_message m(msg.topic, std::move(msg.payload));
+  m.headers = std::move(msg.headers);
+  if (!msg.key.empty()) m.headers.push_back({key_header, std::move(msg.key)});
+  return send(std::move(m), std::move(msg.topic));
+}
+
+asio::awaitable<publish_result> nats_backend::publish_envelope(std::string topic, envelope env) {
+  auto m = to_outgoing(topic, env);
+  return send(std::move(m), std::move(topic));
+}
+
+asio::awaitable<std::vector<publish_result>> nats_backend::publish_envelopes(std::string topic,
+                                                                             std::vector<envelope> batch) {
+  if (batch.empty()) co_return std::vector<publish_result>{};  // a parallel group of none never completes
+  const auto use = uses_.enter("the NATS connection");
+  if (!stream_ready(topic)) co_await ensure_stream(topic);
+  using op_type = decltype(publisher_->async_publish(std::declval<nats::outgoing_message>(),
+                                                     std::chrono::milliseconds(), asio::deferred));
+  std::vector<op_type> ops;
+  ops.reserve(batch.size());
+  // Sent in order (each publish is dispatched to the strand as it is made); answered each on its own.
+  for (auto& env : batch) ops.push_back(publisher_->async_publish(to_outgoing(topic, env), cfg_.publish_timeout, asio::deferred));
+  auto [order, errors, acks] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                   .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  std::vector<publish_result> results(acks.size());
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    if (errors[i]) throw_publish_error(errors[i], topic, cfg_.publish_timeout);
+    results[i] = publish_result{topic, 0, static_cast<std::int64_t>(acks[i].sequence)};
+  }
+  co_return results;
+}
+
+write_failure nats_backend::classify(const boost::system::error_code& ec) const {
+  if (ec.category() == nats::error_category()) {
+    switch (static_cast<natsStatus>(ec.value())) {
+      case NATS_MAX_PAYLOAD: return write_failure::too_large;
+      // No answer in time, or the connection is down and reconnecting: the same write may
+      // well succeed later (its Nats-Msg-Id keeps a repeat from being stored twice).
+      case NATS_TIMEOUT:
+      case NATS_NO_SERVER:
+      case NATS_IO_ERROR:
+      case NATS_STALE_CONNECTION:
+      case NATS_CONNECTION_DISCONNECTED:
+      case NATS_NO_RESPONDERS:
+      case NATS_SLOW_CONSUMER: return write_failure::transient;
+      default: return write_failure::refused;
+    }
+  }
+  if (ec.category() == nats::jetstream_category() && ec.value() == 10047)  // insufficient resources
+    return write_failure::transient;
+  return write_failure::refused;  // a stream refused it, a missing stream (validate only), ...
+}
+
+nats_group_consumer& nats_backend::group(const std::string& topic, const std::string& name) {
+  std::lock_guard lock(groups_mutex_);
+  if (consumers_.cancelled()) throw_error(errc::closed, "subscribe: the bus is closed");
+  auto& g = groups_[{topic, name}];
+  if (g) return *g;
+  auto made = std::make_unique<nats_group_consumer>(context_, cfg_, *conn_, *replies_, jetstream_name(topic),
+                                                    jetstream_name(name));
+  consumers_.spawn(strand_, made->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
+  consumers_.spawn(strand_, made->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
+  g = std::move(made);
+  return *g;
+}
+
+asio::awaitable<void> nats_backend::attach(std::shared_ptr<subscriber> sub) {
+  {
+    const auto use = uses_.enter("subscribe");
+    co_await ensure_stream(sub->topic());
+    co_await ensure_stream(dead_letter_topic(sub->topic()));
+    nats::consumer_spec spec;
+    spec.durable = jetstream_name(sub->group());
+    spec.ack_wait = cfg_.ack_wait;
+    spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight);
+    auto make_consumer = [this, stream = jetstream_name(sub->topic()), spec] { admin_->ensure_consumer(stream, spec); };
+    co_await blocking_.async_call(std::move(make_consumer), asio::use_awaitable);
+  }
+  group(sub->topic(), sub->group()).add(std::move(sub));
+}
+
+void nats_backend::detach(const std::shared_ptr<subscriber>& sub) {
+  std::lock_guard lock(groups_mutex_);
+  if (auto it = groups_.find({sub->topic(), sub->group()}); it != groups_.end()) it->second->remove(sub);
+}
+
+void nats_backend::reconnected() {
+  log().info("NATS: connection back; pulling afresh");
+  std::lock_guard lock(groups_mutex_);
+  for (auto& [key, g] : groups_) g->reconnected();
+}
+
+void nats_backend::stop_intake() {
+  consumers_.cancel();
+  consumers_.wait_idle();
+  on_strand([this] {
+    std::lock_guard lock(groups_mutex_);
+    for (auto& [key, g] : groups_) g->stop();
+  });
+}
+
+void nats_backend::shutdown() {
+  // Publishes get the close timeout for their PubAcks; then the router fails what still waits.
+  uses_.close();
+  if (!uses_.close_and_wait_for(cfg_.close_timeout))
+    log().warn("close: some publishes had no answer within nats.close_timeout; they fail");
+  on_strand([this] {
+    std::lock_guard lock(groups_mutex_);
+    for (auto& [key, g] : groups_) g->disconnect();
+    groups_.clear();  // their timers are the strand's
+    replies_.reset();
+  });
+  uses_.close_and_wait_for(std::chrono::seconds(5));
+  // Flushes what is buffered (the acknowledgements) while the strand still runs, then closes.
+  conn_->close();
+  blocking_.shutdown();
+  publisher_.reset();
+  admin_.reset();
+  conn_.reset();
+  server_.reset();
+}
+
+corobus::connection_status nats_backend::connection_status() const {
+  const auto s = conn_ ? conn_->state() : nats::connection_state{};
+  corobus::connection_status out;
+  out.connected = s.connected;
+  out.disconnects = s.disconnects;
+  out.reconnects = s.reconnects;
+  out.last_error = s.last_error;
+  return out;
+}
+
+}  // namespace corobus::detail

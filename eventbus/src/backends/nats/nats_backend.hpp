@@ -1,0 +1,83 @@
+#pragma once
+// The NATS JetStream backend: one connection per bus, its socket I/O on a strand of the bus's
+// pool (nats::connection), with one reply router for PubAcks and pulls; a stream per topic and
+// per dead-letter topic (stream_names.hpp); a durable pull consumer per group and topic
+// (nats_group_consumer). cnats's blocking calls (connect, stream and consumer management, close)
+// run on a blocking pool of the bus or on the opening and closing thread, never on an io thread.
+// A url of "embedded" starts a nats-server child process owned by the bus.
+#include <corobus/awaitables/nats/connection.hpp>
+#include <corobus/awaitables/nats/embedded_server.hpp>
+#include <corobus/awaitables/nats/jetstream_admin.hpp>
+#include <corobus/awaitables/nats/jetstream_publisher.hpp>
+#include <corobus/awaitables/nats/reply_router.hpp>
+#include <corobus/eventbus/config.hpp>
+#include <corobus/runtime/blocking_pool.hpp>
+#include <corobus/runtime/gate.hpp>
+#include <corobus/runtime/task_scope.hpp>
+#include "backends/nats/nats_group_consumer.hpp"
+#include "core/backend.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+namespace corobus::detail {
+
+class nats_backend final : public backend {
+ public:
+  // Starts the embedded server (if asked for) and connects within nats.connect_timeout
+  // (errc::broker_error naming the cause otherwise). Blocking.
+  nats_backend(backend_context context, const nats_config& cfg);
+  ~nats_backend() override;
+
+  asio::awaitable<publish_result> publish(message msg) override;
+  asio::awaitable<publish_result> publish_envelope(std::string topic, envelope env) override;
+  // Every envelope in flight at once; each completes on its own PubAck.
+  asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic,
+                                                                 std::vector<envelope> batch) override;
+  std::optional<std::size_t> max_record_bytes() const override { return max_payload_; }
+  write_failure classify(const boost::system::error_code& ec) const override;
+  asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
+  void detach(const std::shared_ptr<subscriber>& sub) override;
+  void stop_intake() override;
+  void shutdown() override;
+  corobus::connection_status connection_status() const override;
+
+ private:
+  using strand_type = nats::connection::strand_type;
+  // Runs `f()` on the strand and waits for it (opening and closing thread only).
+  template <class F>
+  void on_strand(F f);
+  nats::stream_spec stream_for(const std::string& topic) const;
+  // Applies the topic strategy to the topic's stream, once per topic and bus.
+  asio::awaitable<void> ensure_stream(std::string topic);
+  bool stream_ready(std::string_view topic);
+  asio::awaitable<publish_result> send(nats::outgoing_message m, std::string topic);
+  nats_group_consumer& group(const std::string& topic, const std::string& name);
+  void reconnected();  // on the strand
+
+  backend_context context_;
+  const nats_config& cfg_;
+  std::unique_ptr<nats::embedded_server> server_;
+  blocking_pool blocking_{1};
+  strand_type strand_;
+  std::unique_ptr<nats::connection> conn_;
+  std::unique_ptr<nats::reply_router> replies_;  // made, used and destroyed on the strand
+  std::unique_ptr<nats::jetstream_publisher> publisher_;
+  std::unique_ptr<nats::jetstream_admin> admin_;  // on blocking_ only
+  std::size_t max_payload_ = 0;
+  // Every publish and stream check holds it; shutdown() closes it before the connection.
+  gate uses_;
+  task_scope consumers_;  // every group's pull and keep-alive tasks
+
+  mutable std::mutex groups_mutex_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<nats_group_consumer>> groups_;  // (topic, group)
+
+  std::shared_mutex streams_mutex_;
+  std::set<std::string, std::less<>> ready_streams_;  // by topic
+};
+
+}  // namespace corobus::detail

@@ -1,0 +1,137 @@
+#include "backends/nats/nats_delivery.hpp"
+#include <corobus/runtime/log.hpp>
+#include <corobus/eventbus/message.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace corobus::detail {
+namespace {
+
+// The stream sequence in a JetStream reply subject: $JS.ACK.<stream>.<consumer>.<delivered>.
+// <sseq>.<dseq>.<ts>.<pending> (and, from servers with domains, two more tokens after ACK
+// and one at the end).
+std::int64_t stream_sequence(const char* reply) {
+  if (!reply) return -1;
+  std::string_view rest(reply);
+  std::string_view tokens[12];
+  std::size_t n = 0;
+  while (n < 12) {
+    const auto dot = rest.find('.');
+    tokens[n++] = rest.substr(0, dot);
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  const std::size_t at = n >= 11 ? 7 : 5;
+  if (n <= at) return -1;
+  return std::strtoll(std::string(tokens[at]).c_str(), nullptr, 10);
+}
+
+std::string header_value(natsMsg* m, const char* name) {
+  const char* value = nullptr;
+  return natsMsgHeader_Get(m, name, &value) == NATS_OK && value ? value : "";
+}
+
+}  // namespace
+
+nats_delivery::nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m) : window(std::move(w)), raw(std::move(m)) {
+  msg.topic = natsMsg_GetSubject(raw.get());
+  msg.key = header_value(raw.get(), key_header);
+  if (msg.key.empty()) msg.key = header_value(raw.get(), std::string(envelope_headers::aggregate_id).c_str());
+  msg.offset = stream_sequence(natsMsg_GetReply(raw.get()));
+}
+
+nats_delivery::~nats_delivery() { window->forget(*this); }
+
+std::string_view nats_delivery::payload() const noexcept {
+  const char* data = natsMsg_GetData(raw.get());
+  return data ? std::string_view(data, static_cast<std::size_t>(natsMsg_GetDataLength(raw.get()))) : std::string_view();
+}
+
+corobus::headers nats_delivery::headers() const {
+  corobus::headers out;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(raw.get(), &keys, &count) != NATS_OK) return out;
+  for (int i = 0; i < count; ++i) {
+    if (std::strcmp(keys[i], key_header) == 0 || std::strcmp(keys[i], "Nats-Msg-Id") == 0) continue;
+    const char** values = nullptr;
+    int n = 0;
+    if (natsMsgHeader_Values(raw.get(), keys[i], &values, &n) != NATS_OK) continue;
+    for (int j = 0; j < n; ++j) out.push_back({keys[i], values[j]});
+    std::free(values);
+  }
+  std::free(keys);
+  return out;
+}
+
+void nats_delivery::done(const message&) noexcept { window->finish(*this, "+ACK"); }
+void nats_delivery::released(const message&) noexcept { window->finish(*this, "-NAK"); }
+
+ack_window::~ack_window() {
+  std::lock_guard lock(mutex_);
+  open_.clear();  // unlinks: deliveries still held (by a stream's reader) forget nothing later
+}
+
+int ack_window::room() const noexcept {
+  const auto used = in_flight();
+  return used >= limit_ ? 0 : static_cast<int>(limit_ - used);
+}
+
+void ack_window::opened(nats_delivery& d) {
+  std::lock_guard lock(mutex_);
+  d.open = true;
+  d.progress_at = std::chrono::steady_clock::now();
+  open_.push_back(d);
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool ack_window::unlink(nats_delivery& d) noexcept {
+  if (!d.open) return false;
+  d.open = false;
+  if (d.hook.is_linked()) open_.erase(open_.iterator_to(d));
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+void ack_window::finish(nats_delivery& d, const char* body) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (!unlink(d)) return;
+    const char* reply = natsMsg_GetReply(d.raw.get());
+    // Under the mutex: disconnect() waits for it, so the connection is never used once closed.
+    if (nc_ && reply) {
+      if (const auto s = natsConnection_PublishString(nc_, reply, body); s != NATS_OK)
+        log().warn("JetStream acknowledgement '{}' not sent ({}): the message comes again", body,
+                   natsStatus_GetText(s));
+    }
+  }
+  if (on_room_) on_room_();
+}
+
+void ack_window::forget(nats_delivery& d) noexcept {
+  std::lock_guard lock(mutex_);
+  unlink(d);
+}
+
+std::size_t ack_window::keep_alive(std::chrono::steady_clock::time_point before) {
+  std::lock_guard lock(mutex_);
+  if (!nc_) return 0;
+  std::size_t n = 0;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& d : open_) {
+    if (d.progress_at > before) continue;
+    if (const char* reply = natsMsg_GetReply(d.raw.get()))
+      if (natsConnection_PublishString(nc_, reply, "+WPI") == NATS_OK) ++n;
+    d.progress_at = now;
+  }
+  return n;
+}
+
+void ack_window::disconnect() noexcept {
+  std::lock_guard lock(mutex_);
+  nc_ = nullptr;
+}
+
+}  // namespace corobus::detail
