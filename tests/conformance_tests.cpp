@@ -988,3 +988,10 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_k
   corobus::conformance::keyed_order<memory_target>(1000, 100);
 }
 BOOST_AUTO_TEST_SUITE_END()
+
+// The same on the embedded nats-server: every envelope stored, pulled and acknowledged.
+BOOST_AUTO_TEST_SUITE(ordering_nats, *boost::unit_test::label("nats") * boost::unit_test::label("stress"))
+BOOST_AUTO_TEST_CASE(one_hundred_thousand_envelopes_over_a_thousand_aggregates_keep_their_order) {
+  corobus::conformance::keyed_order<nats_target>(1000, 100);
+}
+BOOST_AUTO_TEST_SUITE_END()

@@ -2,8 +2,9 @@
 // (kafka_bus/two_processes_in_one_group_...). It subscribes to a topic in a group and, for
 // every envelope it handled, appends "<aggregate> <version>" to a file with one write(2): a
 // line is in the file as soon as its handler finished, whatever happens to the process next.
-// SIGTERM closes the bus and exits 0; SIGKILL is the crash under test.
-//   corobus_group_member <bootstrap> <topic> <group> <output file> <max_in_flight>
+// SIGTERM closes the bus and exits 0; SIGKILL is the crash under test. A nats:// URL in place
+// of the bootstrap servers makes it a member on NATS (a durable pull consumer).
+//   corobus_group_member <bootstrap | nats://...> <topic> <group> <output file> <max_in_flight>
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
 
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 using namespace corobus;
 
@@ -43,13 +45,21 @@ int main(int argc, char** argv) {
   spdlog::set_level(std::getenv("COROBUS_TEST_LOG") ? spdlog::level::debug : spdlog::level::warn);
 
   config cfg;
-  cfg.backend = backend_kind::kafka;
   cfg.io_threads = 2;
-  cfg.kafka.bootstrap = argv[1];
-  cfg.kafka.topics = topic_strategy::skip;  // the test made them
-  cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
-  cfg.kafka.commit_interval = std::chrono::milliseconds(100);
-  cfg.kafka.max_in_flight = std::stoul(argv[5]);
+  if (std::string_view(argv[1]).starts_with("nats://")) {
+    cfg.backend = backend_kind::nats;
+    cfg.nats.url = argv[1];
+    cfg.nats.max_in_flight = std::stoul(argv[5]);
+    // What a killed member held is delivered again once this passed, to whoever pulls next.
+    cfg.nats.ack_wait = std::chrono::milliseconds(2000);
+  } else {
+    cfg.backend = backend_kind::kafka;
+    cfg.kafka.bootstrap = argv[1];
+    cfg.kafka.topics = topic_strategy::skip;  // the test made them
+    cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
+    cfg.kafka.commit_interval = std::chrono::milliseconds(100);
+    cfg.kafka.max_in_flight = std::stoul(argv[5]);
+  }
   bus b(cfg);
   asio::co_spawn(
       b.get_executor(),

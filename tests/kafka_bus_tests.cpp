@@ -4,6 +4,7 @@
 
 #include "member_process.hpp"
 #include "raw_kafka.hpp"
+#include "seen_versions.hpp"
 #include "support.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
@@ -31,8 +32,6 @@ config kafka_bus_config(const std::string& bootstrap, std::size_t io_threads = 2
   return cfg;
 }
 
-int aggregate_number(const envelope& e) { return std::stoi(e.aggregate_id.substr(4)); }
-
 // A bus on a test-owned cluster. The embedded cluster has no admin API, so its topics are
 // made by the test (topic + .dlq, 6 partitions) and the bus is told to skip topic checks.
 config shared_cluster_config(kafka::embedded_cluster& cluster, const std::vector<std::string>& topics) {
@@ -46,27 +45,6 @@ config shared_cluster_config(kafka::embedded_cluster& cluster, const std::vector
   cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
   return cfg;
 }
-
-// The set of (aggregate, version) pairs seen by any consumer.
-struct seen_union {
-  std::mutex mutex;
-  std::set<std::pair<int, std::int64_t>> pairs;
-  std::size_t deliveries = 0;
-  void add(const envelope& e) { add(aggregate_number(e), e.event_version); }
-  void add(int aggregate, std::int64_t version) {
-    std::lock_guard lock(mutex);
-    pairs.emplace(aggregate, version);
-    ++deliveries;
-  }
-  std::size_t unique() {
-    std::lock_guard lock(mutex);
-    return pairs.size();
-  }
-  std::size_t duplicates() {
-    std::lock_guard lock(mutex);
-    return deliveries - pairs.size();
-  }
-};
 
 // A group's first join takes about 3 s on the embedded cluster, which keeps only about 5 MB
 // per partition: a large volume published before the consumer runs may be trimmed before it
@@ -90,41 +68,6 @@ asio::awaitable<void> until_consuming(bus& b, std::string topic, const std::atom
   co_await b.async_publish_envelope(topic, marker());
   BOOST_TEST_REQUIRE(co_await eventually_async([&] { return marker_seen.load(); }, 30s));
 }
-
-// What one consumer saw of each aggregate, in order: versions, redeliveries included.
-struct seen_versions {
-  std::mutex mutex;
-  std::map<int, std::vector<std::int64_t>> by_aggregate;
-  std::size_t count = 0;
-
-  void add(const envelope& e) { add(aggregate_number(e), e.event_version); }
-  void add(int aggregate, std::int64_t version) {
-    std::lock_guard lock(mutex);
-    by_aggregate[aggregate].push_back(version);
-    ++count;
-  }
-  std::size_t size() {
-    std::lock_guard lock(mutex);
-    return count;
-  }
-  // Versions this consumer handled more than once itself.
-  std::size_t repeats() {
-    std::lock_guard lock(mutex);
-    std::size_t n = 0;
-    for (const auto& [agg, versions] : by_aggregate)
-      n += versions.size() - std::set(versions.begin(), versions.end()).size();
-    return n;
-  }
-  // Order breaks: a version that skips ahead of the one before it. Going back is a
-  // redelivery (a replay from the committed position), which then must run in order again.
-  std::size_t gaps() {
-    std::lock_guard lock(mutex);
-    std::size_t n = 0;
-    for (const auto& [agg, versions] : by_aggregate)
-      for (std::size_t i = 1; i < versions.size(); ++i) n += versions[i] > versions[i - 1] + 1;
-    return n;
-  }
-};
 
 // What two consumers of one group saw, the second having taken over from the first: each
 // in order per aggregate, and how much came twice.

@@ -105,7 +105,8 @@ void apply(const nats_security& s, natsOptions* opts) {
   if (!s.tls_cert_file.empty())
     throw_if(natsOptions_LoadCertificatesChain(opts, s.tls_cert_file.c_str(), s.tls_key_file.c_str()),
              "NATS tls_cert_file/tls_key_file");
-  if (!s.tls_hostname.empty()) throw_if(natsOptions_SetExpectedHostname(opts, s.tls_hostname.c_str()), "NATS tls_hostname");
+  if (!s.tls_hostname.empty())
+    throw_if(natsOptions_SetExpectedHostname(opts, s.tls_hostname.c_str()), "NATS tls_hostname");
   if (s.tls_skip_verify) throw_if(natsOptions_SkipServerVerification(opts, true), "NATS tls_skip_verify");
 }
 
@@ -172,8 +173,14 @@ void connection::close() {
 }
 
 connection_state connection::state() const {
-  std::lock_guard lock(events_->mutex);
-  return events_->state;
+  connection_state s;
+  {
+    std::lock_guard lock(events_->mutex);
+    s = events_->state;
+  }
+  char url[512] = {};
+  if (s.connected && nc_ && natsConnection_GetConnectedUrl(nc_, url, sizeof url) == NATS_OK) s.server = url;
+  return s;
 }
 
 }  // namespace corobus::nats

@@ -5,8 +5,8 @@
 #include <corobus/runtime/log.hpp>
 
 #include <fmt/format.h>
-#include <cstdlib>
 #include <boost/system/system_error.hpp>
+#include <cstdlib>
 
 namespace corobus::nats {
 namespace {

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <boost/asio/steady_timer.hpp>
 
-
 namespace corobus::nats {
 using detail::description_of;
 using detail::status_of;

@@ -11,8 +11,8 @@
 
 namespace corobus::nats {
 
-pull_subscription::pull_subscription(connection& conn, reply_router& replies, std::string stream,
-                                     std::string consumer, options opts, std::function<int()> room)
+pull_subscription::pull_subscription(connection& conn, reply_router& replies, std::string stream, std::string consumer,
+                                     options opts, std::function<int()> room)
     : conn_(conn),
       replies_(replies),
       stream_(std::move(stream)),
@@ -89,9 +89,9 @@ void pull_subscription::refill() {
     if (pending_.pending() == 0 && free <= 0) starved_.store(true, std::memory_order_release);
     return;
   }
-  const auto body = fmt::format(R"({{"batch":{},"expires":{},"idle_heartbeat":{}}})", n,
-                                std::chrono::nanoseconds(opts_.expires).count(),
-                                std::chrono::nanoseconds(heartbeat_).count());
+  const auto body =
+      fmt::format(R"({{"batch":{},"expires":{},"idle_heartbeat":{}}})", n,
+                  std::chrono::nanoseconds(opts_.expires).count(), std::chrono::nanoseconds(heartbeat_).count());
   if (const auto s =
           natsConnection_PublishRequestString(conn_.handle(), next_subject_.c_str(), reply_.c_str(), body.c_str());
       s != NATS_OK) {

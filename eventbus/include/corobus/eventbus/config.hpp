@@ -115,8 +115,8 @@ struct nats_config {
   // Unacknowledged this long, a message is delivered again. While a handler runs (or a
   // message waits in its lane) longer than a third of it, the bus sends in-progress acks.
   std::chrono::milliseconds ack_wait{30000};
-  int pull_batch = 256;                            // asked for at a time; again at half
-  std::chrono::milliseconds pull_expires{10000};   // each pull request's life on the server
+  int pull_batch = 256;                           // asked for at a time; again at half
+  std::chrono::milliseconds pull_expires{10000};  // each pull request's life on the server
 
   // Opening the bus fails with errc::broker_error when no server answers within this.
   std::chrono::milliseconds connect_timeout{5000};

@@ -62,6 +62,7 @@ struct connection_status {
   std::uint64_t disconnects = 0;
   std::uint64_t reconnects = 0;
   std::string last_error;  // the client library's text for its last asynchronous error
+  std::string server;      // NATS: the URL of the server it is connected to
 };
 
 }  // namespace corobus

@@ -151,7 +151,8 @@ asio::awaitable<std::vector<publish_result>> nats_backend::publish_envelopes(std
   std::vector<op_type> ops;
   ops.reserve(batch.size());
   // Sent in order (each publish is dispatched to the strand as it is made); answered each on its own.
-  for (auto& env : batch) ops.push_back(publisher_->async_publish(to_outgoing(topic, env), cfg_.publish_timeout, asio::deferred));
+  for (auto& env : batch)
+    ops.push_back(publisher_->async_publish(to_outgoing(topic, env), cfg_.publish_timeout, asio::deferred));
   auto [order, errors, acks] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                    .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   std::vector<publish_result> results(acks.size());
@@ -259,6 +260,7 @@ corobus::connection_status nats_backend::connection_status() const {
   out.disconnects = s.disconnects;
   out.reconnects = s.reconnects;
   out.last_error = s.last_error;
+  out.server = s.server;
   return out;
 }
 

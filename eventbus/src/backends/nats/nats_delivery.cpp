@@ -1,6 +1,6 @@
 #include "backends/nats/nats_delivery.hpp"
-#include <corobus/runtime/log.hpp>
 #include <corobus/eventbus/message.hpp>
+#include <corobus/runtime/log.hpp>
 
 #include <cstdlib>
 #include <cstring>

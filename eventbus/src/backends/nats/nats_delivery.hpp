@@ -31,7 +31,7 @@ struct nats_delivery final : fetched_record, ack_handle {
 
   void done(const message&) noexcept override;
   void released(const message&) noexcept override;
-  void held(const message&) noexcept override {}  // kept alive like any unacknowledged one
+  void held(const message&) noexcept override {}            // kept alive like any unacknowledged one
   bool revoked() const noexcept override { return false; }  // the server assigns nothing
 
   std::shared_ptr<ack_window> window;
@@ -67,8 +67,8 @@ class ack_window {
 
  private:
   using list = boost::intrusive::list<
-      nats_delivery, boost::intrusive::member_hook<nats_delivery, boost::intrusive::list_member_hook<>,
-                                                   &nats_delivery::hook>>;
+      nats_delivery,
+      boost::intrusive::member_hook<nats_delivery, boost::intrusive::list_member_hook<>, &nats_delivery::hook>>;
   bool unlink(nats_delivery& d) noexcept;  // under mutex_
 
   mutable std::mutex mutex_;

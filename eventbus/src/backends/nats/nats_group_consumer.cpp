@@ -103,8 +103,7 @@ asio::awaitable<void> nats_group_consumer::run() {
     pulls_.refill();
     const auto current = routes();
     for (auto& in : taken) {
-      if (!current->empty() &&
-          context_.handoff.try_deliver(*pick_member(*current, in.msg->key, round_robin_), in))
+      if (!current->empty() && context_.handoff.try_deliver(*pick_member(*current, in.msg->key, round_robin_), in))
         continue;
       co_await deliver(std::move(in));
     }

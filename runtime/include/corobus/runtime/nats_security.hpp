@@ -15,9 +15,9 @@ struct nats_security {
   std::string nkey_public;     // with nkey_seed_file: NKey authentication
   std::string nkey_seed_file;  // the file holding the seed (read by cnats when it signs)
 
-  bool tls = false;              // implied by any tls_* file below or a tls:// URL
-  std::string tls_ca_file;       // trusted CAs (PEM); the system's when empty
-  std::string tls_cert_file;     // a client certificate (PEM), with tls_key_file
+  bool tls = false;           // implied by any tls_* file below or a tls:// URL
+  std::string tls_ca_file;    // trusted CAs (PEM); the system's when empty
+  std::string tls_cert_file;  // a client certificate (PEM), with tls_key_file
   std::string tls_key_file;
   std::string tls_hostname;      // the name the server's certificate must carry, when not the URL's
   bool tls_skip_verify = false;  // accept any server certificate: for tests only

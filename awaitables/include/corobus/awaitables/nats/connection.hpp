@@ -8,8 +8,8 @@
 // posts to the strand (or, when it already runs there, acts at once). cnats closes the socket
 // itself, and reuses the descriptor's number on reconnect: asio only ever release()s it.
 #include <corobus/awaitables/nats/library.hpp>
-#include <corobus/runtime/nats_security.hpp>
 #include <corobus/runtime/asio.hpp>
+#include <corobus/runtime/nats_security.hpp>
 
 #include <nats/nats.h>
 #include <boost/asio/strand.hpp>
@@ -45,6 +45,7 @@ struct connection_state {
   std::uint64_t disconnects = 0;
   std::uint64_t reconnects = 0;
   std::string last_error;  // cnats's text for the last asynchronous error, if any
+  std::string server;      // the URL of the server it is connected to, while connected
 };
 
 namespace detail {

@@ -23,8 +23,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,8 +39,8 @@ class pull_subscription {
   };
 
   // `room` (on the strand): how many more messages the owner takes now.
-  pull_subscription(connection& conn, reply_router& replies, std::string stream, std::string consumer,
-                    options opts, std::function<int()> room);
+  pull_subscription(connection& conn, reply_router& replies, std::string stream, std::string consumer, options opts,
+                    std::function<int()> room);
   ~pull_subscription();
 
   pull_subscription(const pull_subscription&) = delete;
