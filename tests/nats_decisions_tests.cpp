@@ -2,6 +2,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/awaitables/nats/pull_pending.hpp>
+#include "backends/nats/stream_names.hpp"
+
+#include <set>
+#include <string>
 
 using corobus::nats::pull_pending;
 
@@ -44,6 +48,37 @@ BOOST_AUTO_TEST_CASE(an_expired_request_and_a_reset_take_back_what_will_not_come
   p.delivered();  // late ones after a reset never go below nothing
   BOOST_TEST(p.pending() == 0);
   BOOST_TEST(pull_pending(1, 5).to_request(10) == 1);  // a threshold at or over the batch is capped
+}
+
+BOOST_AUTO_TEST_CASE(topic_names_map_to_stream_names_one_to_one) {
+  using corobus::detail::jetstream_name;
+  BOOST_TEST(jetstream_name("orders") == "orders");
+  BOOST_TEST(jetstream_name("orders.created") == "orders_created");
+  BOOST_TEST(jetstream_name("orders.dlq") == "orders_dlq");
+  BOOST_TEST(jetstream_name("order_items") == "order-_items");
+  BOOST_TEST(jetstream_name("a-b") == "a--b");
+  // Every name of up to four characters of the topic alphabet's troublemakers gets a name of
+  // its own, and none holds a '.'.
+  const std::string alphabet = "a._-";
+  std::set<std::string> names;
+  std::size_t topics = 0;
+  std::string t;
+  const auto visit = [&](auto&& self, std::size_t left) -> void {
+    if (!t.empty()) {
+      ++topics;
+      const auto n = jetstream_name(t);
+      BOOST_TEST_REQUIRE(n.find('.') == std::string::npos);
+      names.insert(n);
+    }
+    if (left == 0) return;
+    for (const char c : alphabet) {
+      t.push_back(c);
+      self(self, left - 1);
+      t.pop_back();
+    }
+  };
+  visit(visit, 4);
+  BOOST_TEST(names.size() == topics);  // 340 topics, 340 names
 }
 
 BOOST_AUTO_TEST_SUITE_END()
