@@ -1,14 +1,19 @@
 // The corobus benchmark program: runs the scenarios and prints what they measured.
-// --publishers applies to the memory scenario; the Kafka one publishes from one coroutine
-// per aggregate, one version per publish and then --batch versions per publish (default 5).
+// --publishers applies to the memory scenario; the Kafka and NATS ones publish from one
+// coroutine per aggregate, one version per publish and then --batch versions per publish
+// (default 5). The NATS scenario starts one nats-server for all its variants.
 //   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
-//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw]
+//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]
 #include "scenario.hpp"
+
+#include <corobus/awaitables/nats/embedded_server.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,12 +27,36 @@ void print(const result& r) {
   fmt::print("  throughput      {:.0f} msg/s ({:.3f} s)\n", r.rate(), r.seconds);
   fmt::print("  cpu             {:.2f} s of the process, {:.2f} cores, {:.1f} us a message\n", r.cpu_seconds,
              r.seconds > 0 ? r.cpu_seconds / r.seconds : 0.0, r.received ? r.cpu_seconds * 1e6 / r.received : 0.0);
+  if (r.broker_cpu_seconds > 0)
+    fmt::print("  broker cpu      {:.2f} s of the server process, {:.1f} us a message\n", r.broker_cpu_seconds,
+               r.received ? r.broker_cpu_seconds * 1e6 / r.received : 0.0);
   fmt::print("  end-to-end      p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n", r.p50_ms, r.p99_ms, r.max_ms);
   fmt::print("  peak RSS        {:.1f} MiB\n", r.rss_peak_kib / 1024.0);
   fmt::print("  threads         {} before, {} after close\n", r.threads_before, r.threads_after);
   fmt::print("  descriptors     {} before, {} after close\n", r.fds_before, r.fds_after);
   fmt::print("  tasks           {} at peak, {} after close\n", r.tasks_peak, r.tasks_after);
   fmt::print("  verdict         {}\n", r.clean() ? "clean" : "NOT CLEAN");
+}
+
+// corobus twice (each version its own awaited publish, then `batch` versions per publish)
+// and the raw client's loop, printed together with corobus's throughput over the raw loop's.
+bool compare(const parameters& p, const char* broker, const char* raw_client,
+             const std::function<result(const parameters&)>& run_corobus, const std::function<result()>& run_raw) {
+  auto one_by_one = p;
+  one_by_one.batch = 1;
+  std::vector<result> corobus{run_corobus(one_by_one)};
+  if (p.batch > 1) corobus.push_back(run_corobus(p));
+  const auto raw = run_raw();
+  for (const auto& r : corobus) print(r);
+  print(raw);
+  bool clean = raw.clean();
+  for (const auto& r : corobus) {
+    fmt::print("{}: corobus{} / raw {} throughput = {:.2f}\n", broker,
+               r.name.find("batches") != std::string::npos ? fmt::format(" in batches of {}", p.batch) : "", raw_client,
+               raw.rate() > 0 ? r.rate() / raw.rate() : 0.0);
+    clean &= r.clean();
+  }
+  return clean;
 }
 
 std::size_t number(int& i, int argc, char** argv) {
@@ -60,9 +89,10 @@ int main(int argc, char** argv) {
       p.batch = number(i, argc, argv);
     else {
       const bool asked = !std::strcmp(argv[i], "--help");
-      fmt::print(asked ? stdout : stderr,
-                 "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
-                 "BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw]\n");
+      fmt::print(
+          asked ? stdout : stderr,
+          "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
+          "BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]\n");
       return asked ? 0 : 2;
     }
   }
@@ -70,8 +100,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "need at least one message per aggregate\n");
     return 2;
   }
-  if (p.batch == 0 || p.batch * p.aggregates > kafka_max_lead) {  // each publisher holds a batch's lead
-    fmt::print(stderr, "--batch times --aggregates must be between 1 and {}\n", kafka_max_lead);
+  // Each publisher holds a batch's lead.
+  if (constexpr auto max_lead = std::min(kafka_max_lead, nats_max_lead);
+      p.batch == 0 || p.batch * p.aggregates > max_lead) {
+    fmt::print(stderr, "--batch times --aggregates must be between 1 and {}\n", max_lead);
     return 2;
   }
   fmt::print("corobus benchmark: {} messages over {} aggregates, {} io threads, {} publishers, {}-byte payloads\n\n",
@@ -82,28 +114,27 @@ int main(int argc, char** argv) {
     print(r);
     clean &= r.clean();
   }
-  if (scenario == "all" || scenario == "kafka") {
-    // corobus twice: each version its own awaited publish, then `batch` versions per publish.
-    auto one_by_one = p;
-    one_by_one.batch = 1;
-    std::vector<result> corobus{run_kafka_end_to_end(one_by_one)};
-    if (p.batch > 1) corobus.push_back(run_kafka_end_to_end(p));
-    const auto raw = run_raw_librdkafka(p);
-    for (const auto& r : corobus) print(r);
-    print(raw);
-    for (const auto& r : corobus) {
-      fmt::print("kafka: corobus{} / raw librdkafka throughput = {:.2f}\n",
-                 r.name.find("batches") != std::string::npos ? fmt::format(" in batches of {}", p.batch) : "",
-                 raw.rate() > 0 ? r.rate() / raw.rate() : 0.0);
-      clean &= r.clean();
-    }
-    clean &= raw.clean();
+  if (scenario == "all" || scenario == "kafka")
+    clean &= compare(p, "kafka", "librdkafka", run_kafka_end_to_end, [&] { return run_raw_librdkafka(p); });
+  if (scenario == "all" || scenario == "nats") {
+    const corobus::nats::embedded_server server;  // one for all three runs, each on a stream of its own
+    clean &= compare(
+        p, "nats", "cnats", [&](const parameters& q) { return run_nats_end_to_end(q, server); },
+        [&] { return run_raw_cnats(p, server); });
   }
   // One side alone, for profiling.
   for (const auto& [name, run] :
        {std::pair{"kafka-corobus", &run_kafka_end_to_end}, std::pair{"kafka-raw", &run_raw_librdkafka}})
     if (scenario == name) {
       const auto r = run(p);
+      print(r);
+      clean &= r.clean();
+    }
+  for (const auto& [name, run] :
+       {std::pair{"nats-corobus", &run_nats_end_to_end}, std::pair{"nats-raw", &run_raw_cnats}})
+    if (scenario == name) {
+      const corobus::nats::embedded_server server;
+      const auto r = run(p, server);
       print(r);
       clean &= r.clean();
     }

@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <string>
 
+namespace corobus::nats {
+class embedded_server;
+}
+
 namespace corobus::bench {
 
 struct parameters {
@@ -12,7 +16,7 @@ struct parameters {
   std::size_t io_threads = 2;
   std::size_t publishers = 2;  // concurrent publishing coroutines, each owns a slice of the aggregates
   std::size_t payload_bytes = 100;
-  std::size_t batch = 5;  // Kafka: versions of one aggregate per publish (publish_envelopes when > 1)
+  std::size_t batch = 5;  // Kafka, NATS: versions of one aggregate per publish (publish_envelopes when > 1)
 };
 
 struct result {
@@ -20,8 +24,9 @@ struct result {
   std::size_t sent = 0;
   std::size_t received = 0;
   std::size_t order_violations = 0;
-  double seconds = 0;      // first publish to last message handled
-  double cpu_seconds = 0;  // CPU time of the whole process in those seconds
+  double seconds = 0;             // first publish to last message handled
+  double cpu_seconds = 0;         // CPU time of the whole process in those seconds
+  double broker_cpu_seconds = 0;  // and of the broker's process, when it has one (nats-server)
   double p50_ms = 0, p99_ms = 0, max_ms = 0;
   std::size_t rss_peak_kib = 0;
   std::size_t threads_before = 0, threads_after = 0;
@@ -51,5 +56,18 @@ constexpr std::size_t kafka_max_lead = 20'000;
 result run_kafka_end_to_end(const parameters& p);
 // The same data through a hand-written librdkafka producer thread and consumer-poll thread.
 result run_raw_librdkafka(const parameters& p);
+
+// NATS: how many envelopes publishing may run ahead of consumption, in both variants. The
+// stream keeps them all (file storage, no limits), so the bound only keeps the backlog, and
+// with it the latency measured, the same in both: what it measures is the clients.
+constexpr std::size_t nats_max_lead = 20'000;
+
+// NATS JetStream end to end on `server` (the one nats-server a scenario starts; file storage):
+// publish_envelope (or publish_envelopes, `batch` versions at a time) and subscribe_envelopes
+// at once, one publisher per aggregate, on a topic of its own.
+result run_nats_end_to_end(const parameters& p, const nats::embedded_server& server);
+// The same data through a hand-written cnats loop: js_PublishMsgAsync on one thread, a pull
+// consumer's Fetch and ack on another.
+result run_raw_cnats(const parameters& p, const nats::embedded_server& server);
 
 }  // namespace corobus::bench
