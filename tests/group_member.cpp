@@ -3,7 +3,8 @@
 // every envelope it handled, appends "<aggregate> <version>" to a file with one write(2): a
 // line is in the file as soon as its handler finished, whatever happens to the process next.
 // SIGTERM closes the bus and exits 0; SIGKILL is the crash under test. A nats:// URL in place
-// of the bootstrap servers makes it a member on NATS (a durable pull consumer).
+// of the bootstrap servers makes it a member on NATS (a durable pull consumer); nats:embedded,
+// one on its own embedded server.
 //   corobus_group_member <bootstrap | nats://...> <topic> <group> <output file> <max_in_flight>
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
 #include <corobus/corobus.hpp>
@@ -46,9 +47,9 @@ int main(int argc, char** argv) {
 
   config cfg;
   cfg.io_threads = 2;
-  if (std::string_view(argv[1]).starts_with("nats://")) {
+  if (std::string_view(argv[1]).starts_with("nats:")) {  // nats://..., or nats:embedded
     cfg.backend = backend_kind::nats;
-    cfg.nats.url = argv[1];
+    cfg.nats.url = std::string_view(argv[1]) == "nats:embedded" ? "embedded" : argv[1];
     cfg.nats.max_in_flight = std::stoul(argv[5]);
     // What a killed member held is delivered again once this passed, to whoever pulls next.
     cfg.nats.ack_wait = std::chrono::milliseconds(2000);

@@ -29,6 +29,7 @@ class member_process {
   // What it handled so far, in the order it finished them.
   std::vector<std::pair<std::string, std::int64_t>> handled() const;
   std::size_t handled_count() const;
+  pid_t pid() const noexcept { return pid_; }
 
  private:
   int wait();

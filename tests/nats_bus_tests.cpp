@@ -15,7 +15,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
 
+#include <signal.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -249,6 +253,24 @@ BOOST_AUTO_TEST_CASE(a_consumer_process_killed_mid_stream_then_started_again_han
   // window); counted, not ruled out.
   BOOST_TEST_MESSAGE("taken over out of order: " << seen[1].first_seen_out_of_order());
   publisher.close();
+}
+
+BOOST_AUTO_TEST_CASE(an_embedded_server_dies_with_the_process_that_started_it, *boost::unit_test::label("fault")) {
+  auto member = std::make_unique<member_process>("nats:embedded", "orphans", "group", 10);
+  // Its bus's nats-server: the child of the member process.
+  const auto server_of = [](pid_t parent) -> pid_t {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream stat(entry.path() / "stat");
+      std::string pid, name, state;
+      pid_t ppid = 0;
+      if (stat >> pid >> name >> state >> ppid && ppid == parent && name == "(nats-server)") return std::stoi(pid);
+    }
+    return 0;
+  };
+  pid_t server = 0;
+  BOOST_TEST_REQUIRE(eventually([&] { return (server = server_of(member->pid())) != 0; }));
+  member->kill();                                                       // no close(): the process is gone at once
+  BOOST_TEST(eventually([&] { return ::kill(server, 0) != 0; }, 10s));  // and its server with it
 }
 
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {

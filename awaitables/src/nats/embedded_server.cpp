@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <optional>
 
 namespace corobus::nats {
@@ -124,29 +126,56 @@ void embedded_server::start(int port) {
 
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw boost::system::system_error(errno, boost::system::system_category(), "pipe2");
-  // fork, not posix_spawn: only dup2, execv and _exit run in the child (all safe after a fork
-  // in a threaded process), and everything they need was built above.
-  const pid_t child = ::fork();
-  if (child < 0) {
-    const int e = errno;
-    ::close(out[0]);
-    ::close(out[1]);
-    throw boost::system::system_error(e, boost::system::system_category(), "fork for nats-server");
-  }
-  if (child == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  // The child is forked by the thread that then drains its output, which lives exactly as long
+  // as the child: PR_SET_PDEATHSIG (tied to the forking thread, not the process) kills the
+  // server when that thread ends, so a process that dies (a crash, kill -9) takes its server
+  // with it instead of leaving it running on its port. fork, not posix_spawn: only prctl,
+  // dup2, execv and _exit run in the child (all safe after a fork in a threaded process),
+  // and everything they need was built above.
+  std::promise<pid_t> forked;
+  std::promise<std::optional<line_reader>> handed_over;
+  const pid_t parent = ::getpid();
+  output_ = std::thread(
+      [&argv, &forked, parent, fd = out[0], write_end = out[1], reader = handed_over.get_future()]() mutable {
+        const pid_t child = ::fork();
+        if (child == 0) {
+          ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+          if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
+          ::dup2(write_end, STDOUT_FILENO);
+          ::dup2(write_end, STDERR_FILENO);
+          ::execv(argv[0], argv.data());
+          ::_exit(127);
+        }
+        forked.set_value(child < 0 ? -errno : child);
+        if (child < 0) return;
+        // From readiness on, its output is only logged; this ends when the process does.
+        if (auto r = reader.get()) {
+          bool ignored = false;
+          while (auto l = r->next(std::chrono::steady_clock::time_point::max(), ignored))
+            log().debug("nats-server: {}", *l);
+        }
+        ::close(fd);
+      });
+  const pid_t child = forked.get_future().get();
   ::close(out[1]);
+  if (child < 0) {
+    output_.join();
+    ::close(out[0]);
+    throw boost::system::system_error(-child, boost::system::system_category(), "fork for nats-server");
+  }
   pid_ = child;
   // glibc 2.36's <sys/pidfd.h> declares pidfd_open without extern "C": the raw system call.
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   const auto stop_and_throw = [&](const std::string& why) {
-    ::close(out[0]);
+    handed_over.set_value(std::nullopt);  // the thread closes the pipe
     end(SIGKILL);
-    reap_within(opts_.stop_timeout);
+    if (pidfd_ < 0) {
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = 0;
+      output_.join();
+    } else {
+      reap_within(opts_.stop_timeout);
+    }
     throw_error(errc::broker_error, why);
   };
   if (pidfd_ < 0) stop_and_throw(fmt::format("pidfd_open for nats-server: {}", std::strerror(errno)));
@@ -185,13 +214,7 @@ void embedded_server::start(int port) {
   }
   if (listening_on <= 0) stop_and_throw("nats-server is ready but did not say its client port");
   port_ = listening_on;
-  // From now on its output is only logged; the thread ends when the process does.
-  output_ = std::thread([fd = out[0], reader = std::move(reader)]() mutable {
-    bool ignored = false;
-    while (auto l = reader.next(std::chrono::steady_clock::time_point::max(), ignored))
-      log().debug("nats-server: {}", *l);
-    ::close(fd);
-  });
+  handed_over.set_value(std::move(reader));
 }
 
 void embedded_server::end(int signal) {
