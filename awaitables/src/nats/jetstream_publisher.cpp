@@ -2,7 +2,11 @@
 #include <corobus/awaitables/nats/jetstream_publisher.hpp>
 
 #include <fmt/format.h>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/json.hpp>
+#include <charconv>
+#include <string_view>
 
 namespace corobus::nats {
 namespace {
@@ -23,10 +27,38 @@ class jetstream_category_impl final : public boost::system::error_category {
 };
 
 // The PubAck: {"stream":"S","seq":N[,"duplicate":true]} or {"error":{"code":..,"err_code":..}}.
+// Every publish gets one, so the usual form is read by a scan (stream names hold no quote);
+// anything else goes through the JSON parser.
+// What follows `"key":` and any blanks (the server writes {"stream":"S", "seq":N,"duplicate": true}).
+std::string_view value_of(std::string_view text, std::string_view key) {
+  const auto at = text.find(key);
+  if (at == std::string_view::npos) return {};
+  auto rest = text.substr(at + key.size());
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  return rest;
+}
+
+bool scan_pub_ack(std::string_view text, pub_ack& ack) {
+  if (text.find(R"("error")") != std::string_view::npos) return false;
+  const auto stream = value_of(text, R"("stream":)");
+  const auto seq = value_of(text, R"("seq":)");
+  if (stream.size() < 2 || stream.front() != '"' || seq.empty()) return false;
+  const auto name_end = stream.find('"', 1);
+  if (name_end == std::string_view::npos) return false;
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), n);
+  if (ec != std::errc() || end == seq.data()) return false;
+  ack.stream = std::string(stream.substr(1, name_end - 1));
+  ack.sequence = n;
+  ack.duplicate = value_of(text, R"("duplicate":)").starts_with("true");
+  return true;
+}
+
 boost::system::error_code read_pub_ack(natsMsg* m, pub_ack& ack) {
+  const std::string_view text(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  if (scan_pub_ack(text, ack)) return {};
   boost::system::error_code ec;
-  const auto v =
-      boost::json::parse(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))), ec);
+  const auto v = boost::json::parse(text, ec);
   if (ec || !v.is_object()) return make_error_code(NATS_PROTOCOL_ERROR);
   const auto& o = v.as_object();
   if (const auto* err = o.if_contains("error")) {
@@ -62,12 +94,15 @@ void jetstream_publisher::start(outgoing_message m, std::chrono::milliseconds ti
   // Expected before it is sent: the answer can only arrive through this strand, later.
   if (s == NATS_OK) s = natsConnection_PublishMsg(conn_.handle(), raw);
   if (s != NATS_OK) return corobus::complete(std::move(handler), make_error_code(s), pub_ack{});
-  replies_.expect(reply, std::chrono::steady_clock::now() + timeout,
-                  [h = std::move(handler)](boost::system::error_code ec, msg_ptr answer) mutable {
-                    pub_ack ack;
-                    if (!ec) ec = read_pub_ack(answer.get(), ack);
-                    corobus::complete(std::move(h), ec, std::move(ack));
-                  });
+  // The PubAck is read where the publish completes (the router posts it to this executor).
+  const auto ex = asio::get_associated_executor(handler, conn_.get_executor());
+  replies_.expect(
+      reply, std::chrono::steady_clock::now() + timeout,
+      asio::bind_executor(ex, [h = std::move(handler)](boost::system::error_code ec, msg_ptr answer) mutable {
+        pub_ack ack;
+        if (!ec) ec = read_pub_ack(answer.get(), ack);
+        corobus::complete(std::move(h), ec, std::move(ack));
+      }));
 }
 
 }  // namespace corobus::nats

@@ -48,10 +48,9 @@ void pull_subscription::stop() {
   wake_.cancel();
 }
 
-std::vector<msg_ptr> pull_subscription::take() {
-  auto out = std::move(buffer_);
-  buffer_.clear();
-  return out;
+void pull_subscription::take(std::vector<msg_ptr>& out) {
+  out.clear();
+  out.swap(buffer_);
 }
 
 asio::awaitable<void> pull_subscription::wait_op() {
@@ -108,13 +107,27 @@ void pull_subscription::refill() {
 }
 
 void pull_subscription::watch() {
-  watchdog_.expires_after(2 * heartbeat_);
+  last_heard_ = std::chrono::steady_clock::now();
+  if (!watching_) arm_watchdog();
+}
+
+void pull_subscription::arm_watchdog() {
+  watching_ = true;
+  watchdog_.expires_at(last_heard_ + 2 * heartbeat_);
   watchdog_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired() || pending_.pending() == 0) return;
-    log().warn("JetStream pull {}.{}: no heartbeat for {} ms; pulling afresh", stream_, consumer_,
-               (2 * heartbeat_).count());
-    reset("missed heartbeats");
+    if (alive.expired()) return;
+    watching_ = false;
+    if (!ec) on_watchdog();
   });
+}
+
+void pull_subscription::on_watchdog() {
+  if (!running_ || pending_.pending() == 0) return;
+  // Heard meanwhile: looked at again two heartbeats after that.
+  if (std::chrono::steady_clock::now() - last_heard_ < 2 * heartbeat_) return arm_watchdog();
+  log().warn("JetStream pull {}.{}: no heartbeat for {} ms; pulling afresh", stream_, consumer_,
+             (2 * heartbeat_).count());
+  reset("missed heartbeats");
 }
 
 void pull_subscription::on_message(msg_ptr m) {

@@ -3,12 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
 
 namespace corobus::nats {
 
-reply_router::reply_router(connection& conn) : conn_(conn) {
+reply_router::reply_router(connection& conn) : conn_(conn), deadline_timer_(conn.get_executor()) {
   const auto new_inbox = [] {
     natsInbox* inbox = nullptr;
     throw_if(natsInbox_Create(&inbox), "creating an inbox");
@@ -24,6 +26,8 @@ reply_router::reply_router(connection& conn) : conn_(conn) {
 }
 
 reply_router::~reply_router() {
+  alive_.reset();
+  deadline_timer_.cancel();
   natsSubscription_Destroy(sub_);
   for (auto& [subject, r] : routes_) natsSubscription_Destroy(r.sub);
   while (!waiting_.empty()) complete(waiting_.begin(), asio::error::operation_aborted, nullptr);
@@ -34,12 +38,30 @@ std::string reply_router::new_route_subject() { return fmt::format("{}.{}", rout
 
 void reply_router::expect(std::string subject, std::chrono::steady_clock::time_point deadline,
                           asio::any_completion_handler<reply_signature> handler) {
-  auto timer = std::make_unique<asio::steady_timer>(conn_.get_executor(), deadline);
-  timer->async_wait([this, subject](boost::system::error_code ec) {
-    if (ec) return;  // cancelled: the reply came
-    if (auto it = waiting_.find(subject); it != waiting_.end()) complete(it, make_error_code(NATS_TIMEOUT), nullptr);
+  const auto at = deadlines_.emplace(deadline, subject);
+  waiting_.emplace(std::move(subject), waiter{std::move(handler), at});
+  if (deadline < armed_for_) arm_deadline();
+}
+
+void reply_router::arm_deadline() {
+  if (deadlines_.empty()) return;
+  armed_for_ = deadlines_.begin()->first;
+  deadline_timer_.expires_at(armed_for_);  // cancels the wait for a later one
+  deadline_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;  // re-armed for an earlier deadline, or gone
+    armed_for_ = std::chrono::steady_clock::time_point::max();
+    expire(std::chrono::steady_clock::now());
+    arm_deadline();
   });
-  waiting_.emplace(std::move(subject), waiter{std::move(handler), std::move(timer)});
+}
+
+void reply_router::expire(std::chrono::steady_clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    if (const auto it = waiting_.find(deadlines_.begin()->second); it != waiting_.end())
+      complete(it, make_error_code(NATS_TIMEOUT), nullptr);  // erases its deadline
+    else
+      deadlines_.erase(deadlines_.begin());
+  }
 }
 
 void reply_router::route(std::string subject, std::function<void(msg_ptr)> on_message) {
@@ -96,10 +118,13 @@ void reply_router::drain_routes() {
 void reply_router::complete(waiter_map::iterator it, boost::system::error_code ec, msg_ptr m) {
   auto w = std::move(it->second);
   waiting_.erase(it);
-  w.deadline->cancel();
-  // On the strand, not inline: the waiter may call back into this router or cnats.
-  asio::post(conn_.get_executor(), [h = std::move(w.handler), ec, m = std::move(m),
-                                    timer = std::move(w.deadline)]() mutable { std::move(h)(ec, std::move(m)); });
+  deadlines_.erase(w.deadline);
+  // Posted, not called: the waiter may call back into this router or cnats. Straight to its
+  // own executor (the awaiting coroutine's, for a publish): a hop through the strand first
+  // would cost every publish a second hand-over.
+  const auto ex =
+      asio::prefer(asio::get_associated_executor(w.handler, conn_.get_executor()), asio::execution::blocking.never);
+  ex.execute([h = std::move(w.handler), ec, m = std::move(m)]() mutable { std::move(h)(ec, std::move(m)); });
 }
 
 }  // namespace corobus::nats

@@ -57,7 +57,7 @@ nats_backend::nats_backend(backend_context context, const nats_config& cfg)
   }
   try {
     conn_ = std::make_unique<nats::connection>(
-        strand_, connect_options_of(cfg_, url),
+        *strand_, connect_options_of(cfg_, url),
         [this] {
           if (replies_) replies_->drain();
         },
@@ -76,7 +76,7 @@ nats_backend::~nats_backend() = default;
 template <class F>
 void nats_backend::on_strand(F f) {
   std::promise<void> done;
-  asio::post(strand_, [&] {
+  asio::post(*strand_, [&] {
     try {
       f();
       done.set_value();
@@ -191,8 +191,8 @@ nats_group_consumer& nats_backend::group(const std::string& topic, const std::st
   if (g) return *g;
   auto made = std::make_unique<nats_group_consumer>(context_, cfg_, *conn_, *replies_, jetstream_name(topic),
                                                     jetstream_name(name));
-  consumers_.spawn(strand_, made->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
-  consumers_.spawn(strand_, made->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
+  consumers_.spawn(*strand_, made->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
+  consumers_.spawn(*strand_, made->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
   g = std::move(made);
   return *g;
 }
@@ -251,6 +251,7 @@ void nats_backend::shutdown() {
   admin_.reset();
   conn_.reset();
   server_.reset();
+  strand_.reset();
 }
 
 corobus::connection_status nats_backend::connection_status() const {

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -63,7 +64,9 @@ class nats_backend final : public backend {
   const nats_config& cfg_;
   std::unique_ptr<nats::embedded_server> server_;
   blocking_pool blocking_{1};
-  strand_type strand_;
+  // Dropped at the end of shutdown(): the pool destroys its io_context right after, and a
+  // strand outliving it would unlock a mutex of a destroyed service.
+  std::optional<strand_type> strand_;
   std::unique_ptr<nats::connection> conn_;
   std::unique_ptr<nats::reply_router> replies_;  // made, used and destroyed on the strand
   std::unique_ptr<nats::jetstream_publisher> publisher_;

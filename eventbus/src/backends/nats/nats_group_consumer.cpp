@@ -84,6 +84,8 @@ asio::awaitable<void> nats_group_consumer::deliver(incoming_message in) {
 asio::awaitable<void> nats_group_consumer::run() {
   pulls_.start();
   asio::steady_timer retry(co_await asio::this_coro::executor);
+  std::vector<nats::msg_ptr> batch;
+  std::vector<incoming_message> taken;  // kept: a window's worth is too large to allocate each time
   for (;;) {
     co_await pulls_.async_wait();
     if (pulls_.failure()) {
@@ -96,9 +98,8 @@ asio::awaitable<void> nats_group_consumer::run() {
       pulls_.start();
       continue;
     }
-    auto batch = pulls_.take();
-    std::vector<incoming_message> taken;
-    taken.reserve(batch.size());
+    pulls_.take(batch);
+    taken.clear();
     for (auto& m : batch) taken.push_back(to_incoming(std::move(m)));  // in the window before the next pull
     pulls_.refill();
     const auto current = routes();
@@ -123,7 +124,9 @@ asio::awaitable<void> nats_group_consumer::keep_alive() {
 
 void nats_group_consumer::stop() {
   pulls_.stop();
-  for (auto& m : pulls_.take()) {
+  std::vector<nats::msg_ptr> left;
+  pulls_.take(left);
+  for (auto& m : left) {
     nats_delivery d(window_, std::move(m));
     window_->opened(d);
     d.released(d.msg);

@@ -51,8 +51,9 @@ class pull_subscription {
   // Sends no more pulls, ends the reply subject, fails waits (operation_aborted).
   void stop();
 
-  // What arrived since the last take, in the stream's order.
-  std::vector<msg_ptr> take();
+  // What arrived since the last take, in the stream's order, into `out` (emptied first; the
+  // two vectors trade places, so neither allocates again once grown).
+  void take(std::vector<msg_ptr>& out);
   // Asks for more if pull_pending says so: after the owner counted what it took (its room).
   void refill();
   std::size_t buffered() const noexcept { return buffer_.size(); }
@@ -74,7 +75,9 @@ class pull_subscription {
   asio::awaitable<void> wait_op();
   void on_message(msg_ptr m);
   void reset(const char* why);
-  void watch();
+  void watch();  // a message came (or a pull went): the watchdog counts from now
+  void arm_watchdog();
+  void on_watchdog();  // two heartbeats since the last message, or it looks again later
 
   connection& conn_;
   reply_router& replies_;
@@ -92,7 +95,11 @@ class pull_subscription {
   std::atomic<bool> starved_{false};  // a pull waits for room
   asio::steady_timer wake_;           // the owner's wait
   asio::steady_timer watchdog_;       // heartbeats
-  asio::steady_timer deadline_;       // the last request's expiry, and a second
+  bool watching_ = false;
+  // The last message of any kind: the watchdog compares, so a message costs a clock read, not
+  // a timer re-armed in the reactor.
+  std::chrono::steady_clock::time_point last_heard_;
+  asio::steady_timer deadline_;  // the last request's expiry, and a second
   // Timer handlers hold a weak copy: one already queued when this object goes does nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>();
 };

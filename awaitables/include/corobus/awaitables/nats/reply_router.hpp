@@ -55,19 +55,28 @@ class reply_router {
   void drain();
 
  private:
+  // Deadlines in one ordered map and one timer for the earliest, not a timer per request: a
+  // publish in flight costs a map node, not a timer in the reactor's queue.
+  using deadline_map = std::multimap<std::chrono::steady_clock::time_point, std::string>;
   struct waiter {
     asio::any_completion_handler<reply_signature> handler;
-    std::unique_ptr<asio::steady_timer> deadline;
+    deadline_map::iterator deadline;
   };
   using waiter_map = std::map<std::string, waiter, std::less<>>;
   void complete(waiter_map::iterator it, boost::system::error_code ec, msg_ptr m);
   void drain_routes();
+  void arm_deadline();
+  void expire(std::chrono::steady_clock::time_point now);
 
   connection& conn_;
   std::string prefix_;  // _INBOX.<nuid>
   std::uint64_t next_ = 0;
   natsSubscription* sub_ = nullptr;
   waiter_map waiting_;
+  deadline_map deadlines_;
+  asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point armed_for_ = std::chrono::steady_clock::time_point::max();
+  std::shared_ptr<int> alive_ = std::make_shared<int>();  // the timer's handler holds a weak copy
   struct route_entry {
     natsSubscription* sub = nullptr;
     std::function<void(msg_ptr)> on_message;
