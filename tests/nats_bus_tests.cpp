@@ -9,6 +9,7 @@
 
 #include <corobus/awaitables/nats/embedded_cluster.hpp>
 #include <corobus/awaitables/nats/embedded_server.hpp>
+#include <corobus/awaitables/nats/library.hpp>
 #include <corobus/corobus.hpp>
 
 #include <nats/nats.h>
@@ -292,6 +293,38 @@ BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_o
   BOOST_TEST(all[0].event_version == 1);
   BOOST_TEST(all[1].event_version == 2);
   b.close();
+}
+
+BOOST_AUTO_TEST_CASE(cnats_threads_end_with_the_last_bus_unless_the_application_holds_the_library) {
+  nats::embedded_server server;
+  const auto before = thread_count();  // the server's output thread included
+  {
+    bus first(nats_bus_config(server.url()));
+    bus second(nats_bus_config(server.url()));
+    first.close();  // cnats stays open for the second
+    inbox<envelope> got;
+    run(second.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await second.async_subscribe_envelopes("library", got.collector());
+      co_await second.async_publish_envelope("library", envelope::make("agg-1", "Placed", 1, "{}"));
+    });
+    BOOST_TEST(eventually([&] { return got.size() == 1; }));
+    second.close();
+  }
+  BOOST_TEST(settled_thread_count(before) == before);  // the last one closed cnats: its threads ended
+  {
+    nats::library_use application;  // an application that uses cnats itself
+    const auto with_library = thread_count();
+    BOOST_TEST(with_library > before);  // cnats's timer, callback and GC threads
+    {
+      bus b(nats_bus_config(server.url()));
+      b.close();
+    }
+    natsConnection* nc = nullptr;  // still open for the application
+    BOOST_TEST(natsConnection_ConnectTo(&nc, server.url().c_str()) == NATS_OK);
+    natsConnection_Destroy(nc);
+    BOOST_TEST(settled_thread_count(with_library) == with_library);
+  }
+  BOOST_TEST(settled_thread_count(before) == before);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) {
