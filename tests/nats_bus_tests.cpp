@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -325,6 +326,47 @@ BOOST_AUTO_TEST_CASE(cnats_threads_end_with_the_last_bus_unless_the_application_
     BOOST_TEST(settled_thread_count(with_library) == with_library);
   }
   BOOST_TEST(settled_thread_count(before) == before);
+}
+
+BOOST_AUTO_TEST_CASE(tls_settings_reach_the_connection) {
+  // A certificate for 127.0.0.1, its own CA, made for this test with the openssl tool.
+  const auto dir = std::filesystem::temp_directory_path() / ("corobus-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const auto made = std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                                 "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                                 key + " -out " + cert + " >/dev/null 2>&1")
+                                    .c_str());
+  BOOST_TEST_REQUIRE(made == 0);
+  nats::embedded_server::options secured;
+  secured.extra_args = {"--tls", "--tlscert", cert, "--tlskey", key};
+  nats::embedded_server server(secured);
+
+  auto trusted = nats_bus_config(server.url());
+  trusted.nats.security.tls_ca_file = cert;
+  {
+    bus b(trusted);
+    inbox<envelope> got;
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("secured", got.collector());
+      co_await b.async_publish_envelope("secured", envelope::make("agg-1", "Placed", 1, "{}"));
+    });
+    BOOST_TEST(eventually([&] { return got.size() == 1; }));
+    b.close();
+  }
+  const auto error_of_opening = [](const config& cfg) {
+    try {
+      bus b(cfg);
+    } catch (const boost::system::system_error& e) {
+      return e.code();
+    }
+    return boost::system::error_code{};
+  };
+  BOOST_TEST((error_of_opening(nats_bus_config(server.url())) == errc::broker_error));  // no TLS: refused
+  auto untrusted = nats_bus_config(server.url());
+  untrusted.nats.security.tls = true;  // the system's CAs, which never signed this certificate
+  BOOST_TEST((error_of_opening(untrusted) == errc::broker_error));
+  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) {
