@@ -275,6 +275,31 @@ BOOST_AUTO_TEST_CASE(an_embedded_server_dies_with_the_process_that_started_it, *
   BOOST_TEST(eventually([&] { return ::kill(server, 0) != 0; }, 10s));  // and its server with it
 }
 
+BOOST_AUTO_TEST_CASE(nothing_is_pulled_beyond_the_in_flight_window) {
+  constexpr int total = 300;
+  auto cfg = nats_bus_config("embedded");
+  cfg.nats.max_in_flight = 4;
+  bus b(cfg);
+  std::atomic<int> handled{0};
+  std::atomic<std::int64_t> most_in_flight{0};
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < total; ++i)  // all stored first: the server could send every one at once
+      co_await b.async_publish_envelope("windowed",
+                                        envelope::make("agg-" + std::to_string(i % 50), "Placed", i / 50 + 1, "{}"));
+    co_await b.async_subscribe_envelopes("windowed", [&](const envelope&) -> asio::awaitable<void> {
+      const auto now = static_cast<std::int64_t>(b.metrics().in_flight);
+      for (auto prev = most_in_flight.load(); now > prev && !most_in_flight.compare_exchange_weak(prev, now);) {
+      }
+      co_await sleep_for(std::chrono::microseconds(200));
+      ++handled;
+    });
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return handled == total; }, 30s));
+  BOOST_TEST(most_in_flight <= 4);  // handed to the bus and not yet acknowledged: the window at most
+  BOOST_TEST(most_in_flight >= 2);  // and more than one at a time
+  b.close();
+}
+
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {
   bus b(nats_bus_config("embedded"));
   inbox<envelope> got;

@@ -64,7 +64,7 @@ asio::awaitable<void> pull_subscription::wait_op() {
 
 void pull_subscription::room_changed() noexcept {
   // A plain load first: every acknowledgement passes here, and only a starved pull needs the post.
-  if (starved_.load(std::memory_order_acquire) && starved_.exchange(false))
+  if (starved_.load() && starved_.exchange(false))
     asio::post(conn_.get_executor(), [this, alive = std::weak_ptr<int>(alive_)] {
       if (!alive.expired()) refill();
     });
@@ -84,8 +84,12 @@ void pull_subscription::refill() {
   const int free = room_() - static_cast<int>(buffer_.size()) - pending_.pending();
   const int n = pending_.to_request(std::max(0, free));
   if (n == 0) {
-    // Set before the owner looks again: an acknowledgement from now on posts a pull.
-    if (pending_.pending() == 0 && free <= 0) starved_.store(true, std::memory_order_release);
+    if (pending_.pending() != 0 || free > 0) return;  // what is asked for will come
+    // Starved: the next acknowledgement posts a pull. One that came between the look above
+    // and this store found nobody starved, so look once more (both sides sequentially
+    // consistent: the owner's count, then this flag; this flag, then the count).
+    starved_.store(true);
+    if (room_() - static_cast<int>(buffer_.size()) > 0 && starved_.exchange(false)) refill();
     return;
   }
   const auto body =

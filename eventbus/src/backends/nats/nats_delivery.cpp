@@ -84,14 +84,14 @@ void ack_window::opened(nats_delivery& d) {
   d.open = true;
   d.progress_at = std::chrono::steady_clock::now();
   open_.push_back(d);
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  in_flight_.fetch_add(1);
 }
 
 bool ack_window::unlink(nats_delivery& d) noexcept {
   if (!d.open) return false;
   d.open = false;
   if (d.hook.is_linked()) open_.erase(open_.iterator_to(d));
-  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  in_flight_.fetch_sub(1);  // sequentially consistent: see pull_subscription::refill
   return true;
 }
 

@@ -52,7 +52,7 @@ class ack_window {
   // Any thread: called after each end (the pull may wait for room).
   void on_room(std::function<void()> f) { on_room_ = std::move(f); }
 
-  std::size_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
+  std::size_t in_flight() const noexcept { return in_flight_.load(); }
   int room() const noexcept;
 
   void opened(nats_delivery& d);
