@@ -36,5 +36,11 @@ foreach(line IN LISTS lines)
     set(name "${suite}/${CMAKE_MATCH_1}")
     add_test("${name}" "${TEST_BINARY}" "--run_test=${name}" --report_level=no --log_level=warning)
     set_tests_properties("${name}" PROPERTIES LABELS "${labels_of_${suite}}" TIMEOUT 600)
+    # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
+    # so that two of them never share the 2 cores with each other's elections.
+    list(FIND "labels_of_${suite}" cluster at)  # (ctest runs this without policy CMP0057: no IN_LIST)
+    if(at GREATER -1)
+      set_tests_properties("${name}" PROPERTIES RESOURCE_LOCK cluster)
+    endif()
   endif()
 endforeach()

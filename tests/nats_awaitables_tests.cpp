@@ -314,54 +314,6 @@ BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messa
   js.flush();
 }
 
-BOOST_AUTO_TEST_CASE(an_r3_stream_on_a_three_node_cluster_keeps_every_publish_when_the_connected_node_is_killed) {
-  nats::embedded_cluster cluster(3);
-  nats::connect_options options(cluster.urls());
-  options.reconnect_wait = std::chrono::milliseconds(50);
-  jetstream_fixture js(options);
-  // The cluster elects its JetStream meta leader about a second after the nodes start.
-  BOOST_TEST_REQUIRE(eventually(
-      [&] {
-        try {
-          js.add_stream("EVENTS", "events.>", 3);
-          return true;
-        } catch (const boost::system::system_error&) {
-          return false;
-        }
-      },
-      30s));
-  nats::jetstream_publisher publisher(*js.conn, *js.replies);
-  // Each publish is tried again with the same message id until it is acknowledged: the stream
-  // stores it once, whichever try got through.
-  const auto publish = [&](int i) {
-    nats::outgoing_message m("events.happened", std::to_string(i));
-    m.msg_id = "event-" + std::to_string(i);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        return publisher.async_publish(m, 1000ms, asio::use_future).get();
-      } catch (const boost::system::system_error&) {  // not acknowledged in time: again
-      }
-    }
-    throw std::runtime_error("publish " + std::to_string(i) + " was never acknowledged");
-  };
-  for (int i = 0; i < 100; ++i) publish(i);
-  char url[256] = {};
-  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
-  int connected = -1;
-  for (int n = 0; n < cluster.size(); ++n)
-    if (std::string(url).find(":" + std::to_string(cluster.node(n).port())) != std::string::npos) connected = n;
-  BOOST_TEST_REQUIRE(connected >= 0, url);
-  cluster.node(connected).kill();  // the node this connection uses, mid-stream
-  std::set<std::uint64_t> sequences;
-  for (int i = 100; i < 200; ++i) sequences.insert(publish(i).sequence);  // over the reconnect
-  BOOST_TEST(sequences.size() == 100u);
-  BOOST_TEST(*sequences.begin() == 101u);  // nothing lost, nothing stored twice
-  BOOST_TEST(*sequences.rbegin() == 200u);
-  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
-  BOOST_TEST(std::string(url).find(":" + std::to_string(cluster.node(connected).port())) == std::string::npos, url);
-}
-
 BOOST_AUTO_TEST_CASE(a_connection_reconnects_to_its_restarted_server_and_says_so_on_its_strand) {
   nats::embedded_server server;
   io_pool pool(2);
@@ -411,6 +363,60 @@ BOOST_AUTO_TEST_CASE(a_connection_reconnects_to_its_restarted_server_and_says_so
   BOOST_TEST(!conn->state().connected);
   blocking.shutdown();
   pool.shutdown();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(nats_cluster, *boost::unit_test::label("nats") * boost::unit_test::label("fault") *
+                                        boost::unit_test::label("cluster"))
+using nats_awaitables::jetstream_fixture;
+
+BOOST_AUTO_TEST_CASE(an_r3_stream_on_a_three_node_cluster_keeps_every_publish_when_the_connected_node_is_killed) {
+  nats::embedded_cluster cluster(3);
+  nats::connect_options options(cluster.urls());
+  options.reconnect_wait = std::chrono::milliseconds(50);
+  jetstream_fixture js(options);
+  // The cluster elects its JetStream meta leader about a second after the nodes start.
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        try {
+          js.add_stream("EVENTS", "events.>", 3);
+          return true;
+        } catch (const boost::system::system_error&) {
+          return false;
+        }
+      },
+      30s));
+  nats::jetstream_publisher publisher(*js.conn, *js.replies);
+  // Each publish is tried again with the same message id until it is acknowledged: the stream
+  // stores it once, whichever try got through.
+  const auto publish = [&](int i) {
+    nats::outgoing_message m("events.happened", std::to_string(i));
+    m.msg_id = "event-" + std::to_string(i);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        return publisher.async_publish(m, 1000ms, asio::use_future).get();
+      } catch (const boost::system::system_error&) {  // not acknowledged in time: again
+      }
+    }
+    throw std::runtime_error("publish " + std::to_string(i) + " was never acknowledged");
+  };
+  for (int i = 0; i < 100; ++i) publish(i);
+  char url[256] = {};
+  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
+  int connected = -1;
+  for (int n = 0; n < cluster.size(); ++n)
+    if (std::string(url).find(":" + std::to_string(cluster.node(n).port())) != std::string::npos) connected = n;
+  BOOST_TEST_REQUIRE(connected >= 0, url);
+  cluster.node(connected).kill();  // the node this connection uses, mid-stream
+  std::set<std::uint64_t> sequences;
+  for (int i = 100; i < 200; ++i) sequences.insert(publish(i).sequence);  // over the reconnect
+  BOOST_TEST(sequences.size() == 100u);
+  BOOST_TEST(*sequences.begin() == 101u);  // nothing lost, nothing stored twice
+  BOOST_TEST(*sequences.rbegin() == 200u);
+  natsConnection_GetConnectedUrl(js.conn->handle(), url, sizeof url);
+  BOOST_TEST(std::string(url).find(":" + std::to_string(cluster.node(connected).port())) == std::string::npos, url);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

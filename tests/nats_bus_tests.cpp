@@ -111,10 +111,9 @@ consumer_numbers consumer_info(const std::string& url, const char* stream, const
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(nats_bus, *boost::unit_test::label("nats"))
+BOOST_AUTO_TEST_SUITE(nats_bus, *boost::unit_test::label("nats") * boost::unit_test::label("fault"))
 
-BOOST_AUTO_TEST_CASE(a_server_killed_and_restarted_on_its_store_mid_stream_loses_nothing_acknowledged,
-                     *boost::unit_test::label("fault")) {
+BOOST_AUTO_TEST_CASE(a_server_killed_and_restarted_on_its_store_mid_stream_loses_nothing_acknowledged) {
   constexpr int aggregates = 20, versions = 150;
   constexpr auto total = static_cast<std::size_t>(aggregates * versions);
   nats::embedded_server server;
@@ -138,50 +137,6 @@ BOOST_AUTO_TEST_CASE(a_server_killed_and_restarted_on_its_store_mid_stream_loses
   BOOST_TEST_MESSAGE("publish retries " << publishers.retries << ", duplicates handled " << all.duplicates());
   b.close();
   BOOST_TEST(b.metrics().live_tasks == 0u);
-}
-
-BOOST_AUTO_TEST_CASE(a_three_node_cluster_fails_over_when_the_connected_node_is_killed_mid_stream,
-                     *boost::unit_test::label("fault")) {
-  constexpr int aggregates = 20, versions = 150;
-  constexpr auto total = static_cast<std::size_t>(aggregates * versions);
-  nats::embedded_cluster cluster(3);
-  auto cfg = nats_bus_config(cluster.urls());
-  cfg.nats.replicas = 3;
-  bus b(cfg);
-  seen_versions seen;
-  seen_union all;
-  // The cluster elects its JetStream meta leader about a second after the nodes start: until
-  // then the stream cannot be made.
-  BOOST_TEST_REQUIRE(eventually(
-      [&] {
-        return error_of(b.get_executor(), [&] {
-                 return b.async_subscribe_envelopes(
-                     "failover",
-                     [&](const envelope& e) -> asio::awaitable<void> {
-                       seen.add(e);
-                       all.add(e);
-                       co_return;
-                     },
-                     subscribe_options("survivors"));
-               }) == boost::system::error_code{};
-      },
-      30s));
-  keyed_publishers publishers;
-  publishers.start(b, "failover", aggregates, versions);
-  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() > total / 3; }, 60s));
-  const auto connected = b.connection().server;
-  int victim = -1;
-  for (int n = 0; n < cluster.size(); ++n)
-    if (connected.find(":" + std::to_string(cluster.node(n).port())) != std::string::npos) victim = n;
-  BOOST_TEST_REQUIRE(victim >= 0, connected);
-  cluster.node(victim).kill();  // the node the bus is connected to, mid-stream
-  BOOST_TEST_REQUIRE(eventually([&] { return publishers.finished == aggregates; }, 90s));
-  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
-  BOOST_TEST(seen.first_seen_out_of_order() == 0u);
-  BOOST_TEST(b.connection().server != connected);
-  BOOST_TEST_MESSAGE("failed over from " << connected << " to " << b.connection().server << "; publish retries "
-                                         << publishers.retries << ", duplicates handled " << all.duplicates());
-  b.close();
 }
 
 BOOST_AUTO_TEST_CASE(a_handler_slower_than_the_ack_wait_is_not_redelivered_while_it_runs) {
@@ -213,8 +168,7 @@ BOOST_AUTO_TEST_CASE(a_handler_slower_than_the_ack_wait_is_not_redelivered_while
   BOOST_TEST(b.metrics().delivered == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_consumer_process_killed_mid_stream_then_started_again_handles_everything,
-                     *boost::unit_test::label("fault")) {
+BOOST_AUTO_TEST_CASE(a_consumer_process_killed_mid_stream_then_started_again_handles_everything) {
   constexpr int aggregates = 20, versions = 300;
   constexpr std::size_t window = 200;  // the member's max_in_flight
   constexpr auto total = static_cast<std::size_t>(aggregates * versions);
@@ -257,7 +211,7 @@ BOOST_AUTO_TEST_CASE(a_consumer_process_killed_mid_stream_then_started_again_han
   publisher.close();
 }
 
-BOOST_AUTO_TEST_CASE(an_embedded_server_dies_with_the_process_that_started_it, *boost::unit_test::label("fault")) {
+BOOST_AUTO_TEST_CASE(an_embedded_server_dies_with_the_process_that_started_it) {
   auto member = std::make_unique<member_process>("nats:embedded", "orphans", "group", 10);
   // Its bus's nats-server: the child of the member process.
   const auto server_of = [](pid_t parent) -> pid_t {
@@ -472,6 +426,55 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) 
   }
   BOOST_TEST(settled_thread_count(threads_before) == threads_before);
   BOOST_TEST(descriptor_count() == fds_before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Three nats-servers each: one at a time (the cluster label: see tests/discover_tests.cmake).
+BOOST_AUTO_TEST_SUITE(nats_cluster, *boost::unit_test::label("nats") * boost::unit_test::label("fault") *
+                                        boost::unit_test::label("cluster"))
+
+BOOST_AUTO_TEST_CASE(a_three_node_cluster_fails_over_when_the_connected_node_is_killed_mid_stream) {
+  constexpr int aggregates = 20, versions = 150;
+  constexpr auto total = static_cast<std::size_t>(aggregates * versions);
+  nats::embedded_cluster cluster(3);
+  auto cfg = nats_bus_config(cluster.urls());
+  cfg.nats.replicas = 3;
+  bus b(cfg);
+  seen_versions seen;
+  seen_union all;
+  // The cluster elects its JetStream meta leader about a second after the nodes start: until
+  // then the stream cannot be made.
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        return error_of(b.get_executor(), [&] {
+                 return b.async_subscribe_envelopes(
+                     "failover",
+                     [&](const envelope& e) -> asio::awaitable<void> {
+                       seen.add(e);
+                       all.add(e);
+                       co_return;
+                     },
+                     subscribe_options("survivors"));
+               }) == boost::system::error_code{};
+      },
+      30s));
+  keyed_publishers publishers;
+  publishers.start(b, "failover", aggregates, versions);
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() > total / 3; }, 60s));
+  const auto connected = b.connection().server;
+  int victim = -1;
+  for (int n = 0; n < cluster.size(); ++n)
+    if (connected.find(":" + std::to_string(cluster.node(n).port())) != std::string::npos) victim = n;
+  BOOST_TEST_REQUIRE(victim >= 0, connected);
+  cluster.node(victim).kill();  // the node the bus is connected to, mid-stream
+  BOOST_TEST_REQUIRE(eventually([&] { return publishers.finished == aggregates; }, 90s));
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == total; }, 60s));
+  BOOST_TEST(seen.first_seen_out_of_order() == 0u);
+  BOOST_TEST(b.connection().server != connected);
+  BOOST_TEST_MESSAGE("failed over from " << connected << " to " << b.connection().server << "; publish retries "
+                                         << publishers.retries << ", duplicates handled " << all.duplicates());
+  b.close();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
