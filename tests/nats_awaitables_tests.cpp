@@ -104,9 +104,7 @@ BOOST_AUTO_TEST_CASE(a_connection_on_a_strand_publishes_and_receives_in_order_an
     unsubscribed.get_future().get();
     conn->close();  // from this thread while the strand runs
     conn.reset();
-    blocking.shutdown();
-    pool.shutdown();
-  }
+  }  // the strand, then the pool (which destroys its io_context: nothing of it may outlive that)
   // cnats's library threads end with the last library_use (nats_CloseAndWait).
   BOOST_TEST(settled_thread_count(threads_before) == threads_before);
   BOOST_TEST(descriptor_count() == fds_before);
@@ -127,7 +125,6 @@ BOOST_AUTO_TEST_CASE(an_unreachable_server_fails_the_connect_clearly_within_its_
     BOOST_TEST(std::string(e.what()).find("127.0.0.1:1") != std::string::npos, e.what());
   }
   BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
-  pool.shutdown();
 }
 
 // A connection to its own server with a reply router, and JetStream management off the strand.
@@ -159,8 +156,7 @@ struct jetstream_fixture {
     on_strand([&] { replies.reset(); });
     conn->close();
     blocking.shutdown();
-    pool.shutdown();
-  }
+  }  // then the members: the strand before the pool, which destroys its io_context
   template <class F>
   void on_strand(F f) {
     std::promise<void> done;
@@ -361,8 +357,6 @@ BOOST_AUTO_TEST_CASE(a_connection_reconnects_to_its_restarted_server_and_says_so
   unsubscribed.get_future().get();
   conn->close();
   BOOST_TEST(!conn->state().connected);
-  blocking.shutdown();
-  pool.shutdown();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

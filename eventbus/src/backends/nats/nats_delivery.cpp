@@ -96,16 +96,15 @@ bool ack_window::unlink(nats_delivery& d) noexcept {
 }
 
 void ack_window::finish(nats_delivery& d, const char* body) noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    if (!unlink(d)) return;
-    const char* reply = natsMsg_GetReply(d.raw.get());
-    // Under the mutex: disconnect() waits for it, so the connection is never used once closed.
-    if (nc_ && reply) {
-      if (const auto s = natsConnection_PublishString(nc_, reply, body); s != NATS_OK)
-        log().warn("JetStream acknowledgement '{}' not sent ({}): the message comes again", body,
-                   natsStatus_GetText(s));
-    }
+  // All under the mutex: disconnect() waits for it, so once it returned neither the
+  // connection nor the owner's callback is used again (a stream's reader may acknowledge
+  // after the bus closed).
+  std::lock_guard lock(mutex_);
+  if (!unlink(d)) return;
+  const char* reply = natsMsg_GetReply(d.raw.get());
+  if (nc_ && reply) {
+    if (const auto s = natsConnection_PublishString(nc_, reply, body); s != NATS_OK)
+      log().warn("JetStream acknowledgement '{}' not sent ({}): the message comes again", body, natsStatus_GetText(s));
   }
   if (on_room_) on_room_();
 }
@@ -132,6 +131,12 @@ std::size_t ack_window::keep_alive(std::chrono::steady_clock::time_point before)
 void ack_window::disconnect() noexcept {
   std::lock_guard lock(mutex_);
   nc_ = nullptr;
+  on_room_ = nullptr;
+}
+
+void ack_window::on_room(std::function<void()> f) {
+  std::lock_guard lock(mutex_);
+  on_room_ = std::move(f);
 }
 
 }  // namespace corobus::detail

@@ -49,8 +49,8 @@ class ack_window {
   ack_window(natsConnection* nc, std::size_t limit) : nc_(nc), limit_(limit) {}
   ~ack_window();
 
-  // Any thread: called after each end (the pull may wait for room).
-  void on_room(std::function<void()> f) { on_room_ = std::move(f); }
+  // Called after each end, under the window's mutex (the pull may wait for room); cheap.
+  void on_room(std::function<void()> f);
 
   std::size_t in_flight() const noexcept { return in_flight_.load(); }
   int room() const noexcept;
@@ -62,7 +62,8 @@ class ack_window {
   void forget(nats_delivery& d) noexcept;
   // +WPI for each delivery with no progress since `before`; how many.
   std::size_t keep_alive(std::chrono::steady_clock::time_point before);
-  // The connection closes: what ends from now on is not acknowledged (it comes again).
+  // The connection closes: what ends from now on is not acknowledged (it comes again), and
+  // the owner hears nothing more of it.
   void disconnect() noexcept;
 
  private:
