@@ -15,6 +15,7 @@
 #include <corobus/runtime/io_pool.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -308,6 +309,16 @@ BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messa
   BOOST_TEST(std::string(natsMsg_GetData(second.front().get())) == "again");
   consumer.ack(second.front().get());
   js.flush();
+  // Cancelled through its slot, a fetch waiting on an empty stream ends at once.
+  asio::cancellation_signal cancel;
+  std::promise<boost::system::error_code> ended;
+  const auto waiting_since = std::chrono::steady_clock::now();
+  consumer.async_fetch(10, 10s, asio::bind_cancellation_slot(cancel.slot(), [&](boost::system::error_code ec, auto) {
+                         ended.set_value(ec);
+                       }));
+  js.on_strand([&] { cancel.emit(asio::cancellation_type::terminal); });  // the slot's own thread
+  BOOST_TEST((ended.get_future().get() == asio::error::operation_aborted));
+  BOOST_TEST((std::chrono::steady_clock::now() - waiting_since < 2s));
 }
 
 BOOST_AUTO_TEST_CASE(a_connection_reconnects_to_its_restarted_server_and_says_so_on_its_strand) {

@@ -4,6 +4,8 @@
 #include "nats/status.hpp"
 
 #include <fmt/format.h>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 namespace corobus::nats {
@@ -21,6 +23,7 @@ struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {
     owner.replies_.stop_routing(reply);
     deadline.cancel();
     watchdog.cancel();
+    asio::get_associated_cancellation_slot(handler).clear();  // asio's rule: empty on completion
     corobus::complete(std::move(handler), ec, std::move(messages));
   }
   void watch(std::chrono::milliseconds heartbeat) {
@@ -76,6 +79,13 @@ void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_hand
       }
     }
   });
+  // Cancelled (any type): it ends now, with what came so far.
+  if (auto slot = asio::get_associated_cancellation_slot(f->handler); slot.is_connected())
+    slot.assign([weak = std::weak_ptr<fetch>(f), ex = conn_.get_executor()](asio::cancellation_type) {
+      asio::post(ex, [weak] {
+        if (const auto self = weak.lock()) self->finish(asio::error::operation_aborted);
+      });
+    });
   f->deadline.expires_after(expires + std::chrono::seconds(1));
   f->deadline.async_wait([f](boost::system::error_code ec) {
     if (!ec) f->finish({});  // no 408 came: the client's own end of the request

@@ -30,8 +30,9 @@ class pull_consumer {
 
   // Up to `batch` messages, waiting at most `expires` for the first ones. Completes with what
   // came (possibly nothing); errors: NATS_MISSED_HEARTBEAT (the server stopped answering)
-  // and NATS_ERR for a 409 with nothing delivered (its description is logged). Cancellation
-  // does not end it early: its own deadline does.
+  // and NATS_ERR for a 409 with nothing delivered (its description is logged). Cancelled
+  // through its slot (any type), it ends at once with operation_aborted and the messages that
+  // came so far (acknowledge or give them back: the server counts them as delivered).
   template <class Token = default_token>
   auto async_fetch(int batch, std::chrono::milliseconds expires, Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
