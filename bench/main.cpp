@@ -3,6 +3,7 @@
 // coroutine per aggregate, one version per publish and then --batch versions per publish
 // (default 5). The NATS scenario starts one nats-server for all its variants.
 //   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
+//                 [--nats-storage file|memory]
 //   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]
 #include "scenario.hpp"
 
@@ -87,12 +88,14 @@ int main(int argc, char** argv) {
       p.publishers = number(i, argc, argv);
     else if (!std::strcmp(argv[i], "--batch"))
       p.batch = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--nats-storage") && i + 1 < argc)
+      p.nats_memory_storage = !std::strcmp(argv[++i], "memory");  // else file, the default
     else {
       const bool asked = !std::strcmp(argv[i], "--help");
-      fmt::print(
-          asked ? stdout : stderr,
-          "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
-          "BYTES] [--batch N] [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]\n");
+      fmt::print(asked ? stdout : stderr,
+                 "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
+                 "BYTES] [--batch N] [--nats-storage file|memory] [--scenario "
+                 "all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]\n");
       return asked ? 0 : 2;
     }
   }

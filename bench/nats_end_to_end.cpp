@@ -55,7 +55,8 @@ result run_nats_end_to_end(const parameters& p, const nats::embedded_server& ser
   config cfg;
   cfg.backend = backend_kind::nats;
   cfg.io_threads = p.io_threads;
-  cfg.nats.url = server.url();  // the server the raw loop uses too; file storage, the default
+  cfg.nats.url = server.url();  // the server the raw loop uses too
+  cfg.nats.storage = p.nats_memory_storage ? nats_storage::memory : nats_storage::file;
   // The default lanes: 8, as on Kafka, showed no steady gain here (the 2-core machine,
   // 200,000 messages in batches of 5: from 29k/s to 38k/s with 8, 31k/s to 45k/s with 256).
   // A topic of its own per variant, so that each starts on an empty stream.
@@ -124,7 +125,7 @@ result run_raw_cnats(const parameters& p, const nats::embedded_server& server) {
     const char* subjects[] = {topic.c_str()};
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
+    sc.Storage = p.nats_memory_storage ? js_MemoryStorage : js_FileStorage;
     sc.Duplicates = nanoseconds(defaults.duplicate_window);
     jsErrCode code{};
     check(js_AddStream(nullptr, js, &sc, nullptr, &code), "creating the stream");

@@ -16,7 +16,8 @@ struct parameters {
   std::size_t io_threads = 2;
   std::size_t publishers = 2;  // concurrent publishing coroutines, each owns a slice of the aggregates
   std::size_t payload_bytes = 100;
-  std::size_t batch = 5;  // Kafka, NATS: versions of one aggregate per publish (publish_envelopes when > 1)
+  std::size_t batch = 5;             // Kafka, NATS: versions of one aggregate per publish (publish_envelopes when > 1)
+  bool nats_memory_storage = false;  // NATS: streams in memory instead of files (--nats-storage memory)
 };
 
 struct result {
