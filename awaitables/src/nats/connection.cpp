@@ -161,6 +161,10 @@ void connection::close() {
   // (this thread only waits for the PONG the strand reads).
   if (const auto s = natsConnection_FlushTimeout(nc_, timeout_.count()); s != NATS_OK)
     log().warn("NATS: flushing before close: {}", natsStatus_GetText(s));
+  // cnats closes the socket on this thread: the strand lets go of it first (a wait armed on
+  // it meanwhile would reach a closed, or reused, descriptor; ThreadSanitizer saw the race).
+  if (!loop_->stop_polling(std::chrono::seconds(5)))
+    log().warn("NATS: the event loop did not stop polling within 5 s (is its io_context running?)");
   natsConnection_Close(nc_);
   // The strand may still hold the socket and reach the connection: it must let go first.
   if (!loop_->wait_detached(std::chrono::seconds(5)))

@@ -26,6 +26,7 @@ natsStatus event_loop::attach(void** user, void* loop, natsConnection* nc, natsS
   // interest itself: polling starts here.
   self->on_strand([self, nc, socket] {
     self->let_go_of_socket();
+    if (self->stopped_) return;  // closing: cnats will close this one too
     self->nc_ = nc;
     self->socket_.emplace(self->strand_, socket);
     self->want_read_ = true;
@@ -66,6 +67,17 @@ natsStatus event_loop::detach(void* user) {
   return NATS_OK;
 }
 
+bool event_loop::stop_polling(std::chrono::milliseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto stopped = done->get_future();
+  asio::post(strand_, [self = shared_from_this(), done] {
+    self->stopped_ = true;
+    self->let_go_of_socket();
+    done->set_value();
+  });
+  return stopped.wait_for(timeout) == std::future_status::ready;
+}
+
 bool event_loop::wait_detached(std::chrono::milliseconds timeout) {
   return detached_future_.wait_for(timeout) == std::future_status::ready;
 }
@@ -97,7 +109,7 @@ void event_loop::arm_write() {
 // readiness runs `process`, then waits again. A wait on an older socket is ignored.
 template <class Process>
 void event_loop::arm(asio::posix::stream_descriptor::wait_type what, bool& busy, const bool& wanted, Process process) {
-  if (!socket_ || busy || !wanted || detached_) return;
+  if (!socket_ || busy || !wanted || detached_ || stopped_) return;
   busy = true;
   socket_->async_wait(what, [self = shared_from_this(), gen = generation_, &busy, &wanted, what,
                              process](boost::system::error_code ec) {

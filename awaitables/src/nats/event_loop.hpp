@@ -20,6 +20,11 @@ class event_loop : public std::enable_shared_from_this<event_loop> {
   static natsStatus write(void* user, bool add);
   static natsStatus detach(void* user);
 
+  // Before natsConnection_Close (which closes the socket on the calling thread): blocks until
+  // the strand let go of the socket and will not poll it again, so asio never touches the
+  // descriptor while or after cnats closes it (cnats 3.4.1 has no ProcessCloseEvent).
+  // False when the strand did not get to it within `timeout`.
+  bool stop_polling(std::chrono::milliseconds timeout);
   // Blocks until the strand handled detach (true), or `timeout` passed.
   bool wait_detached(std::chrono::milliseconds timeout);
 
@@ -43,6 +48,7 @@ class event_loop : public std::enable_shared_from_this<event_loop> {
   bool reading_ = false;
   bool writing_ = false;
   bool detached_ = false;
+  bool stopped_ = false;  // stop_polling(): no socket is polled again
   std::promise<void> detached_promise_;
   std::future<void> detached_future_ = detached_promise_.get_future();
 };
