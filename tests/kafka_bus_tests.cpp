@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "member_process.hpp"
+#include "opening_error.hpp"
 #include "raw_kafka.hpp"
 #include "seen_versions.hpp"
 #include "support.hpp"
@@ -767,37 +768,29 @@ BOOST_AUTO_TEST_CASE(close_with_handlers_in_flight_then_a_new_bus_resumes_from_t
 BOOST_AUTO_TEST_CASE(bad_configuration_fails_clearly_in_bounded_time_and_leaks_nothing) {
   const auto threads_before = thread_count();
   const auto fds_before = descriptor_count();
-  const auto error_of = [](const config& cfg) {
-    try {
-      bus b(cfg);
-    } catch (const boost::system::system_error& e) {
-      return std::make_pair(e.code(), std::string(e.what()));
-    }
-    return std::make_pair(boost::system::error_code{}, std::string());
-  };
   auto unreachable = kafka_bus_config("127.0.0.1:1");
   unreachable.kafka.connect_timeout = std::chrono::milliseconds(1000);
   const auto start = std::chrono::steady_clock::now();
-  auto [code, what] = error_of(unreachable);
+  auto [code, what] = opening_error(unreachable);
   BOOST_TEST((code == errc::broker_error));
   BOOST_TEST(what.find("127.0.0.1:1") != std::string::npos, what);
   BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
 
   auto bad_property = kafka_bus_config("embedded");
   bad_property.kafka.properties["no.such.property"] = "1";
-  std::tie(code, what) = error_of(bad_property);
+  std::tie(code, what) = opening_error(bad_property);
   BOOST_TEST((code == errc::invalid_config));
   BOOST_TEST(what.find("no.such.property") != std::string::npos, what);
 
   auto bad_value = kafka_bus_config("embedded");
   bad_value.kafka.producer_properties["acks"] = "maybe";
-  std::tie(code, what) = error_of(bad_value);
+  std::tie(code, what) = opening_error(bad_value);
   BOOST_TEST((code == errc::invalid_config));
   BOOST_TEST(what.find("acks") != std::string::npos, what);
 
   auto bad_partitions = kafka_bus_config("embedded");
   bad_partitions.kafka.partitions = 0;
-  std::tie(code, what) = error_of(bad_partitions);
+  std::tie(code, what) = opening_error(bad_partitions);
   BOOST_TEST((code == errc::invalid_config));
   BOOST_TEST(what.find("kafka.partitions") != std::string::npos, what);
 

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "member_process.hpp"
+#include "opening_error.hpp"
 #include "seen_versions.hpp"
 #include "support.hpp"
 
@@ -333,37 +334,21 @@ BOOST_AUTO_TEST_CASE(tls_settings_reach_the_connection) {
     BOOST_TEST(eventually([&] { return got.size() == 1; }));
     b.close();
   }
-  const auto error_of_opening = [](const config& cfg) {
-    try {
-      bus b(cfg);
-    } catch (const boost::system::system_error& e) {
-      return e.code();
-    }
-    return boost::system::error_code{};
-  };
-  BOOST_TEST((error_of_opening(nats_bus_config(server.url())) == errc::broker_error));  // no TLS: refused
+  BOOST_TEST((opening_error(nats_bus_config(server.url())).first == errc::broker_error));  // no TLS: refused
   auto untrusted = nats_bus_config(server.url());
   untrusted.nats.security.tls = true;  // the system's CAs, which never signed this certificate
-  BOOST_TEST((error_of_opening(untrusted) == errc::broker_error));
+  BOOST_TEST((opening_error(untrusted).first == errc::broker_error));
   std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) {
   const auto threads_before = thread_count();
   const auto fds_before = descriptor_count();
-  const auto error_of_opening = [](const config& cfg) {
-    try {
-      bus b(cfg);
-    } catch (const boost::system::system_error& e) {
-      return std::make_pair(e.code(), std::string(e.what()));
-    }
-    return std::make_pair(boost::system::error_code{}, std::string());
-  };
   {
     auto unreachable = nats_bus_config("nats://127.0.0.1:1");
     unreachable.nats.connect_timeout = std::chrono::milliseconds(1000);
     const auto start = std::chrono::steady_clock::now();
-    auto [code, what] = error_of_opening(unreachable);
+    auto [code, what] = opening_error(unreachable);
     BOOST_TEST((code == errc::broker_error));
     BOOST_TEST(what.find("127.0.0.1:1") != std::string::npos, what);
     BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
@@ -376,14 +361,14 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) 
     wrong.nats.security.user = "alice";
     wrong.nats.security.password = "not-the-pw";
     const auto warnings_before = logged_warnings_containing("not-the-pw");
-    auto [code, what] = error_of_opening(wrong);
+    auto [code, what] = opening_error(wrong);
     BOOST_TEST((code == errc::broker_error));
     BOOST_TEST(what.find("uthoriz") != std::string::npos, what);  // cnats: "Authorization Violation"
     BOOST_TEST(what.find("not-the-pw") == std::string::npos, what);
     BOOST_TEST(logged_warnings_containing("not-the-pw") == warnings_before);
     // In a URL as well: it is never repeated.
     auto in_url = nats_bus_config("nats://alice:not-the-pw@127.0.0.1:" + std::to_string(server.port()));
-    std::tie(code, what) = error_of_opening(in_url);
+    std::tie(code, what) = opening_error(in_url);
     BOOST_TEST((code == errc::broker_error));
     BOOST_TEST(what.find("not-the-pw") == std::string::npos, what);
     auto right = wrong;
@@ -420,7 +405,7 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) 
             }}}) {
     auto cfg = nats_bus_config("embedded");
     bad(cfg.nats);
-    auto [code, what] = error_of_opening(cfg);
+    auto [code, what] = opening_error(cfg);
     BOOST_TEST((code == errc::invalid_config), name);
     BOOST_TEST(what.find(name) != std::string::npos, what);
   }
