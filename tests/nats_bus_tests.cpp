@@ -37,7 +37,9 @@ config nats_bus_config(const std::string& url) {
   cfg.backend = backend_kind::nats;
   cfg.io_threads = 2;
   cfg.nats.url = url;
-  cfg.nats.publish_timeout = std::chrono::milliseconds(2000);
+  // Short enough that a publish lost in an outage is tried again soon, long enough for stream
+  // and consumer requests (bounded by it too) on a loaded machine: 2 s failed there once.
+  cfg.nats.publish_timeout = std::chrono::milliseconds(5000);
   cfg.nats.reconnect_wait = std::chrono::milliseconds(100);
   cfg.nats.ack_wait = std::chrono::milliseconds(2000);  // what a lost ack held comes again soon
   cfg.retry = retry_policy{3, std::chrono::milliseconds(1), std::chrono::milliseconds(4)};
@@ -386,6 +388,16 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) 
       return b.async_subscribe_envelopes("missing.topic", [](const envelope&) -> asio::awaitable<void> { co_return; });
     });
     BOOST_TEST((subscribed == errc::invalid_config), subscribed.message());
+    std::string said;  // what a subscriber awaiting it reads: the stream named
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      try {
+        co_await b.async_subscribe_envelopes("missing.topic",
+                                             [](const envelope&) -> asio::awaitable<void> { co_return; });
+      } catch (const boost::system::system_error& e) {
+        said = e.what();
+      }
+    });
+    BOOST_TEST(said.find("'missing_topic' does not exist") != std::string::npos, said);
     const auto published = error_of(b.get_executor(), [&] {
       return b.async_publish_envelope("missing.topic", envelope::make("agg-1", "Placed", 1, "{}"));
     });

@@ -102,6 +102,21 @@ nats::stream_spec nats_backend::stream_for(const std::string& topic) const {
   return s;
 }
 
+asio::awaitable<void> nats_backend::manage(std::function<void()> call) {
+  // blocking_pool carries an exception's code, not its text ("creating JetStream stream
+  // 'orders': Timeout"): the text comes back as the call's result. (Named: see ensure_stream.)
+  auto carried = [call = std::move(call)]() -> std::optional<boost::system::system_error> {
+    try {
+      call();
+    } catch (const boost::system::system_error& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+  auto failed = co_await blocking_.async_call(std::move(carried), asio::use_awaitable);
+  if (failed) throw *failed;
+}
+
 bool nats_backend::stream_ready(std::string_view topic) {
   std::shared_lock lock(streams_mutex_);
   return ready_streams_.contains(topic);
@@ -109,10 +124,9 @@ bool nats_backend::stream_ready(std::string_view topic) {
 
 asio::awaitable<void> nats_backend::ensure_stream(std::string topic) {
   if (stream_ready(topic)) co_return;
-  // Blocking JetStream requests, off the io threads. (The call is named, not a temporary
-  // of the co_await expression: g++ 12 destroys such a lambda twice.)
-  auto check = [this, spec = stream_for(topic)] { admin_->ensure_stream(spec, cfg_.topics); };
-  co_await blocking_.async_call(std::move(check), asio::use_awaitable);
+  // Named, not a temporary of the co_await expression: g++ 12 destroys such a lambda twice.
+  std::function<void()> check = [this, spec = stream_for(topic)] { admin_->ensure_stream(spec, cfg_.topics); };
+  co_await manage(std::move(check));
   std::lock_guard lock(streams_mutex_);
   ready_streams_.insert(std::move(topic));
 }
@@ -206,8 +220,10 @@ asio::awaitable<void> nats_backend::attach(std::shared_ptr<subscriber> sub) {
     spec.durable = jetstream_name(sub->group());
     spec.ack_wait = cfg_.ack_wait;
     spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight);
-    auto make_consumer = [this, stream = jetstream_name(sub->topic()), spec] { admin_->ensure_consumer(stream, spec); };
-    co_await blocking_.async_call(std::move(make_consumer), asio::use_awaitable);
+    std::function<void()> make_consumer = [this, stream = jetstream_name(sub->topic()), spec] {
+      admin_->ensure_consumer(stream, spec);
+    };
+    co_await manage(std::move(make_consumer));
   }
   group(sub->topic(), sub->group()).add(std::move(sub));
 }

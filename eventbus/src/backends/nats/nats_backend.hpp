@@ -17,6 +17,7 @@
 #include "backends/nats/nats_group_consumer.hpp"
 #include "core/backend.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,8 @@ class nats_backend final : public backend {
   // Runs `f()` on the strand and waits for it (opening and closing thread only).
   template <class F>
   void on_strand(F f);
+  // Runs a blocking JetStream management call on blocking_, rethrowing what it threw.
+  asio::awaitable<void> manage(std::function<void()> call);
   nats::stream_spec stream_for(const std::string& topic) const;
   // Applies the topic strategy to the topic's stream, once per topic and bus.
   asio::awaitable<void> ensure_stream(std::string topic);
