@@ -228,8 +228,15 @@ BOOST_AUTO_TEST_CASE(an_embedded_server_dies_with_the_process_that_started_it) {
   };
   pid_t server = 0;
   BOOST_TEST_REQUIRE(eventually([&] { return (server = server_of(member->pid())) != 0; }));
+  // Its store (the argument after -sd): nobody is left to remove it, so the test does.
+  std::ifstream cmdline("/proc/" + std::to_string(server) + "/cmdline");
+  std::string arg, store;
+  for (bool next = false; std::getline(cmdline, arg, '\0'); next = arg == "-sd")
+    if (next) store = arg;
+  BOOST_TEST_REQUIRE(store.find("corobus-nats-") != std::string::npos, store);
   member->kill();                                                       // no close(): the process is gone at once
   BOOST_TEST(eventually([&] { return ::kill(server, 0) != 0; }, 10s));  // and its server with it
+  std::filesystem::remove_all(store);
 }
 
 BOOST_AUTO_TEST_CASE(nothing_is_pulled_beyond_the_in_flight_window) {
