@@ -2,6 +2,7 @@
 #include <corobus/eventbus/message.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -24,9 +25,14 @@ std::int64_t stream_sequence(const char* reply) {
     rest.remove_prefix(dot + 1);
   }
   const std::size_t at = n >= 11 ? 7 : 5;
-  if (n <= at) return -1;
-  return std::strtoll(std::string(tokens[at]).c_str(), nullptr, 10);
+  std::int64_t sequence = -1;
+  if (n > at) std::from_chars(tokens[at].data(), tokens[at].data() + tokens[at].size(), sequence);
+  return sequence;
 }
+
+// cnats takes header names as C strings: the envelope's one, spelled out once and checked.
+constexpr const char* aggregate_id_header = "X-Aggregate-ID";
+static_assert(envelope_headers::aggregate_id == std::string_view(aggregate_id_header));
 
 std::string header_value(natsMsg* m, const char* name) {
   const char* value = nullptr;
@@ -38,7 +44,7 @@ std::string header_value(natsMsg* m, const char* name) {
 nats_delivery::nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m) : window(std::move(w)), raw(std::move(m)) {
   msg.topic = natsMsg_GetSubject(raw.get());
   msg.key = header_value(raw.get(), key_header);
-  if (msg.key.empty()) msg.key = header_value(raw.get(), std::string(envelope_headers::aggregate_id).c_str());
+  if (msg.key.empty()) msg.key = header_value(raw.get(), aggregate_id_header);
   msg.offset = stream_sequence(natsMsg_GetReply(raw.get()));
 }
 
