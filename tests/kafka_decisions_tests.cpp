@@ -4,7 +4,7 @@
 
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
-#include "backends/kafka/revoke_sequence.hpp"
+#include "core/revoke_sequence.hpp"
 
 #include <thread>
 #include <vector>

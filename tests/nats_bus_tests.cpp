@@ -264,6 +264,53 @@ BOOST_AUTO_TEST_CASE(nothing_is_pulled_beyond_the_in_flight_window) {
   b.close();
 }
 
+BOOST_AUTO_TEST_CASE(two_members_of_a_group_share_a_partitioned_topic_and_each_keeps_per_key_order) {
+  // Two buses are two members (each has a name of its own), as two processes would be.
+  nats::embedded_server server;
+  auto cfg = nats_bus_config(server.url());
+  cfg.nats.partitions = 6;
+  cfg.nats.lease_ttl = std::chrono::milliseconds(3000);
+  constexpr int aggregates = 100, versions = 20;
+  bus first(cfg), second(cfg);
+  seen_union all;
+  seen_versions seen_first, seen_second;
+  const auto subscribe = [&](bus& b, seen_versions& seen) {
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes(
+          "parted",
+          [&](const envelope& e) -> asio::awaitable<void> {
+            seen.add(e);
+            all.add(e);
+            co_return;
+          },
+          subscribe_options("workers"));
+    });
+  };
+  subscribe(first, seen_first);
+  subscribe(second, seen_second);
+  // Paced over about 3 s, so the second member's join (at its first look) comes mid-stream and
+  // the first member's revoke of half the partitions is part of what is checked.
+  run(first.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int v = 1; v <= versions; ++v) {
+      std::vector<envelope> round;
+      for (int a = 0; a < aggregates; ++a)
+        round.push_back(envelope::make("agg-" + std::to_string(a), "Placed", v, "{}"));
+      co_await first.async_publish_envelopes("parted", std::move(round));
+      co_await sleep_for(std::chrono::milliseconds(150));
+    }
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == std::size_t{aggregates * versions}; }, 60s));
+  BOOST_TEST(seen_first.first_seen_out_of_order() == 0u);
+  BOOST_TEST(seen_second.first_seen_out_of_order() == 0u);
+  BOOST_TEST(all.duplicates() <= cfg.nats.max_in_flight);
+  BOOST_TEST_MESSAGE("first " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
+                              << all.duplicates());
+  BOOST_TEST(seen_first.size() > 0u);  // the partitions were shared
+  BOOST_TEST(seen_second.size() > 0u);
+  second.close();
+  first.close();
+}
+
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {
   bus b(nats_bus_config("embedded"));
   inbox<envelope> got;

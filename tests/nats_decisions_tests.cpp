@@ -2,12 +2,33 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/awaitables/nats/pull_pending.hpp>
+#include "backends/nats/partition_assignment.hpp"
 #include "backends/nats/stream_names.hpp"
+
+#include <algorithm>
+#include <map>
 
 #include <set>
 #include <string>
 
 using corobus::nats::pull_pending;
+namespace d = corobus::detail;
+
+namespace {
+
+std::vector<std::string> named(int n, const std::string& prefix = "member-") {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+std::size_t moved(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::size_t n = 0;
+  for (std::size_t p = 0; p < a.size(); ++p) n += a[p] != b[p];
+  return n;
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(nats_decisions, *boost::unit_test::label("unit"))
 
@@ -79,6 +100,66 @@ BOOST_AUTO_TEST_CASE(topic_names_map_to_stream_names_one_to_one) {
   };
   visit(visit, 4);
   BOOST_TEST(names.size() == topics);  // 340 topics, 340 names
+}
+
+BOOST_AUTO_TEST_CASE(a_key_goes_to_the_partition_the_servers_partition_mapping_gives) {
+  // FNV-1a 32 ("a" is 0xe40c292c), modulo the partitions, as nats-server's partition(n, token).
+  BOOST_TEST(d::partition_of("a", 6) == static_cast<int>(0xe40c292cu % 6));
+  BOOST_TEST(d::partition_of("agg-17", 1) == 0);
+  for (const auto* key : {"agg-1", "agg-2", "order:42"}) BOOST_TEST(d::partition_of(key, 6) == d::partition_of(key, 6));
+}
+
+BOOST_AUTO_TEST_CASE(every_member_computes_the_same_owners_from_the_same_members_in_any_order) {
+  auto members = named(3);
+  const auto owners = d::assign_partitions(6, members);
+  std::reverse(members.begin(), members.end());
+  members.push_back("member-1");  // seen twice: counts once
+  BOOST_TEST(d::assign_partitions(6, members) == owners);
+  std::map<std::string, int> load;
+  for (const auto& o : owners) ++load[o];
+  BOOST_TEST(load.size() == 3u);
+  for (const auto& [m, n] : load) BOOST_TEST(n == 2);
+  BOOST_TEST(d::assign_partitions(6, {}) == std::vector<std::string>(6));
+  BOOST_TEST(d::owned_by(d::assign_partitions(6, {"only"}), "only").size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_join_or_a_leave_moves_about_partitions_over_members) {
+  // Over many member sets and partition counts: no member holds more than ceil(N / members),
+  // and on average a join (or, read backwards, a leave) moves not much more than the N / members
+  // it must move. Single joins can cascade (bounded load): the worst is asserted loosely.
+  double moves = 0, ideal = 0;
+  for (int n : {6, 12, 32, 100})
+    for (int m = 1; m < 8; ++m)
+      for (int set = 0; set < 20; ++set) {
+        auto before = named(m, "s" + std::to_string(set) + "-");
+        auto after = before;
+        after.push_back("joiner-" + std::to_string(set));
+        const auto a = d::assign_partitions(n, before), b = d::assign_partitions(n, after);
+        const auto cap = (n + m) / (m + 1);  // ceil(n / (m + 1))
+        BOOST_TEST(moved(a, b) <= 3u * static_cast<std::size_t>(cap) + 2);
+        moves += static_cast<double>(moved(a, b));
+        ideal += static_cast<double>(n) / (m + 1);
+        std::map<std::string, int> load;
+        for (const auto& o : b) ++load[o];
+        for (const auto& [member, held] : load) BOOST_TEST(held <= cap);
+      }
+  BOOST_TEST_MESSAGE("moved " << moves << " partitions where the ideal is " << ideal);
+  BOOST_TEST(moves <= 1.25 * ideal);
+}
+
+BOOST_AUTO_TEST_CASE(a_lease_is_renewed_twice_before_its_fence_and_pulls_end_before_the_margin) {
+  const d::lease_timing t(std::chrono::milliseconds(3000), std::chrono::milliseconds(10000));
+  BOOST_TEST(t.renew_every.count() == 750);
+  BOOST_TEST(t.fence_after.count() == 2000);
+  BOOST_TEST(t.pull_expires.count() == 500);
+  BOOST_TEST(t.pull_expires < t.ttl - t.fence_after);
+  BOOST_TEST(2 * t.renew_every < t.fence_after);
+}
+
+BOOST_AUTO_TEST_CASE(a_member_acquires_what_it_wants_and_revokes_what_it_no_longer_does) {
+  const auto moves = d::plan_moves({0, 1, 2}, {1, 4}, {2});
+  BOOST_TEST(moves.acquire == std::vector<int>{0});  // 1 is held, 2 still drains
+  BOOST_TEST(moves.revoke == std::vector<int>{4});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include <corobus/runtime/log.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/system/system_error.hpp>
 #include <cstdlib>
 
@@ -36,18 +37,41 @@ jetstream_admin::jetstream_admin(connection& conn, std::chrono::milliseconds tim
 
 jetstream_admin::~jetstream_admin() { jsCtx_Destroy(js_); }
 
-bool jetstream_admin::stream_exists(const std::string& name) {
+std::optional<std::vector<std::string>> jetstream_admin::stream_subjects(const std::string& name) {
   jsStreamInfo* info = nullptr;
   jsErrCode code{};
   const auto s = js_GetStreamInfo(&info, js_, name.c_str(), nullptr, &code);
-  jsStreamInfo_Destroy(info);
-  if (s == NATS_OK) return true;
-  if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr) return false;
+  if (s == NATS_OK) {
+    std::vector<std::string> subjects(info->Config->Subjects, info->Config->Subjects + info->Config->SubjectsLen);
+    jsStreamInfo_Destroy(info);
+    return subjects;
+  }
+  if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr) return std::nullopt;
   fail(s, code, fmt::format("looking up JetStream stream '{}'", name));
 }
 
+bool jetstream_admin::stream_exists(const std::string& name) { return stream_subjects(name).has_value(); }
+
+std::int64_t jetstream_admin::ack_pending(const std::string& stream, const std::string& consumer) {
+  jsConsumerInfo* info = nullptr;
+  jsErrCode code{};
+  const auto s = js_GetConsumerInfo(&info, js_, stream.c_str(), consumer.c_str(), nullptr, &code);
+  if (s != NATS_OK) fail(s, code, fmt::format("looking up JetStream consumer '{}' of stream '{}'", consumer, stream));
+  const auto pending = info->NumAckPending;
+  jsConsumerInfo_Destroy(info);
+  return pending;
+}
+
 void jetstream_admin::ensure_stream(const stream_spec& spec, topic_strategy strategy) {
-  if (strategy == topic_strategy::skip || stream_exists(spec.name)) return;
+  if (strategy == topic_strategy::skip) return;
+  if (const auto subjects = stream_subjects(spec.name)) {
+    if (spec.exact_subjects && *subjects != spec.subjects)
+      throw_error(errc::invalid_config,
+                  fmt::format("JetStream stream '{}' has the subjects [{}], the topic's settings want [{}] "
+                              "(a topic's partitions are fixed when it is made)",
+                              spec.name, fmt::join(*subjects, ", "), fmt::join(spec.subjects, ", ")));
+    return;
+  }
   if (strategy == topic_strategy::validate_only)
     throw_error(errc::invalid_config,
                 fmt::format("JetStream stream '{}' does not exist (topic strategy: validate only)", spec.name));

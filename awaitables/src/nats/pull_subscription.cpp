@@ -32,6 +32,7 @@ pull_subscription::~pull_subscription() { stop(); }
 
 void pull_subscription::start() {
   running_ = true;
+  draining_ = drained_ = false;
   failure_ = {};
   pending_.reset();
   reply_ = replies_.new_route_subject();
@@ -48,13 +49,18 @@ void pull_subscription::stop() {
   wake_.cancel();
 }
 
+void pull_subscription::drain() {
+  draining_ = true;
+  refill();
+}
+
 void pull_subscription::take(std::vector<msg_ptr>& out) {
   out.clear();
   out.swap(buffer_);
 }
 
 asio::awaitable<void> pull_subscription::wait_op() {
-  if (!buffer_.empty() || failure_) co_return;
+  if (!buffer_.empty() || failure_ || drained_) co_return;
   wake_.expires_at(asio::steady_timer::time_point::max());
   co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled by on_message
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
@@ -81,6 +87,14 @@ void pull_subscription::reset(const char* why) {
 
 void pull_subscription::refill() {
   if (!running_ || failure_) return;
+  if (draining_) {
+    // The deadline, a missed heartbeat or a reconnect reset what is pending: nothing can come.
+    if (pending_.pending() == 0 && !drained_) {
+      drained_ = true;
+      wake_.cancel();
+    }
+    return;
+  }
   const int free = room_() - static_cast<int>(buffer_.size()) - pending_.pending();
   const int n = pending_.to_request(std::max(0, free));
   if (n == 0) {

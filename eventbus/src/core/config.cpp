@@ -78,6 +78,9 @@ void nats_config::validate() const {
   require(ack_wait.count() >= 1000, "nats.ack_wait must be at least 1000 ms");
   require(pull_batch >= 1 && pull_batch <= 100000, "nats.pull_batch must be between 1 and 100000");
   require(pull_expires.count() >= 1000, "nats.pull_expires must be at least 1000 ms");
+  require(partitions >= 0 && partitions <= 1024, "nats.partitions must be between 0 (none) and 1024");
+  require(lease_ttl.count() >= 3000, "nats.lease_ttl must be at least 3000 ms");
+  require(revoke_timeout.count() >= 0, "nats.revoke_timeout must not be negative");
   require(connect_timeout.count() > 0, "nats.connect_timeout must be positive");
   require(publish_timeout.count() > 0, "nats.publish_timeout must be positive");
   require(reconnect_wait.count() >= 0, "nats.reconnect_wait must not be negative");

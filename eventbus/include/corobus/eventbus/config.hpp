@@ -118,6 +118,23 @@ struct nats_config {
   int pull_batch = 256;                           // asked for at a time; again at half
   std::chrono::milliseconds pull_expires{10000};  // each pull request's life on the server
 
+  // Partitioned topics, for groups of several processes that keep per-key order (JetStream
+  // itself hands a shared durable's messages to whichever member pulls). With N > 0 each
+  // topic's stream has the subjects `<topic>.0` .. `<topic>.<N-1>` (fixed when the stream is
+  // made; a stream with other subjects is an invalid_config error), a publish goes to
+  // `<topic>.<p>` with p = FNV-1a 32 of its key mod N (unkeyed ones are spread), and a group
+  // has one durable per partition, each owned by one live member at a time through leases in
+  // the key-value bucket `corobus-group-<group>` (docs/nats.md). Dead-letter topics are not
+  // partitioned. The window of each partition is max_in_flight / N.
+  int partitions = 0;
+  // A member that stops renewing (crashed, paused, cut off) loses its partitions after this;
+  // it stops handling them itself after two thirds of it. Every member of a group must use
+  // the same value. Pulls of partitioned groups expire within a sixth of it.
+  std::chrono::milliseconds lease_ttl{10000};
+  // A partition moving to another member: how long its running handlers may take before they
+  // are cancelled (their messages go to the next owner).
+  std::chrono::milliseconds revoke_timeout{10000};
+
   // Opening the bus fails with errc::broker_error when no server answers within this.
   std::chrono::milliseconds connect_timeout{5000};
   // A publish without its stream's answer within this fails (NATS_TIMEOUT); also the bound

@@ -11,9 +11,9 @@
 #include <corobus/runtime/io_pool.hpp>
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
-#include "backends/kafka/revoke_sequence.hpp"
 #include "core/backend.hpp"
 #include "core/incoming_message.hpp"
+#include "core/revoke_sequence.hpp"
 #include "core/subscriber.hpp"
 
 #include <boost/asio/steady_timer.hpp>

@@ -8,12 +8,18 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <future>
+#include <random>
 
 namespace corobus::detail {
 namespace {
@@ -46,10 +52,23 @@ nats::outgoing_message to_outgoing(std::string topic, envelope& env) {
   return m;
 }
 
+// This bus's name in partitioned groups: host, process and a random part (a key token).
+std::string member_name() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string name;
+  for (const char c : std::string_view(host))
+    name.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  return fmt::format("{}-{}-{:08x}", name.empty() ? "host" : name, ::getpid(), std::random_device{}());
+}
+
 }  // namespace
 
 nats_backend::nats_backend(backend_context context, const nats_config& cfg)
-    : context_(context), cfg_(cfg), strand_(asio::make_strand(asio::any_io_executor(context.pool.get_executor()))) {
+    : context_(context),
+      cfg_(cfg),
+      strand_(asio::make_strand(asio::any_io_executor(context.pool.get_executor()))),
+      member_(member_name()) {
   std::string url = cfg_.url;
   if (url == "embedded") {
     server_ = std::make_unique<nats::embedded_server>();
@@ -87,10 +106,26 @@ void nats_backend::on_strand(F f) {
   done.get_future().get();
 }
 
+bool nats_backend::partitioned(std::string_view topic) const {
+  return cfg_.partitions > 0 && !topic.ends_with(dead_letter_topic(""));
+}
+
+std::pair<std::string, std::int32_t> nats_backend::subject_for(const std::string& topic, std::string_view key) {
+  if (!partitioned(topic)) return {topic, 0};
+  const auto p = key.empty() ? static_cast<int>(spread_.fetch_add(1, std::memory_order_relaxed) % cfg_.partitions)
+                             : partition_of(key, cfg_.partitions);
+  return {fmt::format("{}.{}", topic, p), p};
+}
+
 nats::stream_spec nats_backend::stream_for(const std::string& topic) const {
   nats::stream_spec s;
   s.name = jetstream_name(topic);
-  s.subjects = {topic};
+  if (partitioned(topic)) {
+    for (int p = 0; p < cfg_.partitions; ++p) s.subjects.push_back(fmt::format("{}.{}", topic, p));
+    s.exact_subjects = true;
+  } else {
+    s.subjects = {topic};
+  }
   s.storage = cfg_.storage == nats_storage::memory ? js_MemoryStorage : js_FileStorage;
   s.retention = cfg_.retention == nats_retention::interest     ? js_InterestPolicy
                 : cfg_.retention == nats_retention::work_queue ? js_WorkQueuePolicy
@@ -131,7 +166,8 @@ asio::awaitable<void> nats_backend::ensure_stream(std::string topic) {
   ready_streams_.insert(std::move(topic));
 }
 
-asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std::string topic) {
+asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std::string topic,
+                                                   std::int32_t partition) {
   const auto use = uses_.enter("the NATS connection");
   // A publish to a subject no stream stores would only time out (cnats hides the 503): the
   // stream is checked (or made) first, once.
@@ -140,19 +176,21 @@ asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std
       co_await publisher_->async_publish(std::move(m), cfg_.publish_timeout, asio::as_tuple(asio::use_awaitable));
   auto& [ec, ack] = outcome;
   if (ec) throw_publish_error(ec, topic, cfg_.publish_timeout);
-  co_return publish_result{std::move(topic), 0, static_cast<std::int64_t>(ack.sequence)};
+  co_return publish_result{std::move(topic), partition, static_cast<std::int64_t>(ack.sequence)};
 }
 
 asio::awaitable<publish_result> nats_backend::publish(message msg) {
-  nats::outgoing_message m(msg.topic, std::move(msg.payload));
+  auto [subject, partition] = subject_for(msg.topic, msg.key);
+  nats::outgoing_message m(std::move(subject), std::move(msg.payload));
   m.headers = std::move(msg.headers);
   if (!msg.key.empty()) m.headers.push_back({key_header, std::move(msg.key)});
-  return send(std::move(m), std::move(msg.topic));
+  return send(std::move(m), std::move(msg.topic), partition);
 }
 
 asio::awaitable<publish_result> nats_backend::publish_envelope(std::string topic, envelope env) {
-  auto m = to_outgoing(topic, env);
-  return send(std::move(m), std::move(topic));
+  auto [subject, partition] = subject_for(topic, env.aggregate_id);
+  auto m = to_outgoing(std::move(subject), env);
+  return send(std::move(m), std::move(topic), partition);
 }
 
 asio::awaitable<std::vector<publish_result>> nats_backend::publish_envelopes(std::string topic,
@@ -164,15 +202,21 @@ asio::awaitable<std::vector<publish_result>> nats_backend::publish_envelopes(std
                                                      std::chrono::milliseconds(), asio::deferred));
   std::vector<op_type> ops;
   ops.reserve(batch.size());
+  std::vector<std::int32_t> partitions;
+  partitions.reserve(batch.size());
   // Sent in order (each publish is dispatched to the strand as it is made); answered each on its own.
-  for (auto& env : batch)
-    ops.push_back(publisher_->async_publish(to_outgoing(topic, env), cfg_.publish_timeout, asio::deferred));
+  for (auto& env : batch) {
+    auto [subject, partition] = subject_for(topic, env.aggregate_id);
+    partitions.push_back(partition);
+    ops.push_back(
+        publisher_->async_publish(to_outgoing(std::move(subject), env), cfg_.publish_timeout, asio::deferred));
+  }
   auto [order, errors, acks] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                    .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   std::vector<publish_result> results(acks.size());
   for (std::size_t i = 0; i < acks.size(); ++i) {
     if (errors[i]) throw_publish_error(errors[i], topic, cfg_.publish_timeout);
-    results[i] = publish_result{topic, 0, static_cast<std::int64_t>(acks[i].sequence)};
+    results[i] = publish_result{topic, partitions[i], static_cast<std::int64_t>(acks[i].sequence)};
   }
   co_return results;
 }
@@ -198,53 +242,103 @@ write_failure nats_backend::classify(const boost::system::error_code& ec) const 
   return write_failure::refused;  // a stream refused it, a missing stream (validate only), ...
 }
 
-nats_group_consumer& nats_backend::group(const std::string& topic, const std::string& name) {
+nats_backend::group_entry& nats_backend::group(const std::string& topic, const std::string& name,
+                                               std::unique_ptr<nats::kv_bucket> bucket) {
   std::lock_guard lock(groups_mutex_);
   if (consumers_.cancelled()) throw_error(errc::closed, "subscribe: the bus is closed");
   auto& g = groups_[{topic, name}];
-  if (g) return *g;
-  auto made = std::make_unique<nats_group_consumer>(context_, cfg_, *conn_, *replies_, jetstream_name(topic),
-                                                    jetstream_name(name));
-  consumers_.spawn(*strand_, made->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
-  consumers_.spawn(*strand_, made->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
-  g = std::move(made);
-  return *g;
+  if (g.single || g.partitioned) return g;
+  if (bucket) {
+    const partitioned_group_context ctx{context_, cfg_, *conn_, *replies_, blocking_, *admin_, consumers_};
+    g.partitioned = std::make_unique<nats_partitioned_group>(ctx, g.routes, std::move(bucket), topic, name, member_);
+    consumers_.spawn(*strand_, g.partitioned->coordinate(), fmt::format("NATS group '{}' on '{}' leases", name, topic));
+    return g;
+  }
+  pull_target t;
+  t.topic = topic;
+  t.stream = jetstream_name(topic);
+  t.durable = jetstream_name(name);
+  t.window = cfg_.max_in_flight;
+  t.pull_expires = cfg_.pull_expires;
+  g.single = std::make_unique<nats_group_consumer>(context_, cfg_, *conn_, *replies_, g.routes, std::move(t));
+  consumers_.spawn(*strand_, g.single->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
+  consumers_.spawn(*strand_, g.single->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
+  return g;
+}
+
+asio::awaitable<void> nats_backend::attach_partitioned(const std::shared_ptr<subscriber>& sub) {
+  std::unique_ptr<nats::kv_bucket> bucket;
+  nats::kv_bucket_spec spec;
+  spec.name = "corobus-group-" + jetstream_name(sub->group());
+  spec.ttl = cfg_.lease_ttl;
+  spec.replicas = cfg_.replicas;
+  std::function<void()> open = [this, &bucket, spec] {
+    bucket = std::make_unique<nats::kv_bucket>(*conn_, spec, cfg_.publish_timeout);
+  };
+  co_await manage(std::move(open));
+  auto& g = group(sub->topic(), sub->group(), std::move(bucket));  // a second bucket made meanwhile goes
+  g.routes->add(sub);
+  g.partitioned->wake();
 }
 
 asio::awaitable<void> nats_backend::attach(std::shared_ptr<subscriber> sub) {
-  {
-    const auto use = uses_.enter("subscribe");
-    co_await ensure_stream(sub->topic());
-    co_await ensure_stream(dead_letter_topic(sub->topic()));
-    nats::consumer_spec spec;
-    spec.durable = jetstream_name(sub->group());
-    spec.ack_wait = cfg_.ack_wait;
-    spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight);
-    std::function<void()> make_consumer = [this, stream = jetstream_name(sub->topic()), spec] {
-      admin_->ensure_consumer(stream, spec);
-    };
-    co_await manage(std::move(make_consumer));
+  const auto use = uses_.enter("subscribe");
+  co_await ensure_stream(sub->topic());
+  co_await ensure_stream(dead_letter_topic(sub->topic()));
+  if (partitioned(sub->topic())) {
+    co_await attach_partitioned(sub);
+    co_return;
   }
-  group(sub->topic(), sub->group()).add(std::move(sub));
+  nats::consumer_spec spec;
+  spec.durable = jetstream_name(sub->group());
+  spec.ack_wait = cfg_.ack_wait;
+  spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight);
+  std::function<void()> make_consumer = [this, stream = jetstream_name(sub->topic()), spec] {
+    admin_->ensure_consumer(stream, spec);
+  };
+  co_await manage(std::move(make_consumer));
+  auto& g = group(sub->topic(), sub->group());
+  g.routes->add(std::move(sub));
+  g.single->room_changed();
 }
 
 void nats_backend::detach(const std::shared_ptr<subscriber>& sub) {
   std::lock_guard lock(groups_mutex_);
-  if (auto it = groups_.find({sub->topic(), sub->group()}); it != groups_.end()) it->second->remove(sub);
+  const auto it = groups_.find({sub->topic(), sub->group()});
+  if (it == groups_.end()) return;
+  it->second.routes->remove(sub);
+  if (it->second.partitioned) it->second.partitioned->wake();  // leaves when it was the last
 }
 
 void nats_backend::reconnected() {
   log().info("NATS: connection back; pulling afresh");
   std::lock_guard lock(groups_mutex_);
-  for (auto& [key, g] : groups_) g->reconnected();
+  for (auto& [key, g] : groups_) {
+    if (g.single) g.single->reconnected();
+    if (g.partitioned) g.partitioned->reconnected();
+  }
+}
+
+asio::awaitable<void> nats_backend::drain_partitions() {
+  std::vector<nats_partitioned_group*> partitioned;
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (auto& [key, g] : groups_)
+      if (g.partitioned) partitioned.push_back(g.partitioned.get());
+  }
+  for (auto* g : partitioned) co_await g->drain_pulls();
 }
 
 void nats_backend::stop_intake() {
   consumers_.cancel();
   consumers_.wait_idle();
+  // A partition's next owner must get what this member pulled before anything newer: so the
+  // requests out there are waited out (a sixth of the lease at most), not dropped in flight.
+  asio::co_spawn(*strand_, drain_partitions(), asio::use_future).get();
   on_strand([this] {
     std::lock_guard lock(groups_mutex_);
-    for (auto& [key, g] : groups_) g->stop();
+    for (auto& [key, g] : groups_)
+      if (g.single) g.single->stop();
   });
 }
 
@@ -253,9 +347,24 @@ void nats_backend::shutdown() {
   uses_.close();
   if (!uses_.close_and_wait_for(cfg_.close_timeout))
     log().warn("close: some publishes had no answer within nats.close_timeout; they fail");
+  // The handlers ended: what a partition did not handle goes back in order, then its lease is
+  // released and the member leaves, so the others take over at once.
   on_strand([this] {
     std::lock_guard lock(groups_mutex_);
-    for (auto& [key, g] : groups_) g->disconnect();
+    for (auto& [key, g] : groups_)
+      if (g.partitioned) g.partitioned->give_back();
+  });
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (auto& [key, g] : groups_)
+      if (g.partitioned) g.partitioned->leave();
+  }
+  on_strand([this] {
+    std::lock_guard lock(groups_mutex_);
+    for (auto& [key, g] : groups_) {
+      if (g.single) g.single->disconnect();
+      if (g.partitioned) g.partitioned->disconnect();
+    }
     groups_.clear();  // their timers are the strand's
     replies_.reset();
   });

@@ -2,7 +2,9 @@
 // The NATS JetStream backend: one connection per bus, its socket I/O on a strand of the bus's
 // pool (nats::connection), with one reply router for PubAcks and pulls; a stream per topic and
 // per dead-letter topic (stream_names.hpp); a durable pull consumer per group and topic
-// (nats_group_consumer). cnats's blocking calls (connect, stream and consumer management, close)
+// (nats_group_consumer), or, on a partitioned topic (nats.partitions), a durable per partition
+// owned through leases by one member of the group at a time (nats_partitioned_group).
+// cnats's blocking calls (connect, stream and consumer management, close)
 // run on a blocking pool of the bus or on the opening and closing thread, never on an io thread.
 // A url of "embedded" starts a nats-server child process owned by the bus.
 #include <corobus/awaitables/nats/connection.hpp>
@@ -15,8 +17,10 @@
 #include <corobus/runtime/gate.hpp>
 #include <corobus/runtime/task_scope.hpp>
 #include "backends/nats/nats_group_consumer.hpp"
+#include "backends/nats/nats_partitioned_group.hpp"
 #include "core/backend.hpp"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,8 +63,20 @@ class nats_backend final : public backend {
   // Applies the topic strategy to the topic's stream, once per topic and bus.
   asio::awaitable<void> ensure_stream(std::string topic);
   bool stream_ready(std::string_view topic);
-  asio::awaitable<publish_result> send(nats::outgoing_message m, std::string topic);
-  nats_group_consumer& group(const std::string& topic, const std::string& name);
+  asio::awaitable<publish_result> send(nats::outgoing_message m, std::string topic, std::int32_t partition);
+  // The bus's consumer of a group on a topic: one durable, or the partitions it owns.
+  struct group_entry {
+    std::shared_ptr<group_routes> routes = std::make_shared<group_routes>();
+    std::unique_ptr<nats_group_consumer> single;
+    std::unique_ptr<nats_partitioned_group> partitioned;
+  };
+  bool partitioned(std::string_view topic) const;
+  // `<topic>.<p>` for a partitioned topic (p from the key, or spread), else the topic.
+  std::pair<std::string, std::int32_t> subject_for(const std::string& topic, std::string_view key);
+  asio::awaitable<void> attach_partitioned(const std::shared_ptr<subscriber>& sub);
+  asio::awaitable<void> drain_partitions();  // close(), on the strand
+  group_entry& group(const std::string& topic, const std::string& name,
+                     std::unique_ptr<nats::kv_bucket> bucket = nullptr);
   void reconnected();  // on the strand
 
   backend_context context_;
@@ -80,7 +96,9 @@ class nats_backend final : public backend {
   task_scope consumers_;  // every group's pull and keep-alive tasks
 
   mutable std::mutex groups_mutex_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<nats_group_consumer>> groups_;  // (topic, group)
+  std::map<std::pair<std::string, std::string>, group_entry> groups_;  // (topic, group)
+  const std::string member_;                                           // this bus's name in partitioned groups
+  std::atomic<std::uint32_t> spread_{0};                               // unkeyed messages of partitioned topics
 
   std::shared_mutex streams_mutex_;
   std::set<std::string, std::less<>> ready_streams_;  // by topic

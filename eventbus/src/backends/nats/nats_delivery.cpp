@@ -2,6 +2,7 @@
 #include <corobus/eventbus/message.hpp>
 #include <corobus/runtime/log.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -41,8 +42,10 @@ std::string header_value(natsMsg* m, const char* name) {
 
 }  // namespace
 
-nats_delivery::nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m) : window(std::move(w)), raw(std::move(m)) {
-  msg.topic = natsMsg_GetSubject(raw.get());
+nats_delivery::nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m, const std::string& topic, int partition)
+    : window(std::move(w)), raw(std::move(m)) {
+  msg.topic = topic;
+  if (partition >= 0) msg.partition = partition;
   msg.key = header_value(raw.get(), key_header);
   if (msg.key.empty()) msg.key = header_value(raw.get(), aggregate_id_header);
   msg.offset = stream_sequence(natsMsg_GetReply(raw.get()));
@@ -73,7 +76,8 @@ corobus::headers nats_delivery::headers() const {
 }
 
 void nats_delivery::done(const message&) noexcept { window->finish(*this, "+ACK"); }
-void nats_delivery::released(const message&) noexcept { window->finish(*this, "-NAK"); }
+void nats_delivery::released(const message&) noexcept { window->release(*this); }
+bool nats_delivery::revoked() const noexcept { return window->revoked(); }
 
 ack_window::~ack_window() {
   std::lock_guard lock(mutex_);
@@ -108,11 +112,54 @@ void ack_window::finish(nats_delivery& d, const char* body) noexcept {
   std::lock_guard lock(mutex_);
   if (!unlink(d)) return;
   const char* reply = natsMsg_GetReply(d.raw.get());
-  if (nc_ && reply) {
+  if (nc_ && reply && !fenced()) {
     if (const auto s = natsConnection_PublishString(nc_, reply, body); s != NATS_OK)
       log().warn("JetStream acknowledgement '{}' not sent ({}): the message comes again", body, natsStatus_GetText(s));
   }
   if (on_room_) on_room_();
+}
+
+void ack_window::release(nats_delivery& d) noexcept {
+  if (!revoked()) return finish(d, "-NAK");
+  hold_back(d);
+}
+
+void ack_window::hold_back(nats_delivery& d) noexcept {
+  std::lock_guard lock(mutex_);
+  if (!unlink(d)) return;
+  if (const char* reply = natsMsg_GetReply(d.raw.get())) given_back_.emplace_back(d.msg.offset, reply);
+  if (on_room_) on_room_();  // a revoke may wait for it (and the window has room)
+}
+
+std::vector<const ack_handle*> ack_window::open_handles() const {
+  std::lock_guard lock(mutex_);
+  std::vector<const ack_handle*> out;
+  for (const auto& d : open_) out.push_back(&d);
+  return out;
+}
+
+std::size_t ack_window::give_back_in_order() noexcept {
+  std::lock_guard lock(mutex_);
+  // The server redelivers -NAKed messages in the order the -NAKs came, before newer ones.
+  for (auto& d : open_)
+    if (const char* reply = natsMsg_GetReply(d.raw.get())) given_back_.emplace_back(d.msg.offset, reply);
+  while (!open_.empty()) unlink(open_.front());
+  std::sort(given_back_.begin(), given_back_.end());
+  if (nc_ && !fenced())
+    for (const auto& [sequence, reply] : given_back_) natsConnection_PublishString(nc_, reply.c_str(), "-NAK");
+  const auto n = given_back_.size();
+  given_back_.clear();
+  return n;
+}
+
+void ack_window::set_fence(std::chrono::steady_clock::time_point at) noexcept {
+  fence_at_.store(at.time_since_epoch().count());
+}
+
+bool ack_window::fenced() const noexcept {
+  const auto at = fence_at_.load(std::memory_order_relaxed);
+  return at != std::chrono::steady_clock::time_point::max().time_since_epoch().count() &&
+         std::chrono::steady_clock::now().time_since_epoch().count() >= at;
 }
 
 void ack_window::forget(nats_delivery& d) noexcept {
@@ -122,7 +169,8 @@ void ack_window::forget(nats_delivery& d) noexcept {
 
 std::size_t ack_window::keep_alive(std::chrono::steady_clock::time_point before) {
   std::lock_guard lock(mutex_);
-  if (!nc_) return 0;
+  // Fenced: silent, so the server's ack wait runs out from this member's last sign of life.
+  if (!nc_ || fenced()) return 0;
   std::size_t n = 0;
   const auto now = std::chrono::steady_clock::now();
   for (auto& d : open_) {

@@ -5,7 +5,13 @@
 // The acknowledgements are JetStream protocol messages on the delivery's reply subject: +ACK
 // when it was handled or dead-lettered (ack_handle::done), -NAK when it is given back
 // (released), +WPI while it waits or runs long (keep_alive: the ack wait runs from delivery,
-// also for a message queued in its lane). Never natsMsg_Ack: on a message of a plain
+// also for a message queued in its lane).
+//
+// A partition's window can be revoked (its partition moves to another member: what is queued
+// is dropped, and given back in the stream's order once the running handlers ended, so the
+// next owner sees them in order) and fenced (past the lease's safe end: nothing is handled or
+// sent any more, not even +WPI, so the server redelivers it all to the next owner one ack wait
+// after this member's last sign of life). Never natsMsg_Ack: on a message of a plain
 // subscription cnats 3.4.1 dereferences a null JetStream context and crashes.
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include "core/incoming_message.hpp"
@@ -17,13 +23,17 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace corobus::detail {
 
 class ack_window;
 
 struct nats_delivery final : fetched_record, ack_handle {
-  nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m);
+  // `topic`: the bus's (a partition's subject is `<topic>.<partition>`).
+  nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m, const std::string& topic, int partition);
   ~nats_delivery() override;  // never ended (abandoned at close): it leaves the window unacknowledged
 
   std::string_view payload() const noexcept override;
@@ -31,8 +41,8 @@ struct nats_delivery final : fetched_record, ack_handle {
 
   void done(const message&) noexcept override;
   void released(const message&) noexcept override;
-  void held(const message&) noexcept override {}            // kept alive like any unacknowledged one
-  bool revoked() const noexcept override { return false; }  // the server assigns nothing
+  void held(const message&) noexcept override {}  // kept alive like any unacknowledged one
+  bool revoked() const noexcept override;
 
   std::shared_ptr<ack_window> window;
   nats::msg_ptr raw;
@@ -58,6 +68,10 @@ class ack_window {
   void opened(nats_delivery& d);
   // Sends `body` for `d` (once), and lets it go.
   void finish(nats_delivery& d, const char* body) noexcept;
+  // -NAK at once; once revoked, held back.
+  void release(nats_delivery& d) noexcept;
+  // Lets it go, to be given back (-NAK) by give_back_in_order().
+  void hold_back(nats_delivery& d) noexcept;
   // Leaves without an acknowledgement (redelivered after the ack wait).
   void forget(nats_delivery& d) noexcept;
   // +WPI for each delivery with no progress since `before`; how many.
@@ -65,6 +79,19 @@ class ack_window {
   // The connection closes: what ends from now on is not acknowledged (it comes again), and
   // the owner hears nothing more of it.
   void disconnect() noexcept;
+
+  // A partition's lease (see the top): revoked() from revoke() on, or once the clock passes
+  // the fence; every renewed lease moves the fence on.
+  void set_fence(std::chrono::steady_clock::time_point at) noexcept;
+  bool fenced() const noexcept;
+  void revoke() noexcept { revoked_.store(true); }
+  bool revoked() const noexcept { return revoked_.load() || fenced(); }
+  // The deliveries still open, to interrupt their handlers (compared, never dereferenced:
+  // one may end meanwhile).
+  std::vector<const ack_handle*> open_handles() const;
+  // -NAK for what was held back and everything still open, in stream order;
+  // nothing more is sent for them. How many.
+  std::size_t give_back_in_order() noexcept;
 
  private:
   using list = boost::intrusive::list<
@@ -75,8 +102,13 @@ class ack_window {
   mutable std::mutex mutex_;
   natsConnection* nc_;  // null once disconnected
   list open_;
+  std::vector<std::pair<std::int64_t, std::string>> given_back_;  // (stream sequence, reply) held back
   std::size_t limit_;
   std::atomic<std::size_t> in_flight_{0};
+  std::atomic<bool> revoked_{false};
+  // steady_clock ticks; the maximum while no lease fences the window.
+  std::atomic<std::chrono::steady_clock::rep> fence_at_{
+      std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
   std::function<void()> on_room_;
 };
 

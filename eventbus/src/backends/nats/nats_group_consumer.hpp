@@ -1,62 +1,79 @@
 #pragma once
-// One durable pull consumer (a group on a topic's stream) of one bus: every subscription of
-// the bus in that group and topic is fed by it, each key always to the same one (its lanes
-// keep the order). Two tasks run on the connection's strand: run() pulls (pull_subscription,
-// within the ack window) and hands messages over; keep_alive() sends +WPI for messages that
-// wait or run long, so a slow handler is never redelivered while it runs.
+// One durable pull consumer of one bus: a group on a topic's stream, or on one partition of
+// it. It feeds the bus's subscriptions of that group and topic (group_routes). Two tasks run
+// on the connection's strand: run() pulls (pull_subscription, within the ack window) and hands
+// messages over; keep_alive() sends +WPI for messages that wait or run long, so a slow handler
+// is never redelivered while it runs.
 #include <corobus/awaitables/nats/pull_subscription.hpp>
 #include <corobus/eventbus/config.hpp>
+#include "backends/nats/group_routes.hpp"
 #include "backends/nats/nats_delivery.hpp"
 #include "core/backend.hpp"
-#include "core/subscriber.hpp"
 
-#include <atomic>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 namespace corobus::detail {
 
+// What one durable consumer pulls.
+struct pull_target {
+  std::string topic;
+  int partition = -1;  // none: the topic's whole stream
+  std::string stream;
+  std::string durable;
+  std::size_t window = 1000;                 // its max_ack_pending
+  std::chrono::milliseconds pull_expires{};  // each request's life
+};
+
 class nats_group_consumer {
  public:
   nats_group_consumer(backend_context context, const nats_config& cfg, nats::connection& conn,
-                      nats::reply_router& replies, std::string stream, std::string durable);
+                      nats::reply_router& replies, std::shared_ptr<group_routes> routes, pull_target target);
 
-  const std::string& durable() const noexcept { return durable_; }
+  const pull_target& target() const noexcept { return target_; }
+  ack_window& window() noexcept { return *window_; }
 
-  // Any thread.
-  void add(std::shared_ptr<subscriber> sub);
-  void remove(const std::shared_ptr<subscriber>& sub);
-
-  // The tasks, on the connection's strand, until cancelled.
+  // The tasks, on the connection's strand, until cancelled. run() also ends once the pulls
+  // drained after revoke(), or stopped after abandon(); keep_alive() once stop_keep_alive().
   asio::awaitable<void> run();
   asio::awaitable<void> keep_alive();
+  void stop_keep_alive() { keep_alive_stopped_ = true, tick_.cancel(); }
 
+  // Any thread: a subscription came, so there may be room.
+  void room_changed() noexcept { pulls_.room_changed(); }
   // On the strand: the server forgot the pulls (a reconnect).
   void reconnected() { pulls_.restart(); }
   // On the strand, once the tasks ended: no more pulls; what came and was not handed over is
   // given back (-NAK), to be delivered again at once.
   void stop();
+  // On the strand: its partition moves away. Queued messages are dropped as stale; the pulls
+  // drain (what still comes is kept to be given back in order); run() ends once drained.
+  // `ended` runs (on any thread) whenever one of its messages ends from now on.
+  void revoke(std::function<void()> ended);
+  // On the strand: the lease is lost. Nothing more is handled, sent or pulled.
+  void abandon();
+  // On the strand, for close(): no more pulls, but what is still on its way comes (and is
+  // given back, in order, by give_back_in_order()). Completes once nothing more can come.
+  asio::awaitable<void> drain_pulls();
   // Before the connection closes: acknowledgements from now on are not sent.
   void disconnect() noexcept { window_->disconnect(); }
 
  private:
-  using members = std::vector<std::shared_ptr<subscriber>>;
-  std::shared_ptr<const members> routes() const;
   int room() const;
   incoming_message to_incoming(nats::msg_ptr m);
+  void hold_back(std::vector<nats::msg_ptr>& batch);
   asio::awaitable<void> deliver(incoming_message in);
 
   backend_context context_;
   const nats_config& cfg_;
-  std::string durable_;
+  pull_target target_;
+  std::shared_ptr<group_routes> routes_;
   std::shared_ptr<ack_window> window_;
   nats::pull_subscription pulls_;
-  mutable std::mutex routes_mutex_;
-  std::shared_ptr<const members> routes_;
-  std::atomic<bool> has_members_{false};
-  std::atomic<std::size_t> round_robin_{0};
+  asio::steady_timer tick_;  // keep_alive's
+  bool keep_alive_stopped_ = false;
 };
 
 }  // namespace corobus::detail

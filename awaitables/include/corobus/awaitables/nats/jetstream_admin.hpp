@@ -22,6 +22,9 @@ struct stream_spec {
   std::optional<std::chrono::milliseconds> max_age;
   std::optional<std::int64_t> max_bytes;
   std::chrono::milliseconds duplicate_window{120000};
+  // An existing stream must have exactly these subjects (a partitioned topic's are fixed when
+  // it is made); otherwise an existing stream is taken as it is.
+  bool exact_subjects = false;
 };
 
 struct consumer_spec {
@@ -42,13 +45,19 @@ class jetstream_admin {
 
   // Applies `strategy` to the stream: creates it when missing (create_if_missing), or throws
   // errc::invalid_config when it is missing (validate_only); skip does nothing. An existing
-  // stream is left as it is. Other failures: a nats or jetstream error naming the stream.
+  // stream is left as it is (but see stream_spec::exact_subjects: errc::invalid_config). Other failures: a nats or
+  // jetstream error naming the stream.
   void ensure_stream(const stream_spec& spec, topic_strategy strategy);
   bool stream_exists(const std::string& name);
+  // Messages the consumer delivered and has not had acknowledged (the server's ack pending).
+  std::int64_t ack_pending(const std::string& stream, const std::string& consumer);
   // Creates the durable pull consumer, or updates it to `spec` when it exists.
   void ensure_consumer(const std::string& stream, const consumer_spec& spec);
 
  private:
+  // The stream's subjects, or nullopt when there is no such stream.
+  std::optional<std::vector<std::string>> stream_subjects(const std::string& name);
+
   jsCtx* js_ = nullptr;
 };
 

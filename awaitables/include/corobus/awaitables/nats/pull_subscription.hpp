@@ -50,6 +50,12 @@ class pull_subscription {
   void start();
   // Sends no more pulls, ends the reply subject, fails waits (operation_aborted).
   void stop();
+  // Sends no more pulls but keeps the reply subject, so what the server still sends for the
+  // requests out there arrives (to be taken) instead of being lost in flight: a message lost
+  // so stays unacknowledged on the server, and comes back an ack wait later, after newer ones.
+  // drained() once nothing more can come: every request answered, or past its expiry.
+  void drain();
+  bool drained() const noexcept { return drained_; }
 
   // What arrived since the last take, in the stream's order, into `out` (emptied first; the
   // two vectors trade places, so neither allocates again once grown).
@@ -57,7 +63,8 @@ class pull_subscription {
   // Asks for more if pull_pending says so: after the owner counted what it took (its room).
   void refill();
   std::size_t buffered() const noexcept { return buffer_.size(); }
-  // Completes (void(error_code)) once there is something to take or the subscription failed.
+  // Completes (void(error_code)) once there is something to take, the subscription failed or
+  // (after drain()) it drained.
   // Cancellation ends the wait with operation_aborted.
   template <class Token = default_token>
   auto async_wait(Token&& token = {}) {
@@ -92,6 +99,8 @@ class pull_subscription {
   std::vector<msg_ptr> buffer_;
   boost::system::error_code failure_;
   bool running_ = false;
+  bool draining_ = false;
+  bool drained_ = false;
   std::atomic<bool> starved_{false};  // a pull waits for room
   asio::steady_timer wake_;           // the owner's wait
   asio::steady_timer watchdog_;       // heartbeats

@@ -1,10 +1,11 @@
 #pragma once
-// A revoke's timeline as pure state. The revoked partitions' queued messages are stale at
-// once; their running handlers get kafka.revoke_timeout to finish, or until the bus closes
-// (a close must complete the revoke all the same: librdkafka's consumer close, and its
-// destroy, wait for ever for a revoke the application took and never applied). Handlers
-// still running then are interrupted; then the positions are committed and the revoke is
-// applied. kafka_group_consumer asks decide() after each wake and carries the step out.
+// A revoke's timeline as pure state, for every backend with partitions. The revoked
+// partitions' queued messages are stale at once; their running handlers get the revoke
+// timeout to finish, or until the bus closes (a close must complete the revoke all the same:
+// librdkafka's consumer close, and its destroy, wait for ever for a revoke the application
+// took and never applied). Handlers still running then are interrupted; then the positions are
+// committed (Kafka) or the rest given back in order (NATS), and the revoke is applied. The
+// group consumer asks decide() after each wake and carries the step out.
 #include <chrono>
 #include <cstddef>
 

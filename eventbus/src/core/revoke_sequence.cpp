@@ -1,4 +1,4 @@
-#include "backends/kafka/revoke_sequence.hpp"
+#include "core/revoke_sequence.hpp"
 
 namespace corobus::detail {
 

@@ -1,0 +1,350 @@
+#include "backends/nats/nats_partitioned_group.hpp"
+#include <corobus/runtime/log.hpp>
+#include "backends/nats/stream_names.hpp"
+#include "core/revoke_sequence.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <atomic>
+#include <random>
+
+namespace corobus::detail {
+namespace {
+
+constexpr const char* released_mark = "-";
+
+// A blocking call's result on the strand, or the text of what it threw.
+template <class R>
+struct outcome {
+  std::optional<R> value;
+  std::string error;
+};
+
+template <class F>
+auto carried(F f) {
+  using R = std::invoke_result_t<F&>;
+  return [f = std::move(f)]() mutable -> outcome<R> {
+    try {
+      return {f(), {}};
+    } catch (const std::exception& e) {
+      return {std::nullopt, e.what()};
+    }
+  };
+}
+
+bool cancelled(const asio::cancellation_state& s) { return s.cancelled() != asio::cancellation_type::none; }
+
+}  // namespace
+
+struct nats_partitioned_group::owned_partition {
+  enum class phase { waiting, running, revoking, abandoned };
+
+  owned_partition(int partition, std::string k, std::uint64_t rev, bool was_released,
+                  std::unique_ptr<nats_group_consumer> c, const nats::connection::strand_type& strand)
+      : p(partition), key(std::move(k)), revision(rev), clean(was_released), consumer(std::move(c)), wake(strand) {}
+
+  const int p;
+  const std::string key;
+  std::atomic<std::uint64_t> revision;  // written by the blocking pool's calls, one at a time
+  const bool clean;                     // taken from a released lease, not an expired one
+  std::int64_t pending_then = 0;        // the server's ack pending when taken, if not clean
+  phase state = phase::waiting;         // on the strand
+  bool pulling = false;
+  std::unique_ptr<nats_group_consumer> consumer;
+  asio::steady_timer wake;  // own()'s waits
+};
+
+struct nats_partitioned_group::look_result {
+  std::vector<std::string> members;
+  std::vector<std::pair<owned_ptr, std::chrono::steady_clock::time_point>> renewed;  // and when it was sent
+  std::vector<owned_ptr> lost;
+  std::string error;
+};
+
+nats_partitioned_group::nats_partitioned_group(partitioned_group_context context, std::shared_ptr<group_routes> routes,
+                                               std::unique_ptr<nats::kv_bucket> bucket, std::string topic,
+                                               std::string group, std::string member)
+    : ctx_(context),
+      routes_(std::move(routes)),
+      bucket_(std::move(bucket)),
+      topic_(std::move(topic)),
+      stream_(jetstream_name(topic_)),
+      group_(std::move(group)),
+      member_(std::move(member)),
+      timing_(ctx_.cfg.lease_ttl, ctx_.cfg.pull_expires),
+      window_(std::max<std::size_t>(1, ctx_.cfg.max_in_flight / static_cast<std::size_t>(ctx_.cfg.partitions))),
+      next_look_(ctx_.conn.get_executor()) {}
+
+nats_partitioned_group::~nats_partitioned_group() = default;
+
+std::string nats_partitioned_group::lease_key(int p) const { return fmt::format("{}.p.{}", stream_, p); }
+std::string nats_partitioned_group::member_key() const { return fmt::format("{}.m.{}", stream_, member_); }
+
+pull_target nats_partitioned_group::target(int p) const {
+  pull_target t;
+  t.topic = topic_;
+  t.partition = p;
+  t.stream = stream_;
+  t.durable = fmt::format("{}_p{}", jetstream_name(group_), p);
+  t.window = window_;
+  t.pull_expires = timing_.pull_expires;
+  return t;
+}
+
+void nats_partitioned_group::wake() {
+  asio::post(ctx_.conn.get_executor(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired()) next_look_.cancel();
+  });
+}
+
+asio::awaitable<void> nats_partitioned_group::coordinate() {
+  std::minstd_rand jitter(static_cast<unsigned>(std::hash<std::string>{}(member_)));
+  const auto& cancellation = co_await asio::this_coro::cancellation_state;
+  for (;;) {
+    co_await look();
+    // Members that started together do not look all at once: +-10%.
+    const auto every = timing_.renew_every.count();
+    next_look_.expires_after(std::chrono::milliseconds(every * 9 / 10 + static_cast<long>(jitter() % (every / 5 + 1))));
+    co_await next_look_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (cancelled(cancellation)) co_return;
+  }
+}
+
+std::vector<int> nats_partitioned_group::held() const {
+  std::vector<int> out;
+  for (const auto& [p, op] : owned_)
+    if (op->state != owned_partition::phase::revoking) out.push_back(p);
+  return out;
+}
+
+std::vector<int> nats_partitioned_group::draining() const {
+  std::vector<int> out;
+  for (const auto& [p, op] : owned_)
+    if (op->state == owned_partition::phase::revoking) out.push_back(p);
+  return out;
+}
+
+asio::awaitable<void> nats_partitioned_group::look() {
+  const bool here = routes_->any();
+  std::vector<owned_ptr> renewing;
+  for (const auto& [p, op] : owned_) renewing.push_back(op);
+  auto round = carried([&, here] {
+    look_result r;
+    if (here)
+      bucket_->put(member_key(), "");
+    else if (registered_)
+      bucket_->erase(member_key());
+    const auto prefix = stream_ + ".m.";
+    for (auto& k : bucket_->keys(prefix)) r.members.push_back(k.substr(prefix.size()));
+    for (const auto& op : renewing) {
+      const auto sent = std::chrono::steady_clock::now();
+      if (const auto rev = bucket_->update(op->key, member_, op->revision.load())) {
+        op->revision = *rev;
+        r.renewed.emplace_back(op, sent);
+      } else {
+        r.lost.push_back(op);
+      }
+    }
+    return r;
+  });
+  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(round), asio::as_tuple(asio::use_awaitable));
+  if (ec || !result.value) {
+    log().warn("NATS group '{}' on '{}': membership and leases not renewed: {}", group_, topic_,
+               ec ? ec.message() : result.error);
+  } else {
+    registered_ = here;
+    for (const auto& [op, sent] : result.value->renewed)
+      if (op->state != owned_partition::phase::abandoned) op->consumer->window().set_fence(sent + timing_.fence_after);
+    for (const auto& op : result.value->lost)
+      if (owned_.count(op->p) && owned_[op->p] == op) abandon(op, "another member holds its lease now");
+  }
+  // Past the fence (renewals failed for a third of the lease's life): given up, whatever
+  // the server still says; the next owner waits out the ack wait for what this one held.
+  std::vector<owned_ptr> fenced;
+  for (const auto& [p, op] : owned_)
+    if (op->consumer->window().fenced()) fenced.push_back(op);
+  for (const auto& op : fenced) abandon(op, "its lease could not be renewed in time");
+  if (ec || !result.value) co_return;
+
+  std::vector<int> wanted;
+  if (here) {
+    auto members = std::move(result.value->members);
+    members.push_back(member_);
+    wanted = owned_by(assign_partitions(ctx_.cfg.partitions, std::move(members)), member_);
+  }
+  const auto moves = plan_moves(wanted, held(), draining());
+  for (const int p : moves.revoke) {
+    auto& op = owned_[p];
+    log().info("NATS group '{}' on '{}': partition {} moves to another member; draining it", group_, topic_, p);
+    op->state = owned_partition::phase::revoking;
+    op->consumer->revoke([strand = ctx_.conn.get_executor(), w = std::weak_ptr<owned_partition>(op)] {
+      asio::post(strand, [w] {
+        if (auto o = w.lock()) o->wake.cancel();
+      });
+    });
+    op->wake.cancel();  // a wait before the first pull ends at once
+  }
+  for (const int p : moves.acquire) co_await acquire(p);
+}
+
+asio::awaitable<void> nats_partitioned_group::acquire(int p) {
+  struct taken {
+    std::uint64_t revision = 0;
+    bool clean = false;
+    std::int64_t pending = 0;
+    std::chrono::steady_clock::time_point sent;
+  };
+  auto t = target(p);
+  auto attempt = carried([this, p, t]() -> std::optional<taken> {
+    taken got;
+    got.sent = std::chrono::steady_clock::now();
+    const auto key = lease_key(p);
+    const auto entry = bucket_->get(key);
+    std::optional<std::uint64_t> rev;
+    if (!entry) {
+      rev = bucket_->create(key, member_);  // never held, or its owner's lease expired
+    } else if (entry->value == released_mark || entry->value == member_) {
+      got.clean = entry->value == released_mark;  // our own lease of an earlier, abandoned term is not
+      rev = bucket_->update(key, member_, entry->revision);
+    }
+    if (!rev) return std::nullopt;  // held by another member
+    got.revision = *rev;
+    nats::consumer_spec spec;
+    spec.durable = t.durable;
+    spec.filter_subject = fmt::format("{}.{}", topic_, p);
+    spec.ack_wait = ctx_.cfg.ack_wait;
+    spec.max_ack_pending = static_cast<std::int64_t>(t.window);
+    ctx_.admin.ensure_consumer(stream_, spec);
+    if (!got.clean) got.pending = ctx_.admin.ack_pending(stream_, t.durable);
+    return got;
+  });
+  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(attempt), asio::as_tuple(asio::use_awaitable));
+  if (ec || !result.value) {
+    log().warn("NATS group '{}' on '{}': partition {} not taken: {}", group_, topic_, p,
+               ec ? ec.message() : result.error);
+    co_return;
+  }
+  if (!*result.value) co_return;  // another member has it: looked at again next time
+  const auto& got = **result.value;
+  auto consumer = std::make_unique<nats_group_consumer>(ctx_.backend, ctx_.cfg, ctx_.conn, ctx_.replies, routes_, t);
+  consumer->window().set_fence(got.sent + timing_.fence_after);
+  auto op = std::make_shared<owned_partition>(p, lease_key(p), got.revision, got.clean, std::move(consumer),
+                                              ctx_.conn.get_executor());
+  op->pending_then = got.pending;
+  owned_[p] = op;
+  log().info(
+      "NATS group '{}' on '{}': partition {} taken ({})", group_, topic_, p,
+      got.clean ? "released by its last owner" : fmt::format("{} message(s) pending on the server", got.pending));
+  ctx_.tasks.spawn(ctx_.conn.get_executor(), own(op),
+                   fmt::format("NATS group '{}' on '{}' partition {}", group_, topic_, p));
+}
+
+asio::awaitable<void> nats_partitioned_group::keep_alive(owned_ptr op) { co_await op->consumer->keep_alive(); }
+
+asio::awaitable<void> nats_partitioned_group::own(owned_ptr op) {
+  const auto& cancellation = co_await asio::this_coro::cancellation_state;
+  if (!op->clean && op->pending_then > 0) {
+    // Its last owner's lease expired with messages unacknowledged: the server redelivers them
+    // once their ack wait ran out (the owner fell silent at its fence, before the lease
+    // expired). Pulling before would hand over newer messages of the same keys first.
+    log().info("NATS group '{}' on '{}': partition {} waits {} ms for its last owner's {} message(s)", group_, topic_,
+               op->p, ctx_.cfg.ack_wait.count(), op->pending_then);
+    op->wake.expires_after(ctx_.cfg.ack_wait + std::chrono::milliseconds(250));
+    co_await op->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (cancelled(cancellation)) co_return;
+  }
+  if (op->state == owned_partition::phase::waiting) {
+    op->state = owned_partition::phase::running;
+    op->pulling = true;
+    ctx_.tasks.spawn(ctx_.conn.get_executor(), keep_alive(op),
+                     fmt::format("NATS group '{}' on '{}' partition {} keep-alive", group_, topic_, op->p));
+    co_await op->consumer->run();
+    if (cancelled(cancellation)) co_return;
+  }
+  if (op->state == owned_partition::phase::revoking) co_await finish_revoke(op);
+}
+
+asio::awaitable<void> nats_partitioned_group::finish_revoke(owned_ptr op) {
+  const auto& cancellation = co_await asio::this_coro::cancellation_state;
+  auto& window = op->consumer->window();
+  const revoke_sequence sequence(std::chrono::steady_clock::now(), ctx_.cfg.revoke_timeout);
+  auto step = sequence.decide(window.in_flight(), std::chrono::steady_clock::now(), cancelled(cancellation));
+  while (step.then == revoke_sequence::step::next::wait) {
+    op->wake.expires_at(step.wait_until);  // each handler that ends wakes it (see look())
+    co_await op->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (op->state == owned_partition::phase::abandoned) co_return;
+    step = sequence.decide(window.in_flight(), std::chrono::steady_clock::now(), cancelled(cancellation));
+  }
+  if (cancelled(cancellation)) co_return;  // close() gives back and releases
+  if (step.interrupt) {
+    log().warn(
+        "NATS group '{}' on '{}': {} handler(s) of partition {} still running after the {} ms revoke timeout "
+        "are cancelled; their messages go to the partition's next owner",
+        group_, topic_, window.in_flight(), op->p, ctx_.cfg.revoke_timeout.count());
+    const auto handles = window.open_handles();
+    for (const auto& sub : *routes_->current())
+      for (const auto* h : handles) sub->interrupt(*h);
+  }
+  const auto given = window.give_back_in_order();
+  op->consumer->stop_keep_alive();
+  op->consumer->stop();
+  auto release = carried([this, op] { return bucket_->update(op->key, released_mark, op->revision.load()); });
+  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(release), asio::as_tuple(asio::use_awaitable));
+  if (ec || !result.value || !*result.value)
+    log().warn(
+        "NATS group '{}' on '{}': partition {} not released ({}); its next owner takes it when the lease expires",
+        group_, topic_, op->p,
+        ec             ? ec.message()
+        : result.value ? std::string("the lease moved on")
+                       : result.error);
+  else
+    log().info("NATS group '{}' on '{}': partition {} released ({} message(s) given back)", group_, topic_, op->p,
+               given);
+  if (const auto it = owned_.find(op->p); it != owned_.end() && it->second == op) owned_.erase(it);
+  next_look_.cancel();
+}
+
+void nats_partitioned_group::abandon(const owned_ptr& op, const char* why) {
+  log().warn("NATS group '{}' on '{}': partition {} given up: {}", group_, topic_, op->p, why);
+  op->state = owned_partition::phase::abandoned;
+  op->consumer->abandon();
+  op->wake.cancel();
+  owned_.erase(op->p);
+}
+
+void nats_partitioned_group::reconnected() {
+  for (const auto& [p, op] : owned_)
+    if (op->pulling) op->consumer->reconnected();
+}
+
+asio::awaitable<void> nats_partitioned_group::drain_pulls() {
+  for (const auto& [p, op] : owned_)
+    if (op->pulling) co_await op->consumer->drain_pulls();
+}
+
+void nats_partitioned_group::give_back() {
+  for (const auto& [p, op] : owned_) {
+    op->consumer->window().give_back_in_order();
+    op->consumer->stop();
+  }
+}
+
+void nats_partitioned_group::leave() {
+  // The tasks ended: nothing else touches owned_ now.
+  try {
+    for (const auto& [p, op] : owned_) bucket_->update(op->key, released_mark, op->revision.load());
+    if (registered_) bucket_->erase(member_key());
+  } catch (const std::exception& e) {
+    log().warn("NATS group '{}' on '{}': leaving: {}; the others take over when the leases expire", group_, topic_,
+               e.what());
+  }
+}
+
+void nats_partitioned_group::disconnect() noexcept {
+  for (const auto& [p, op] : owned_) op->consumer->disconnect();
+}
+
+}  // namespace corobus::detail
