@@ -138,18 +138,7 @@ nats::stream_spec nats_backend::stream_for(const std::string& topic) const {
 }
 
 asio::awaitable<void> nats_backend::manage(std::function<void()> call) {
-  // blocking_pool carries an exception's code, not its text ("creating JetStream stream
-  // 'orders': Timeout"): the text comes back as the call's result. (Named: see ensure_stream.)
-  auto carried = [call = std::move(call)]() -> std::optional<boost::system::system_error> {
-    try {
-      call();
-    } catch (const boost::system::system_error& e) {
-      return e;
-    }
-    return std::nullopt;
-  };
-  auto failed = co_await blocking_.async_call(std::move(carried), asio::use_awaitable);
-  if (failed) throw *failed;
+  co_await call_rethrowing(blocking_, std::move(call));
 }
 
 bool nats_backend::stream_ready(std::string_view topic) {
@@ -268,15 +257,22 @@ nats_backend::group_entry& nats_backend::group(const std::string& topic, const s
 
 asio::awaitable<void> nats_backend::attach_partitioned(const std::shared_ptr<subscriber>& sub) {
   std::unique_ptr<nats::kv_bucket> bucket;
-  nats::kv_bucket_spec spec;
-  spec.name = "corobus-group-" + jetstream_name(sub->group());
-  spec.ttl = cfg_.lease_ttl;
-  spec.replicas = cfg_.replicas;
-  std::function<void()> open = [this, &bucket, spec] {
-    bucket = std::make_unique<nats::kv_bucket>(*conn_, spec, cfg_.publish_timeout);
-  };
-  co_await manage(std::move(open));
-  auto& g = group(sub->topic(), sub->group(), std::move(bucket));  // a second bucket made meanwhile goes
+  bool known = false;
+  {
+    std::lock_guard lock(groups_mutex_);
+    known = groups_.contains({sub->topic(), sub->group()});
+  }
+  if (!known) {  // the group's first subscription here opens its bucket
+    nats::kv_bucket_spec spec;
+    spec.name = "corobus-group-" + jetstream_name(sub->group());
+    spec.ttl = cfg_.lease_ttl;
+    spec.replicas = cfg_.replicas;
+    std::function<void()> open = [this, &bucket, spec] {
+      bucket = std::make_unique<nats::kv_bucket>(*conn_, spec, cfg_.publish_timeout);
+    };
+    co_await manage(std::move(open));
+  }
+  auto& g = group(sub->topic(), sub->group(), std::move(bucket));  // one opened meanwhile by another goes
   g.routes->add(sub);
   g.partitioned->wake();
 }

@@ -16,25 +16,6 @@ namespace {
 
 constexpr const char* released_mark = "-";
 
-// A blocking call's result on the strand, or the text of what it threw.
-template <class R>
-struct outcome {
-  std::optional<R> value;
-  std::string error;
-};
-
-template <class F>
-auto carried(F f) {
-  using R = std::invoke_result_t<F&>;
-  return [f = std::move(f)]() mutable -> outcome<R> {
-    try {
-      return {f(), {}};
-    } catch (const std::exception& e) {
-      return {std::nullopt, e.what()};
-    }
-  };
-}
-
 bool cancelled(const asio::cancellation_state& s) { return s.cancelled() != asio::cancellation_type::none; }
 
 }  // namespace
@@ -74,6 +55,7 @@ nats_partitioned_group::nats_partitioned_group(partitioned_group_context context
       stream_(jetstream_name(topic_)),
       group_(std::move(group)),
       member_(std::move(member)),
+      who_(fmt::format("NATS group '{}' on '{}' (member {})", group_, topic_, member_)),
       timing_(ctx_.cfg.lease_ttl, ctx_.cfg.pull_expires),
       window_(std::max<std::size_t>(1, ctx_.cfg.max_in_flight / static_cast<std::size_t>(ctx_.cfg.partitions))),
       next_look_(ctx_.conn.get_executor()) {}
@@ -129,9 +111,10 @@ std::vector<int> nats_partitioned_group::draining() const {
 
 asio::awaitable<void> nats_partitioned_group::look() {
   const bool here = routes_->any();
+  if (!here && !registered_ && owned_.empty()) co_return;  // not a member here: nothing to renew or take
   std::vector<owned_ptr> renewing;
   for (const auto& [p, op] : owned_) renewing.push_back(op);
-  auto round = carried([&, here] {
+  std::function<look_result()> round = [&, here] {
     look_result r;
     if (here)
       bucket_->put(member_key(), "");
@@ -149,17 +132,20 @@ asio::awaitable<void> nats_partitioned_group::look() {
       }
     }
     return r;
-  });
-  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(round), asio::as_tuple(asio::use_awaitable));
-  if (ec || !result.value) {
-    log().warn("NATS group '{}' on '{}': membership and leases not renewed: {}", group_, topic_,
-               ec ? ec.message() : result.error);
-  } else {
+  };
+  std::optional<look_result> result;
+  try {
+    result = co_await call_rethrowing(ctx_.blocking, std::move(round));
+  } catch (const std::exception& e) {
+    log().warn("{}: membership and leases not renewed: {}", who_, e.what());
+  }
+  if (result) {
     registered_ = here;
-    for (const auto& [op, sent] : result.value->renewed)
+    for (const auto& [op, sent] : result->renewed)
       if (op->state != owned_partition::phase::abandoned) op->consumer->window().set_fence(sent + timing_.fence_after);
-    for (const auto& op : result.value->lost)
-      if (owned_.count(op->p) && owned_[op->p] == op) abandon(op, "another member holds its lease now");
+    for (const auto& op : result->lost)
+      if (const auto it = owned_.find(op->p); it != owned_.end() && it->second == op)
+        abandon(op, "another member holds its lease now");
   }
   // Past the fence (renewals failed for a third of the lease's life): given up, whatever
   // the server still says; the next owner waits out the ack wait for what this one held.
@@ -167,18 +153,18 @@ asio::awaitable<void> nats_partitioned_group::look() {
   for (const auto& [p, op] : owned_)
     if (op->consumer->window().fenced()) fenced.push_back(op);
   for (const auto& op : fenced) abandon(op, "its lease could not be renewed in time");
-  if (ec || !result.value) co_return;
+  if (!result) co_return;
 
   std::vector<int> wanted;
   if (here) {
-    auto members = std::move(result.value->members);
+    auto members = std::move(result->members);
     members.push_back(member_);
     wanted = owned_by(assign_partitions(ctx_.cfg.partitions, std::move(members)), member_);
   }
   const auto moves = plan_moves(wanted, held(), draining());
   for (const int p : moves.revoke) {
     auto& op = owned_[p];
-    log().info("NATS group '{}' on '{}': partition {} moves to another member; draining it", group_, topic_, p);
+    log().info("{}: partition {} moves to another member; draining it", who_, p);
     op->state = owned_partition::phase::revoking;
     op->consumer->revoke([strand = ctx_.conn.get_executor(), w = std::weak_ptr<owned_partition>(op)] {
       asio::post(strand, [w] {
@@ -198,7 +184,7 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
     std::chrono::steady_clock::time_point sent;
   };
   auto t = target(p);
-  auto attempt = carried([this, p, t]() -> std::optional<taken> {
+  std::function<std::optional<taken>()> attempt = [this, p, t]() -> std::optional<taken> {
     taken got;
     got.sent = std::chrono::steady_clock::now();
     const auto key = lease_key(p);
@@ -220,15 +206,16 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
     ctx_.admin.ensure_consumer(stream_, spec);
     if (!got.clean) got.pending = ctx_.admin.ack_pending(stream_, t.durable);
     return got;
-  });
-  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(attempt), asio::as_tuple(asio::use_awaitable));
-  if (ec || !result.value) {
-    log().warn("NATS group '{}' on '{}': partition {} not taken: {}", group_, topic_, p,
-               ec ? ec.message() : result.error);
+  };
+  std::optional<taken> result;
+  try {
+    result = co_await call_rethrowing(ctx_.blocking, std::move(attempt));
+  } catch (const std::exception& e) {
+    log().warn("{}: partition {} not taken: {}", who_, p, e.what());
     co_return;
   }
-  if (!*result.value) co_return;  // another member has it: looked at again next time
-  const auto& got = **result.value;
+  if (!result) co_return;  // another member has it: looked at again next time
+  const auto& got = *result;
   auto consumer = std::make_unique<nats_group_consumer>(ctx_.backend, ctx_.cfg, ctx_.conn, ctx_.replies, routes_, t);
   consumer->window().set_fence(got.sent + timing_.fence_after);
   auto op = std::make_shared<owned_partition>(p, lease_key(p), got.revision, got.clean, std::move(consumer),
@@ -236,7 +223,7 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
   op->pending_then = got.pending;
   owned_[p] = op;
   log().info(
-      "NATS group '{}' on '{}': partition {} taken ({})", group_, topic_, p,
+      "{}: partition {} taken ({})", who_, p,
       got.clean ? "released by its last owner" : fmt::format("{} message(s) pending on the server", got.pending));
   ctx_.tasks.spawn(ctx_.conn.get_executor(), own(op),
                    fmt::format("NATS group '{}' on '{}' partition {}", group_, topic_, p));
@@ -250,8 +237,8 @@ asio::awaitable<void> nats_partitioned_group::own(owned_ptr op) {
     // Its last owner's lease expired with messages unacknowledged: the server redelivers them
     // once their ack wait ran out (the owner fell silent at its fence, before the lease
     // expired). Pulling before would hand over newer messages of the same keys first.
-    log().info("NATS group '{}' on '{}': partition {} waits {} ms for its last owner's {} message(s)", group_, topic_,
-               op->p, ctx_.cfg.ack_wait.count(), op->pending_then);
+    log().info("{}: partition {} waits {} ms for its last owner's {} message(s)", who_, op->p,
+               ctx_.cfg.ack_wait.count(), op->pending_then);
     op->wake.expires_after(ctx_.cfg.ack_wait + std::chrono::milliseconds(250));
     co_await op->wake.async_wait(asio::as_tuple(asio::use_awaitable));
     if (cancelled(cancellation)) co_return;
@@ -281,9 +268,9 @@ asio::awaitable<void> nats_partitioned_group::finish_revoke(owned_ptr op) {
   if (cancelled(cancellation)) co_return;  // close() gives back and releases
   if (step.interrupt) {
     log().warn(
-        "NATS group '{}' on '{}': {} handler(s) of partition {} still running after the {} ms revoke timeout "
+        "{}: {} handler(s) of partition {} still running after the {} ms revoke timeout "
         "are cancelled; their messages go to the partition's next owner",
-        group_, topic_, window.in_flight(), op->p, ctx_.cfg.revoke_timeout.count());
+        who_, window.in_flight(), op->p, ctx_.cfg.revoke_timeout.count());
     const auto handles = window.open_handles();
     for (const auto& sub : *routes_->current())
       for (const auto* h : handles) sub->interrupt(*h);
@@ -291,24 +278,26 @@ asio::awaitable<void> nats_partitioned_group::finish_revoke(owned_ptr op) {
   const auto given = window.give_back_in_order();
   op->consumer->stop_keep_alive();
   op->consumer->stop();
-  auto release = carried([this, op] { return bucket_->update(op->key, released_mark, op->revision.load()); });
-  auto [ec, result] = co_await ctx_.blocking.async_call(std::move(release), asio::as_tuple(asio::use_awaitable));
-  if (ec || !result.value || !*result.value)
-    log().warn(
-        "NATS group '{}' on '{}': partition {} not released ({}); its next owner takes it when the lease expires",
-        group_, topic_, op->p,
-        ec             ? ec.message()
-        : result.value ? std::string("the lease moved on")
-                       : result.error);
+  std::function<std::optional<std::uint64_t>()> release = [this, op] {
+    return bucket_->update(op->key, released_mark, op->revision.load());
+  };
+  std::optional<std::uint64_t> released;
+  std::string why = "the lease moved on";
+  try {
+    released = co_await call_rethrowing(ctx_.blocking, std::move(release));
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  if (!released)
+    log().warn("{}: partition {} not released ({}); its next owner takes it when the lease expires", who_, op->p, why);
   else
-    log().info("NATS group '{}' on '{}': partition {} released ({} message(s) given back)", group_, topic_, op->p,
-               given);
+    log().info("{}: partition {} released ({} message(s) given back)", who_, op->p, given);
   if (const auto it = owned_.find(op->p); it != owned_.end() && it->second == op) owned_.erase(it);
   next_look_.cancel();
 }
 
 void nats_partitioned_group::abandon(const owned_ptr& op, const char* why) {
-  log().warn("NATS group '{}' on '{}': partition {} given up: {}", group_, topic_, op->p, why);
+  log().warn("{}: partition {} given up: {}", who_, op->p, why);
   op->state = owned_partition::phase::abandoned;
   op->consumer->abandon();
   op->wake.cancel();
@@ -338,8 +327,7 @@ void nats_partitioned_group::leave() {
     for (const auto& [p, op] : owned_) bucket_->update(op->key, released_mark, op->revision.load());
     if (registered_) bucket_->erase(member_key());
   } catch (const std::exception& e) {
-    log().warn("NATS group '{}' on '{}': leaving: {}; the others take over when the leases expire", group_, topic_,
-               e.what());
+    log().warn("{}: leaving: {}; the others take over when the leases expire", who_, e.what());
   }
 }
 

@@ -103,6 +103,7 @@ class nats_partitioned_group {
   const std::string stream_;
   const std::string group_;
   const std::string member_;
+  const std::string who_;  // for the log
   const lease_timing timing_;
   const std::size_t window_;
   asio::steady_timer next_look_;

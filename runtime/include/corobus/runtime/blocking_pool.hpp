@@ -15,10 +15,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <atomic>
 #include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 namespace corobus {
 
@@ -74,5 +79,33 @@ class blocking_pool {
   asio::thread_pool pool_;
   std::atomic<bool> closed_{false};
 };
+
+// For a coroutine that wants what `f` threw as it was thrown, its text included (a
+// completion carries only the exception's code: "creating JetStream stream 'orders':
+// Timeout" would arrive as "Timeout"). Name the lambda before the co_await (g++ 12).
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> call_rethrowing(blocking_pool& pool, F f) {
+  using R = std::invoke_result_t<F&>;
+  using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  struct outcome {
+    std::optional<value_type> value;
+    std::exception_ptr error;
+  };
+  auto run = [f = std::move(f)]() mutable -> outcome {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        f();
+        return {value_type{}, nullptr};
+      } else {
+        return {f(), nullptr};
+      }
+    } catch (...) {
+      return {std::nullopt, std::current_exception()};
+    }
+  };
+  auto done = co_await pool.async_call(std::move(run), asio::use_awaitable);
+  if (done.error) std::rethrow_exception(done.error);
+  if constexpr (!std::is_void_v<R>) co_return std::move(*done.value);
+}
 
 }  // namespace corobus
