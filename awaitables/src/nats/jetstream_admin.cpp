@@ -50,8 +50,6 @@ std::optional<std::vector<std::string>> jetstream_admin::stream_subjects(const s
   fail(s, code, fmt::format("looking up JetStream stream '{}'", name));
 }
 
-bool jetstream_admin::stream_exists(const std::string& name) { return stream_subjects(name).has_value(); }
-
 std::int64_t jetstream_admin::ack_pending(const std::string& stream, const std::string& consumer) {
   jsConsumerInfo* info = nullptr;
   jsErrCode code{};

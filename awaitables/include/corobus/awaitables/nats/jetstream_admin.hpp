@@ -48,7 +48,6 @@ class jetstream_admin {
   // stream is left as it is (but see stream_spec::exact_subjects: errc::invalid_config). Other failures: a nats or
   // jetstream error naming the stream.
   void ensure_stream(const stream_spec& spec, topic_strategy strategy);
-  bool stream_exists(const std::string& name);
   // Messages the consumer delivered and has not had acknowledged (the server's ack pending).
   std::int64_t ack_pending(const std::string& stream, const std::string& consumer);
   // Creates the durable pull consumer, or updates it to `spec` when it exists.
