@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 using namespace corobus;
@@ -271,7 +272,11 @@ BOOST_AUTO_TEST_CASE(two_members_of_a_group_share_a_partitioned_topic_and_each_k
   cfg.nats.partitions = 6;
   cfg.nats.lease_ttl = std::chrono::milliseconds(3000);
   constexpr int aggregates = 100, versions = 20;
-  bus first(cfg), second(cfg);
+  const auto threads_before = thread_count();
+  const auto fds_before = descriptor_count();
+  std::optional<bus> first_bus(std::in_place, cfg), second_bus(std::in_place, cfg);
+  auto& first = *first_bus;
+  auto& second = *second_bus;
   seen_union all;
   seen_versions seen_first, seen_second;
   const auto subscribe = [&](bus& b, seen_versions& seen) {
@@ -307,8 +312,14 @@ BOOST_AUTO_TEST_CASE(two_members_of_a_group_share_a_partitioned_topic_and_each_k
                               << all.duplicates());
   BOOST_TEST(seen_first.size() > 0u);  // the partitions were shared
   BOOST_TEST(seen_second.size() > 0u);
+  BOOST_TEST(first.metrics().rebalanced + second.metrics().rebalanced <= cfg.nats.max_in_flight);
   second.close();
   first.close();
+  first_bus.reset();
+  second_bus.reset();
+  // Leases, pulls, timers and the key-value calls all end with the buses.
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
+  BOOST_TEST(descriptor_count() == fds_before);
 }
 
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {
