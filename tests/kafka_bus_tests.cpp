@@ -6,6 +6,7 @@
 #include "opening_error.hpp"
 #include "raw_kafka.hpp"
 #include "seen_versions.hpp"
+#include "stepped_stream.hpp"
 #include "support.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
@@ -199,51 +200,25 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_group_one_closed_then_one_killed_lose_
   const auto member = [&] {
     return std::make_unique<member_process>(cluster.bootstrap_servers(), "processes", "process-group", window);
   };
-  // The stream goes on while members join, close and die: each aggregate's publisher sends
-  // its versions up to `allowed`, which the test raises step by step until what it waits for
-  // happened (so each step lands mid-stream, however long the group takes to rebalance).
-  std::atomic<int> allowed{0};
-  std::atomic<int> publishers_done{0};
-  for (int a = 0; a < aggregates; ++a)
-    asio::co_spawn(
-        publisher.get_executor(),
-        [&, a]() -> asio::awaitable<void> {
-          for (int v = 1; v <= max_versions; ++v) {
-            while (v > allowed) co_await sleep_for(std::chrono::milliseconds(5));
-            co_await publisher.async_publish_envelope("processes",
-                                                      envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
-          }
-        },
-        [&](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-          ++publishers_done;
-        });
-  const auto stream_until = [&](const std::function<bool()>& condition) {
-    while (!condition()) {
-      BOOST_TEST_REQUIRE(allowed < max_versions);  // the stream ran out first
-      ++allowed;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  };
-
+  stepped_stream stream(publisher, "processes", aggregates, max_versions);  // mid-stream at every step
   auto first = member(), second = member();
-  stream_until([&] { return first->handled_count() > 0 && second->handled_count() > 0; });
-  BOOST_TEST_MESSAGE("both members handling after " << allowed << " versions");
+  BOOST_TEST_REQUIRE(stream.advance_until([&] { return first->handled_count() > 0 && second->handled_count() > 0; }));
+  BOOST_TEST_MESSAGE("both members handling after " << stream.allowed() << " versions");
   BOOST_TEST(first->terminate() == 0);  // closes: commits, leaves the group
   const auto second_before = second->handled_count();
-  stream_until([&] { return second->handled_count() > second_before + 1000; });
-  BOOST_TEST_MESSAGE("second killed after " << allowed << " versions");
+  BOOST_TEST_REQUIRE(stream.advance_until([&] { return second->handled_count() > second_before + 1000; }));
+  BOOST_TEST_MESSAGE("second killed after " << stream.allowed() << " versions");
   second->kill();  // mid-stream: what it handled and did not commit goes to the next member
   auto third = member();
-  allowed = max_versions;  // the rest at once
-  BOOST_TEST_REQUIRE(eventually([&] { return publishers_done == aggregates; }, 60s));
-  const auto total = static_cast<std::size_t>(aggregates) * max_versions;
+  stream.release_all();  // the rest at once
+  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, 60s));
+  const auto total = stream.total();
   const member_process* members[] = {first.get(), second.get(), third.get()};
   const auto gather = [&](seen_union& all, seen_versions* seen) {
     for (std::size_t m = 0; m < 3; ++m)
-      for (const auto& [aggregate, version] : members[m]->handled()) {
-        if (seen) seen[m].add(std::stoi(aggregate.substr(4)), version);
-        all.add(std::stoi(aggregate.substr(4)), version);
+      for (const auto& h : members[m]->handled()) {
+        if (seen) seen[m].add(std::stoi(h.aggregate.substr(4)), h.version);
+        all.add(std::stoi(h.aggregate.substr(4)), h.version);
       }
   };
   // The third member gets the killed one's partitions once its session expired (6 s).

@@ -18,12 +18,13 @@ extern char** environ;
 namespace corobus::test {
 
 member_process::member_process(const std::string& bootstrap, const std::string& topic, const std::string& group,
-                               std::size_t max_in_flight) {
+                               std::size_t max_in_flight, std::vector<std::string> options) {
   static std::atomic<int> started{0};
   output_ = std::filesystem::temp_directory_path() / fmt::format("corobus-member-{}-{}.txt", ::getpid(), started++);
   std::filesystem::remove(output_);
   const std::string window = std::to_string(max_in_flight), out = output_.string();
   std::vector<std::string> args{COROBUS_GROUP_MEMBER, bootstrap, topic, group, out, window};
+  args.insert(args.end(), options.begin(), options.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -61,12 +62,19 @@ void member_process::kill() {
   wait();
 }
 
-std::vector<std::pair<std::string, std::int64_t>> member_process::handled() const {
-  std::vector<std::pair<std::string, std::int64_t>> lines;
+void member_process::pause() { ::kill(pid_, SIGSTOP); }
+void member_process::resume() { ::kill(pid_, SIGCONT); }
+
+std::vector<handled_envelope> member_process::handled() const {
+  std::vector<handled_envelope> lines;
   std::ifstream in(output_);
-  std::string aggregate;
-  std::int64_t version = 0;
-  while (in >> aggregate >> version) lines.emplace_back(aggregate, version);
+  handled_envelope h;
+  std::int64_t started = 0, finished = 0;
+  while (in >> h.aggregate >> h.version >> started >> finished) {
+    h.started = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(started));
+    h.finished = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(finished));
+    lines.push_back(h);
+  }
   return lines;
 }
 

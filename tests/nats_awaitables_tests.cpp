@@ -9,6 +9,7 @@
 #include <corobus/awaitables/nats/embedded_server.hpp>
 #include <corobus/awaitables/nats/error.hpp>
 #include <corobus/awaitables/nats/jetstream_publisher.hpp>
+#include <corobus/awaitables/nats/kv_bucket.hpp>
 #include <corobus/awaitables/nats/pull_consumer.hpp>
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
@@ -254,6 +255,43 @@ BOOST_AUTO_TEST_CASE(jetstream_publishes_complete_on_their_pub_acks_and_a_repeat
   for (auto& f : acks) sequences.insert(f.get().sequence);
   BOOST_TEST(sequences.size() == static_cast<std::size_t>(many));  // each stored, each its own sequence
   BOOST_TEST(*sequences.begin() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(key_value_leases_are_compare_and_set_and_listings_show_only_live_keys) {
+  jetstream_fixture js;
+  // Every call blocks on replies the strand reads: off it, as the group's coordinator calls them.
+  js.blocking
+      .async_call(
+          [&] {
+            nats::kv_bucket kv(*js.conn, {"leases", std::chrono::milliseconds(3000), 1},
+                               std::chrono::milliseconds(5000));
+            const auto first = kv.create("orders.p.0", "member-a");
+            BOOST_TEST_REQUIRE(first.has_value());
+            BOOST_TEST(!kv.create("orders.p.0", "member-b"));              // taken
+            BOOST_TEST(!kv.update("orders.p.0", "member-b", *first + 7));  // not its revision
+            const auto renewed = kv.update("orders.p.0", "member-a", *first);
+            BOOST_TEST_REQUIRE(renewed.has_value());
+            BOOST_TEST(kv.get("orders.p.0")->value == "member-a");
+            BOOST_TEST(kv.get("orders.p.0")->revision == *renewed);
+            kv.put("orders.m.a", "");
+            kv.put("orders.m.b", "");
+            kv.put("other.m.c", "");
+            kv.erase("orders.m.b");  // its delete marker stays in the stream: not listed
+            BOOST_TEST(kv.keys("orders.m.") == std::vector<std::string>{"orders.m.a"});
+            BOOST_TEST(kv.keys("nothing.").empty());
+            BOOST_TEST(!kv.get("orders.m.b"));
+            // Another TTL for the same bucket: refused, naming both.
+            try {
+              nats::kv_bucket other(*js.conn, {"leases", std::chrono::milliseconds(5000), 1},
+                                    std::chrono::milliseconds(5000));
+              BOOST_FAIL("opened with another TTL");
+            } catch (const boost::system::system_error& e) {
+              BOOST_TEST((e.code() == errc::invalid_config), e.what());
+              BOOST_TEST(std::string(e.what()).find("3000 ms") != std::string::npos, e.what());
+            }
+          },
+          asio::use_future)
+      .get();
 }
 
 BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messages_are_not_redelivered) {

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "member_process.hpp"
+#include "nats_test_config.hpp"
 #include "opening_error.hpp"
 #include "seen_versions.hpp"
 #include "support.hpp"
@@ -24,28 +25,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <string>
 
 using namespace corobus;
 using namespace corobus::test;
 
 namespace {
-
-// A bus on the servers at `url`, with quick retries and short waits for the fault tests.
-config nats_bus_config(const std::string& url) {
-  config cfg;
-  cfg.backend = backend_kind::nats;
-  cfg.io_threads = 2;
-  cfg.nats.url = url;
-  // Short enough that a publish lost in an outage is tried again soon, long enough for stream
-  // and consumer requests (bounded by it too) on a loaded machine: 2 s failed there once.
-  cfg.nats.publish_timeout = std::chrono::milliseconds(5000);
-  cfg.nats.reconnect_wait = std::chrono::milliseconds(100);
-  cfg.nats.ack_wait = std::chrono::milliseconds(2000);  // what a lost ack held comes again soon
-  cfg.retry = retry_policy{3, std::chrono::milliseconds(1), std::chrono::milliseconds(4)};
-  return cfg;
-}
 
 // Publishes `versions` versions of each of `aggregates` aggregates ("agg-<n>"), in order per
 // aggregate, one coroutine per aggregate. A publish that fails (the server is away) is tried
@@ -190,9 +175,9 @@ BOOST_AUTO_TEST_CASE(a_consumer_process_killed_mid_stream_then_started_again_han
   const member_process* members[] = {first.get(), second.get()};
   const auto gather = [&](seen_union& into, seen_versions* each) {
     for (std::size_t m = 0; m < 2; ++m)
-      for (const auto& [aggregate, version] : members[m]->handled()) {
-        if (each) each[m].add(std::stoi(aggregate.substr(4)), version);
-        into.add(std::stoi(aggregate.substr(4)), version);
+      for (const auto& h : members[m]->handled()) {
+        if (each) each[m].add(std::stoi(h.aggregate.substr(4)), h.version);
+        into.add(std::stoi(h.aggregate.substr(4)), h.version);
       }
   };
   BOOST_TEST_REQUIRE(eventually(
@@ -263,63 +248,6 @@ BOOST_AUTO_TEST_CASE(nothing_is_pulled_beyond_the_in_flight_window) {
   BOOST_TEST(most_in_flight <= 4);  // handed to the bus and not yet acknowledged: the window at most
   BOOST_TEST(most_in_flight >= 2);  // and more than one at a time
   b.close();
-}
-
-BOOST_AUTO_TEST_CASE(two_members_of_a_group_share_a_partitioned_topic_and_each_keeps_per_key_order) {
-  // Two buses are two members (each has a name of its own), as two processes would be.
-  nats::embedded_server server;
-  auto cfg = nats_bus_config(server.url());
-  cfg.nats.partitions = 6;
-  cfg.nats.lease_ttl = std::chrono::milliseconds(3000);
-  constexpr int aggregates = 100, versions = 20;
-  const auto threads_before = thread_count();
-  const auto fds_before = descriptor_count();
-  std::optional<bus> first_bus(std::in_place, cfg), second_bus(std::in_place, cfg);
-  auto& first = *first_bus;
-  auto& second = *second_bus;
-  seen_union all;
-  seen_versions seen_first, seen_second;
-  const auto subscribe = [&](bus& b, seen_versions& seen) {
-    run(b.get_executor(), [&]() -> asio::awaitable<void> {
-      co_await b.async_subscribe_envelopes(
-          "parted",
-          [&](const envelope& e) -> asio::awaitable<void> {
-            seen.add(e);
-            all.add(e);
-            co_return;
-          },
-          subscribe_options("workers"));
-    });
-  };
-  subscribe(first, seen_first);
-  subscribe(second, seen_second);
-  // Paced over about 3 s, so the second member's join (at its first look) comes mid-stream and
-  // the first member's revoke of half the partitions is part of what is checked.
-  run(first.get_executor(), [&]() -> asio::awaitable<void> {
-    for (int v = 1; v <= versions; ++v) {
-      std::vector<envelope> round;
-      for (int a = 0; a < aggregates; ++a)
-        round.push_back(envelope::make("agg-" + std::to_string(a), "Placed", v, "{}"));
-      co_await first.async_publish_envelopes("parted", std::move(round));
-      co_await sleep_for(std::chrono::milliseconds(150));
-    }
-  });
-  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() == std::size_t{aggregates * versions}; }, 60s));
-  BOOST_TEST(seen_first.first_seen_out_of_order() == 0u);
-  BOOST_TEST(seen_second.first_seen_out_of_order() == 0u);
-  BOOST_TEST(all.duplicates() <= cfg.nats.max_in_flight);
-  BOOST_TEST_MESSAGE("first " << seen_first.size() << ", second " << seen_second.size() << ", duplicates "
-                              << all.duplicates());
-  BOOST_TEST(seen_first.size() > 0u);  // the partitions were shared
-  BOOST_TEST(seen_second.size() > 0u);
-  BOOST_TEST(first.metrics().rebalanced + second.metrics().rebalanced <= cfg.nats.max_in_flight);
-  second.close();
-  first.close();
-  first_bus.reset();
-  second_bus.reset();
-  // Leases, pulls, timers and the key-value calls all end with the buses.
-  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
-  BOOST_TEST(descriptor_count() == fds_before);
 }
 
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {

@@ -112,14 +112,27 @@ void kv_bucket::erase(const std::string& key) {
 }
 
 std::vector<std::string> kv_bucket::keys(const std::string& prefix) {
-  kvKeysList list{};
-  const auto s = kvStore_Keys(&list, kv_, nullptr);
+  // Not kvStore_Keys: it lists through an ephemeral ordered consumer, and on an R3 bucket after
+  // a node was killed (nats-server 2.9.10) its listings timed out at every look for minutes
+  // while gets and writes went on. The stream's info with a subjects filter is one request to
+  // the bucket's stream leader, as a get is; a subject whose last entry deletes the key is
+  // still listed there until it ages out, so each one is read (members are few).
+  jsOptions o;
+  jsOptions_Init(&o);
+  const auto filter = fmt::format("$KV.{}.{}>", name_, prefix);
+  o.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamInfo* info = nullptr;
+  const auto stream = "KV_" + name_;
+  throw_if(js_GetStreamInfo(&info, js_, stream.c_str(), &o, nullptr),
+           fmt::format("listing the keys of key-value bucket '{}'", name_));
+  std::vector<std::string> subjects;
+  if (const auto* listed = info->State.Subjects)
+    for (int i = 0; i < listed->Count; ++i) subjects.emplace_back(listed->List[i].Subject);
+  jsStreamInfo_Destroy(info);
+  const auto skip = fmt::format("$KV.{}.", name_).size();
   std::vector<std::string> out;
-  if (s == NATS_NOT_FOUND) return out;  // an empty bucket
-  throw_if(s, fmt::format("listing the keys of key-value bucket '{}'", name_));
-  for (int i = 0; i < list.Count; ++i)
-    if (std::string_view(list.Keys[i]).starts_with(prefix)) out.emplace_back(list.Keys[i]);
-  kvKeysList_Destroy(&list);
+  for (const auto& subject : subjects)
+    if (auto key = subject.substr(skip); get(key)) out.push_back(std::move(key));
   return out;
 }
 
