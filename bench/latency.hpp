@@ -17,6 +17,9 @@ class latency_record {
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now() - sent).count();
   }
 
+  // A latency measured elsewhere (another process); negative: none.
+  void set_micros(std::size_t index, std::int64_t micros) { micros_[index] = micros; }
+
   // Percentile in milliseconds over the recorded slots.
   double percentile_ms(double p) {
     if (sorted_.empty()) {

@@ -1,10 +1,12 @@
 // The corobus benchmark program: runs the scenarios and prints what they measured.
 // --publishers applies to the memory scenario; the Kafka and NATS ones publish from one
 // coroutine per aggregate, one version per publish and then --batch versions per publish
-// (default 5). The NATS scenario starts one nats-server for all its variants.
+// (default 5). The NATS scenario starts one nats-server for all its variants; nats-group runs
+// the single-process NATS scenario and then a group of two member processes (this program,
+// started with --nats-group-member) on a 6-partition topic, on one server.
 //   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
 //                 [--nats-storage file|memory]
-//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]
+//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]
 #include "scenario.hpp"
 
 #include <corobus/awaitables/nats/embedded_server.hpp>
@@ -71,6 +73,8 @@ std::size_t number(int& i, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 6 && !std::strcmp(argv[1], "--nats-group-member"))
+    return run_nats_group_member(argv[2], argv[3], std::stoul(argv[4]), !std::strcmp(argv[5], "memory"));
   parameters p;
   std::string scenario = "memory";  // kafka takes the embedded cluster's 3 s group join per side
   for (int i = 1; i < argc; ++i) {
@@ -95,7 +99,7 @@ int main(int argc, char** argv) {
       fmt::print(asked ? stdout : stderr,
                  "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
                  "BYTES] [--batch N] [--nats-storage file|memory] [--scenario "
-                 "all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw]\n");
+                 "all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]\n");
       return asked ? 0 : 2;
     }
   }
@@ -124,6 +128,17 @@ int main(int argc, char** argv) {
     clean &= compare(
         p, "nats", "cnats", [&](const parameters& q) { return run_nats_end_to_end(q, server); },
         [&] { return run_raw_cnats(p, server); });
+  }
+  if (scenario == "all" || scenario == "nats-group") {
+    const corobus::nats::embedded_server server;
+    const auto single = run_nats_end_to_end(p, server);
+    const auto grouped = run_nats_group(p, server);
+    print(single);
+    print(grouped.figures);
+    fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n", grouped.duplicates, grouped.publish_seconds);
+    fmt::print("nats: group of 2 member processes / single process throughput = {:.2f}\n",
+               single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0);
+    clean &= single.clean() && grouped.figures.clean();
   }
   // One side alone, for profiling.
   for (const auto& [name, run] :

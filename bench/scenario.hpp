@@ -71,4 +71,18 @@ result run_nats_end_to_end(const parameters& p, const nats::embedded_server& ser
 // consumer's Fetch and ack on another.
 result run_raw_cnats(const parameters& p, const nats::embedded_server& server);
 
+// A NATS group across processes on `server`: this process publishes (publish_envelopes,
+// `batch` versions at a time, one publisher per aggregate) to a 6-partition topic, and two
+// member processes share it in one group. `figures` counts first handlings as received and
+// their order in each member's view; the members' CPU is not in it.
+struct group_result {
+  result figures;
+  std::size_t duplicates = 0;  // handled again (a partition moving while its handlings were unacknowledged)
+  double publish_seconds = 0;  // until the last publish was acknowledged
+};
+group_result run_nats_group(const parameters& p, const nats::embedded_server& server);
+// The member side, in its own process (corobus_bench --nats-group-member URL MAPPING THREADS file|memory).
+int run_nats_group_member(const std::string& url, const std::string& mapping_path, std::size_t io_threads,
+                          bool memory_storage);
+
 }  // namespace corobus::bench
