@@ -125,6 +125,12 @@ void nats_group_consumer::stop() {
   }
 }
 
+std::size_t nats_group_consumer::give_back() {
+  window_->revoke();  // what stop() finds still in the pulls is held back too, to go out in order
+  stop();
+  return window_->give_back_in_order();
+}
+
 void nats_group_consumer::revoke(std::function<void()> ended) {
   window_->on_room([this, ended = std::move(ended)] {
     pulls_.room_changed();

@@ -48,6 +48,12 @@ class nats_group_consumer {
   // On the strand, once the tasks ended: no more pulls; what came and was not handed over is
   // given back (-NAK), to be delivered again at once.
   void stop();
+  // On the strand, once the handlers ended (a revoke's end, or close()): no more pulls, and
+  // everything pulled and not handled, what the pulls still held included, is given back
+  // (-NAK) in stream order; how many. (A message held back after the -NAKs went out would
+  // stay pending on the server for an ack wait and, at max_ack_pending, stall the partition's
+  // next owner that long: the bench saw a 30 s maximum latency before.)
+  std::size_t give_back();
   // On the strand: its partition moves away. Queued messages are dropped as stale; the pulls
   // drain (what still comes is kept to be given back in order); run() ends once drained.
   // `ended` runs (on any thread) whenever one of its messages ends from now on.
@@ -55,7 +61,7 @@ class nats_group_consumer {
   // On the strand: the lease is lost. Nothing more is handled, sent or pulled.
   void abandon();
   // On the strand, for close(): no more pulls, but what is still on its way comes (and is
-  // given back, in order, by give_back_in_order()). Completes once nothing more can come.
+  // given back, in order, by give_back()). Completes once nothing more can come.
   asio::awaitable<void> drain_pulls();
   // Before the connection closes: acknowledgements from now on are not sent.
   void disconnect() noexcept { window_->disconnect(); }

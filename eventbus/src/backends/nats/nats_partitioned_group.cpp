@@ -275,9 +275,8 @@ asio::awaitable<void> nats_partitioned_group::finish_revoke(owned_ptr op) {
     for (const auto& sub : *routes_->current())
       for (const auto* h : handles) sub->interrupt(*h);
   }
-  const auto given = window.give_back_in_order();
+  const auto given = op->consumer->give_back();
   op->consumer->stop_keep_alive();
-  op->consumer->stop();
   std::function<std::optional<std::uint64_t>()> release = [this, op] {
     return bucket_->update(op->key, released_mark, op->revision.load());
   };
@@ -315,10 +314,7 @@ asio::awaitable<void> nats_partitioned_group::drain_pulls() {
 }
 
 void nats_partitioned_group::give_back() {
-  for (const auto& [p, op] : owned_) {
-    op->consumer->window().give_back_in_order();
-    op->consumer->stop();
-  }
+  for (const auto& [p, op] : owned_) op->consumer->give_back();
 }
 
 void nats_partitioned_group::leave() {
