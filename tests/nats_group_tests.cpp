@@ -317,10 +317,9 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_stream_under_replicated_streams_and_bucke
   // Nothing lost (above); each member may have given up what it held (its window) when its
   // leases could not be renewed through the election.
   BOOST_TEST(view.all.duplicates() <= 2 * window);
-  // Per-key order through a node's death is counted, not ruled out yet: 7 order breaks in one
-  // of five runs, not understood (a suspect: a member whose server died sends its last -NAKs
-  // from cnats's reconnect buffer once it reconnected, after the partition's next owner went
-  // on; see docs/nats.md).
+  // Per-key order through a node's death is counted, not ruled out yet (7 order breaks in one
+  // of five runs): as in nats_cluster's failover case, what was on its way to a member when
+  // its node died comes again one ack wait later, after newer versions (docs/nats.md).
   BOOST_TEST_MESSAGE("handled: " << view.each[0].size() << " and " << view.each[1].size() << "; duplicates "
                                  << view.all.duplicates() << "; publish retries " << stream.publish_retries()
                                  << "; first seen out of order " << view.each[0].first_seen_out_of_order() << " and "
