@@ -28,13 +28,52 @@ struct bus_run {
   std::function<double()> broker_cpu;
 };
 
+// One publisher per aggregate: its versions in order, each publish awaited (acknowledged by
+// the broker) before the next; all aggregates at once, so `aggregates` publishes, of `batch`
+// versions each, are in flight. With `credits`, each version first takes one (the lead bound).
+// Returns once the last publish was acknowledged.
+inline void publish_all(bus& b, const std::string& topic, const parameters& p, const workload& w,
+                        async_queue<char>* credits) {
+  namespace asio = boost::asio;
+  const auto per_aggregate = w.per_aggregate;
+  std::atomic<std::size_t> publishing{p.aggregates};
+  std::promise<void> published;
+  for (std::size_t a = 0; a < p.aggregates; ++a)
+    asio::co_spawn(
+        b.get_executor(),
+        [&, a]() -> asio::awaitable<void> {
+          const auto make = [&](std::size_t v) {
+            return envelope::make(w.ids[a], "Benchmarked", static_cast<std::int64_t>(v), w.payload);
+          };
+          for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
+            const auto last = std::min(per_aggregate, v + p.batch - 1);
+            if (credits)
+              for (std::size_t i = v; i <= last; ++i)
+                if (!credits->try_pop()) co_await credits->async_pop();
+            if (p.batch == 1) {
+              co_await b.async_publish_envelope(topic, make(v));
+              continue;
+            }
+            std::vector<envelope> batch;
+            batch.reserve(last - v + 1);
+            for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
+            co_await b.async_publish_envelopes(topic, std::move(batch));
+          }
+        },
+        [&](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+          if (--publishing == 0) published.set_value();
+        });
+  published.get_future().wait();
+}
+
 // Runs `p` on a bus made from `cfg` (made and closed here, inside `r`'s before and after).
 // A "join" envelope is published and handled first, so that neither a group's join nor the
 // first fetch is measured.
 inline void run_on_bus(result& r, arrivals& arrived, const config& cfg, const parameters& p, const workload& w,
                        const bus_run& run) {
   namespace asio = boost::asio;
-  const auto& [per_aggregate, total, payload, ids] = w;
+  const auto total = w.total;
   std::atomic<bool> joined{false};
   std::promise<void> done;
   double broker_cpu_at_start = 0;
@@ -67,39 +106,9 @@ inline void run_on_bus(result& r, arrivals& arrived, const config& cfg, const pa
       .get();
   while (!joined) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-  // One publisher per aggregate: its versions in order, each publish awaited (acknowledged
-  // by the broker) before the next; all aggregates at once, so `aggregates` publishes, of
-  // `batch` versions each, are in flight.
   const run_clock clock;
   if (run.broker_cpu) broker_cpu_at_start = run.broker_cpu();
-  std::atomic<std::size_t> publishing{p.aggregates};
-  std::promise<void> published;
-  for (std::size_t a = 0; a < p.aggregates; ++a)
-    asio::co_spawn(
-        b.get_executor(),
-        [&, a]() -> asio::awaitable<void> {
-          const auto make = [&](std::size_t v) {
-            return envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(v), payload);
-          };
-          for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
-            const auto last = std::min(per_aggregate, v + p.batch - 1);
-            for (std::size_t i = v; i <= last; ++i)
-              if (!credits->try_pop()) co_await credits->async_pop();
-            if (p.batch == 1) {
-              co_await b.async_publish_envelope(run.topic, make(v));
-              continue;
-            }
-            std::vector<envelope> batch;
-            batch.reserve(last - v + 1);
-            for (std::size_t i = v; i <= last; ++i) batch.push_back(make(i));
-            co_await b.async_publish_envelopes(run.topic, std::move(batch));
-          }
-        },
-        [&](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-          if (--publishing == 0) published.set_value();
-        });
-  published.get_future().wait();
+  publish_all(b, run.topic, p, w, credits.get());
   close_after_last_arrival(r, b, done.get_future(), clock, run.give_up_after);
 }
 

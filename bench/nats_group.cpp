@@ -3,8 +3,8 @@
 // one group. What the members handled is counted in a shared mapping, one byte per message:
 // the first handling of each counts as received (and its end-to-end latency is written),
 // later ones as duplicates; each member checks per-key order in its own view.
+#include "bus_end_to_end.hpp"
 #include "latency.hpp"
-#include "measurement.hpp"
 #include "scenario.hpp"
 
 #include <corobus/awaitables/nats/embedded_server.hpp>
@@ -148,7 +148,7 @@ int run_nats_group_member(const std::string& url, const std::string& mapping_pat
 group_result run_nats_group(const parameters& p, const nats::embedded_server& server) {
   const auto self = std::filesystem::read_symlink("/proc/self/exe");
   const workload w(p);
-  const auto& [per_aggregate, total, payload, ids] = w;
+  const auto total = w.total;
   group_result g;
   auto& r = g.figures;
   r = begin_result(
@@ -190,25 +190,7 @@ group_result run_nats_group(const parameters& p, const nats::embedded_server& se
     // in the figures, as in a group that starts with its traffic.
     const run_clock clock;
     const auto started_ns = steady_ns();
-    std::atomic<std::size_t> publishing{p.aggregates};
-    std::promise<void> published;
-    for (std::size_t a = 0; a < p.aggregates; ++a)
-      asio::co_spawn(
-          publisher.get_executor(),
-          [&, a]() -> asio::awaitable<void> {
-            for (std::size_t v = 1; v <= per_aggregate; v += p.batch) {
-              const auto last = std::min(per_aggregate, v + p.batch - 1);
-              std::vector<envelope> batch;
-              for (std::size_t i = v; i <= last; ++i)
-                batch.push_back(envelope::make(ids[a], "Benchmarked", static_cast<std::int64_t>(i), payload));
-              co_await publisher.async_publish_envelopes(topic, std::move(batch));
-            }
-          },
-          [&](std::exception_ptr e) {
-            if (e) std::rethrow_exception(e);
-            if (--publishing == 0) published.set_value();
-          });
-    published.get_future().wait();
+    publish_all(publisher, topic, p, w, nullptr);  // no lead bound: the stream keeps the backlog
     g.publish_seconds = clock.wall_seconds();
     while (counts->received < total && clock.elapsed() < give_up_after && !any_exited())
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
