@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <thread>
 
 using namespace corobus;
 
@@ -85,26 +86,35 @@ int main(int argc, char** argv) {
     cfg.kafka.max_in_flight = std::stoul(argv[5]);
   }
   bus b(cfg);
-  asio::co_spawn(
-      b.get_executor(),
-      [&]() -> asio::awaitable<void> {
-        co_await b.async_subscribe_envelopes(
-            topic,
-            [out](const envelope& e) -> asio::awaitable<void> {
-              const auto started = std::chrono::steady_clock::now().time_since_epoch();
-              asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
-              co_await work.async_wait(asio::use_awaitable);
-              const auto finished = std::chrono::steady_clock::now().time_since_epoch();
-              const auto line =
-                  fmt::format("{} {} {} {}\n", e.aggregate_id, e.event_version,
-                              std::chrono::nanoseconds(started).count(), std::chrono::nanoseconds(finished).count());
-              if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-                throw std::runtime_error("write failed");
-            },
-            subscribe_options(argv[3]));
-      },
-      asio::use_future)
-      .get();
+  const auto handle = [out](const envelope& e) -> asio::awaitable<void> {
+    const auto started = std::chrono::steady_clock::now().time_since_epoch();
+    asio::steady_timer work(co_await asio::this_coro::executor, std::chrono::microseconds(100));
+    co_await work.async_wait(asio::use_awaitable);
+    const auto finished = std::chrono::steady_clock::now().time_since_epoch();
+    const auto line =
+        fmt::format("{} {} {} {}\n", e.aggregate_id, e.event_version, std::chrono::nanoseconds(started).count(),
+                    std::chrono::nanoseconds(finished).count());
+    if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      throw std::runtime_error("write failed");
+  };
+  // A few tries: on a cluster that shares two cores with the test, a stream lookup made while
+  // subscribing can time out (a fresh clone's run saw `replicated_dlq` do so).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      asio::co_spawn(
+          b.get_executor(),
+          [&]() -> asio::awaitable<void> {
+            co_await b.async_subscribe_envelopes(topic, handle, subscribe_options(argv[3]));
+          },
+          asio::use_future)
+          .get();
+      break;
+    } catch (const boost::system::system_error& e) {
+      if (attempt == 5 || e.code() == errc::invalid_config || e.code() == errc::invalid_topic) throw;
+      spdlog::warn("subscribing failed ({}); trying again", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
 
   int signal = 0;
   sigwait(&term, &signal);

@@ -107,6 +107,21 @@ std::chrono::milliseconds wait_for_takeover(stepped_stream& stream, const member
   return *took;
 }
 
+// Streams on until each of `a` and `b` handled more than `n`.
+void advance_until_both_handled(stepped_stream& stream, const member_process& a, const member_process& b,
+                                std::size_t n) {
+  BOOST_TEST_REQUIRE(stream.advance_until([&] { return a.handled_count() > n && b.handled_count() > n; }));
+}
+
+// Lets the rest of the stream go and waits until `members` handled all of it (and `extra`
+// envelopes published besides).
+void finish_stream(stepped_stream& stream, const std::vector<const member_process*>& members, std::size_t extra = 0,
+                   std::chrono::seconds timeout = 60s) {
+  stream.release_all();
+  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, timeout));
+  BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total() + extra; }, timeout));
+}
+
 void check_order_and_duplicates(group_view& view, std::size_t most_duplicates) {
   for (std::size_t m = 0; m < view.each.size(); ++m) {
     BOOST_TEST_INFO("member " << m);
@@ -125,11 +140,8 @@ BOOST_AUTO_TEST_CASE(two_member_processes_share_six_partitions_each_keeping_per_
   stepped_stream stream(publisher, "parted", 50, 200);
   auto first = start_member(server.url(), "parted"), second = start_member(server.url(), "parted");
   const std::vector<const member_process*> members{first.get(), second.get()};
-  BOOST_TEST_REQUIRE(
-      stream.advance_until([&] { return first->handled_count() > 500 && second->handled_count() > 500; }));
-  stream.release_all();
-  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, 60s));
-  BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total(); }, 60s));
+  advance_until_both_handled(stream, *first, *second, 500);
+  finish_stream(stream, members);
   BOOST_TEST(first->terminate() == 0);
   BOOST_TEST(second->terminate() == 0);
   group_view view(members);
@@ -145,8 +157,7 @@ BOOST_AUTO_TEST_CASE(a_third_member_joins_then_one_is_closed_then_one_is_killed_
   bus publisher(publisher_config(server.url()));
   stepped_stream stream(publisher, "moves", 50, 2000);
   auto first = start_member(server.url(), "moves"), second = start_member(server.url(), "moves");
-  BOOST_TEST_REQUIRE(
-      stream.advance_until([&] { return first->handled_count() > 200 && second->handled_count() > 200; }));
+  advance_until_both_handled(stream, *first, *second, 200);
 
   auto third = start_member(server.url(), "moves");  // joins mid-stream: each gives two partitions up
   BOOST_TEST_REQUIRE(stream.advance_until([&] { return third->handled_count() > 300; }));
@@ -161,10 +172,8 @@ BOOST_AUTO_TEST_CASE(a_third_member_joins_then_one_is_closed_then_one_is_killed_
   second->kill();  // no close: its leases expire, what it held unacknowledged comes again
   const auto after_kill = wait_for_takeover(stream, *second, {third.get()}, killed_at);
 
-  stream.release_all();
-  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, 60s));
   const std::vector<const member_process*> members{first.get(), second.get(), third.get()};
-  BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total(); }, 60s));
+  finish_stream(stream, members);
   BOOST_TEST(third->terminate() == 0);
   group_view view(members);
   BOOST_TEST_MESSAGE("handled: " << view.each[0].size() << ", " << view.each[1].size() << ", " << view.each[2].size()
@@ -181,8 +190,7 @@ BOOST_AUTO_TEST_CASE(a_member_paused_past_its_lease_stops_before_the_takeover_an
   bus publisher(publisher_config(server.url()));
   stepped_stream stream(publisher, "paused", 50, 2000);
   auto first = start_member(server.url(), "paused"), second = start_member(server.url(), "paused");
-  BOOST_TEST_REQUIRE(
-      stream.advance_until([&] { return first->handled_count() > 300 && second->handled_count() > 300; }));
+  advance_until_both_handled(stream, *first, *second, 300);
 
   const auto paused_at = clock_type::now();
   first->pause();  // as if its link to the server were gone: its leases expire
@@ -194,10 +202,8 @@ BOOST_AUTO_TEST_CASE(a_member_paused_past_its_lease_stops_before_the_takeover_an
     return std::count_if(lines.begin(), lines.end(), [&](const auto& h) { return h.started > resumed_at; }) > 300;
   }));
 
-  stream.release_all();
-  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, 60s));
   const std::vector<const member_process*> members{first.get(), second.get()};
-  BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total(); }, 60s));
+  finish_stream(stream, members);
   BOOST_TEST(first->terminate() == 0);
   BOOST_TEST(second->terminate() == 0);
 
@@ -300,17 +306,13 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_stream_under_replicated_streams_and_bucke
       30s));
   stepped_stream stream(publisher, "replicated", 50, 1000);
   auto first = start_member(cluster.urls(), "replicated", 3), second = start_member(cluster.urls(), "replicated", 3);
-  BOOST_TEST_REQUIRE(
-      stream.advance_until([&] { return first->handled_count() > 300 && second->handled_count() > 300; }));
+  advance_until_both_handled(stream, *first, *second, 300);
   cluster.node(1).kill();  // kill -9: a third of the connections, and the leaders it had, move
   const auto before = first->handled_count() + second->handled_count();
   BOOST_TEST_REQUIRE(
       stream.advance_until([&] { return first->handled_count() + second->handled_count() > before + 2000; }));
-  stream.release_all();
-  BOOST_TEST_REQUIRE(eventually([&] { return stream.finished(); }, 90s));
   const std::vector<const member_process*> members{first.get(), second.get()};
-  // The readiness probe (agg-999) is handled too.
-  BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total() + 1; }, 90s));
+  finish_stream(stream, members, 1, 90s);  // the readiness probe (agg-999) too
   BOOST_TEST(first->terminate() == 0);
   BOOST_TEST(second->terminate() == 0);
   group_view view(members);
