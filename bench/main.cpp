@@ -135,10 +135,11 @@ int main(int argc, char** argv) {
     const auto grouped = run_nats_group(p, server);
     print(single);
     print(grouped.figures);
-    fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n", grouped.duplicates, grouped.publish_seconds);
+    fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n  members         {}\n", grouped.duplicates,
+               grouped.publish_seconds, grouped.members_clean ? "closed clean" : "NOT CLEAN");
     fmt::print("nats: group of 2 member processes / single process throughput = {:.2f}\n",
                single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0);
-    clean &= single.clean() && grouped.figures.clean();
+    clean &= single.clean() && grouped.clean();
   }
   // One side alone, for profiling.
   for (const auto& [name, run] :

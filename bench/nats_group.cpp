@@ -200,20 +200,18 @@ group_result run_nats_group(const parameters& p, const nats::embedded_server& se
     publisher.close();
     r.tasks_after = publisher.metrics().live_tasks;
   }
-  bool members_clean = true;
   for (std::size_t m = 0; m < members.size(); ++m) {
     if (statuses[m] == -1) {
       ::kill(members[m], SIGTERM);
       while (::waitpid(members[m], &statuses[m], 0) < 0 && errno == EINTR) {
       }
     }
-    members_clean &= WIFEXITED(statuses[m]) && WEXITSTATUS(statuses[m]) == 0;
+    g.members_clean &= WIFEXITED(statuses[m]) && WEXITSTATUS(statuses[m]) == 0;
   }
-  if (!members_clean) fmt::print(stderr, "nats group: a member process failed or left tasks behind\n");
+  if (!g.members_clean) fmt::print(stderr, "nats group: a member process failed or left tasks behind\n");
   r.received = counts->received;
   r.order_violations = counts->order_violations;
   g.duplicates = counts->duplicates;
-  if (!members_clean) r.tasks_after += 1;  // a member left tasks behind: not clean
   latency_record latency(total);
   for (std::size_t i = 0; i < total; ++i) latency.set_micros(i, shared.latency_us()[i]);
   r.p50_ms = latency.percentile_ms(50);

@@ -79,6 +79,8 @@ struct group_result {
   result figures;
   std::size_t duplicates = 0;  // handled again (a partition moving while its handlings were unacknowledged)
   double publish_seconds = 0;  // until the last publish was acknowledged
+  bool members_clean = true;   // both member processes closed with no task left and exited 0
+  bool clean() const { return members_clean && figures.clean(); }
 };
 group_result run_nats_group(const parameters& p, const nats::embedded_server& server);
 // The member side, in its own process (corobus_bench --nats-group-member URL MAPPING THREADS file|memory).

@@ -52,7 +52,7 @@ class nats_group_consumer {
   // everything pulled and not handled, what the pulls still held included, is given back
   // (-NAK) in stream order; how many. (A message held back after the -NAKs went out would
   // stay pending on the server for an ack wait and, at max_ack_pending, stall the partition's
-  // next owner that long: the bench saw a 30 s maximum latency before.)
+  // next owner that long: the nats-group bench's p99 was 1.95 s before, 0.16 s after.)
   std::size_t give_back();
   // On the strand: its partition moves away. Queued messages are dropped as stale; the pulls
   // drain (what still comes is kept to be given back in order); run() ends once drained.
