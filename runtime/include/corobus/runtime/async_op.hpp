@@ -26,6 +26,7 @@
 #include <boost/asio/system_executor.hpp>
 
 #include <exception>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -78,7 +79,8 @@ void complete_refused(any_handler_of<T> handler, boost::system::error_code ec) {
 // Runs `op`, then completes `handler` with what it yielded or threw. `clear_slot`: first take
 // back what the starter put into the handler's cancellation slot (asio's rule: an operation
 // leaves its slot empty when it completes). Not when co_spawn put it there: its cancellation
-// state lives in that handler until the coroutine ends.
+// state lives in that handler until the coroutine ends (so no starter here does that: see
+// start_on).
 template <class T>
 asio::awaitable<void> run_then_complete(asio::awaitable<T> op, any_handler_of<T> handler, bool clear_slot = false) {
   boost::system::error_code ec;
@@ -120,12 +122,27 @@ auto launch(asio::awaitable<T> op, Token&& token, Start start) {
 }
 
 // A `Start` for launch(): runs the body on `ex`, cancellable through the handler's slot.
+// The body's task has a cancellation signal of its own, kept until the task ended; the
+// handler's slot only forwards to it and is emptied before the handler completes. (Binding
+// the handler's slot to co_spawn would put the task's cancellation state in the caller's
+// slot: a caller resumed inline by the completion clears that slot while the task is still
+// unwinding, and the task then writes into memory the next operation's slot reuses.)
 template <class Executor>
 auto start_on(Executor ex) {
   return [ex = std::move(ex)](auto body, auto handler) {
     auto slot = asio::get_associated_cancellation_slot(handler);
-    asio::co_spawn(ex, run_then_complete(std::move(body), std::move(handler)),
-                   asio::bind_cancellation_slot(slot, asio::detached));
+    if (!slot.is_connected()) {
+      asio::co_spawn(ex, run_then_complete(std::move(body), std::move(handler)), asio::detached);
+      return;
+    }
+    auto signal = std::make_shared<asio::cancellation_signal>();
+    slot.assign([ex, to = std::weak_ptr<asio::cancellation_signal>(signal)](asio::cancellation_type type) {
+      asio::dispatch(ex, [to, type] {
+        if (const auto s = to.lock()) s->emit(type);
+      });
+    });
+    asio::co_spawn(ex, run_then_complete(std::move(body), std::move(handler), true),
+                   asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr) {}));
   };
 }
 
