@@ -32,7 +32,7 @@ pull_subscription::~pull_subscription() { stop(); }
 
 void pull_subscription::start() {
   running_ = true;
-  draining_ = drained_ = false;
+  draining_ = drained_ = interrupted_ = false;
   failure_ = {};
   pending_.reset();
   reply_ = replies_.new_route_subject();
@@ -60,7 +60,8 @@ void pull_subscription::take(std::vector<msg_ptr>& out) {
 }
 
 asio::awaitable<void> pull_subscription::wait_op() {
-  if (!buffer_.empty() || failure_ || drained_) co_return;
+  if (!running_) throw boost::system::system_error(asio::error::operation_aborted);
+  if (!buffer_.empty() || failure_ || drained_ || interrupted_) co_return;
   wake_.expires_at(asio::steady_timer::time_point::max());
   co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled by on_message
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
@@ -76,13 +77,22 @@ void pull_subscription::room_changed() noexcept {
     });
 }
 
-void pull_subscription::restart() { reset("the connection is back"); }
+void pull_subscription::restart() { reset("the connection is back", true); }
 
-void pull_subscription::reset(const char* why) {
-  if (!running_) return;
-  log().debug("JetStream pull {}.{}: {}; pulling afresh", stream_, consumer_, why);
-  pending_.reset();
+void pull_subscription::resume() {
+  interrupted_ = false;
   refill();
+}
+
+void pull_subscription::reset(const char* why, bool path_lost) {
+  if (!running_) return;
+  const bool maybe_lost = path_lost && pending_.pending() != 0 && !draining_;
+  log().debug("JetStream pull {}.{}: {}; {}", stream_, consumer_, why,
+              maybe_lost ? "messages asked for may be lost on the way" : "pulling afresh");
+  pending_.reset();
+  if (!maybe_lost) return refill();
+  interrupted_ = true;
+  wake_.cancel();
 }
 
 void pull_subscription::refill() {
@@ -95,6 +105,7 @@ void pull_subscription::refill() {
     }
     return;
   }
+  if (interrupted_) return;  // until resume()
   const int free = room_() - static_cast<int>(buffer_.size()) - pending_.pending();
   const int n = pending_.to_request(std::max(0, free));
   if (n == 0) {
@@ -120,7 +131,7 @@ void pull_subscription::refill() {
   watch();
   deadline_.expires_after(opts_.expires + std::chrono::seconds(1));
   deadline_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
-    if (!ec && !alive.expired()) reset("the last pull expired without its 408");
+    if (!ec && !alive.expired()) reset("the last pull expired without its 408", false);
   });
 }
 
@@ -145,7 +156,7 @@ void pull_subscription::on_watchdog() {
   if (std::chrono::steady_clock::now() - last_heard_ < 2 * heartbeat_) return arm_watchdog();
   log().warn("JetStream pull {}.{}: no heartbeat for {} ms; pulling afresh", stream_, consumer_,
              (2 * heartbeat_).count());
-  reset("missed heartbeats");
+  reset("missed heartbeats", false);
 }
 
 void pull_subscription::on_message(msg_ptr m) {
@@ -182,8 +193,8 @@ void pull_subscription::on_message(msg_ptr m) {
   }
   // Exceeded MaxWaiting or a MaxRequest limit, a leadership change: the request is gone.
   log().warn("JetStream pull {}.{}: {} {}", stream_, consumer_, status, why);
+  if (why.find("Leadership Change") != std::string::npos) return reset("the consumer's leader changed", true);
   pending_.reset();
-  if (why.find("Leadership Change") != std::string::npos) return refill();
   deadline_.expires_after(std::chrono::seconds(1));  // again in a moment, not in a loop
   deadline_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
     if (!ec && !alive.expired()) refill();

@@ -149,10 +149,16 @@ bool nats_backend::stream_ready(std::string_view topic) {
 asio::awaitable<void> nats_backend::ensure_stream(std::string topic) {
   if (stream_ready(topic)) co_return;
   // Named, not a temporary of the co_await expression: g++ 12 destroys such a lambda twice.
-  std::function<void()> check = [this, spec = stream_for(topic)] { admin_->ensure_stream(spec, cfg_.topics); };
+  std::function<void()> check = [this, topic, spec = stream_for(topic)] {
+    // A topic's first publishes, a thousand at once, each queue a check on the one blocking
+    // thread: the first makes the stream, the others find it ready instead of asking the
+    // server again (a thousand stream lookups held the last of those publishes 27 s back).
+    if (stream_ready(topic)) return;
+    admin_->ensure_stream(spec, cfg_.topics);
+    std::lock_guard lock(streams_mutex_);
+    ready_streams_.insert(topic);
+  };
   co_await manage(std::move(check));
-  std::lock_guard lock(streams_mutex_);
-  ready_streams_.insert(std::move(topic));
 }
 
 asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std::string topic,
@@ -231,6 +237,10 @@ write_failure nats_backend::classify(const boost::system::error_code& ec) const 
   return write_failure::refused;  // a stream refused it, a missing stream (validate only), ...
 }
 
+consumer_context nats_backend::context_for_consumers() {
+  return {context_, cfg_, *conn_, *replies_, blocking_, *admin_};
+}
+
 nats_backend::group_entry& nats_backend::group(const std::string& topic, const std::string& name,
                                                std::unique_ptr<nats::kv_bucket> bucket) {
   std::lock_guard lock(groups_mutex_);
@@ -238,7 +248,7 @@ nats_backend::group_entry& nats_backend::group(const std::string& topic, const s
   auto& g = groups_[{topic, name}];
   if (g.single || g.partitioned) return g;
   if (bucket) {
-    const partitioned_group_context ctx{context_, cfg_, *conn_, *replies_, blocking_, *admin_, consumers_};
+    const partitioned_group_context ctx{context_for_consumers(), consumers_};
     g.partitioned = std::make_unique<nats_partitioned_group>(ctx, g.routes, std::move(bucket), topic, name, member_);
     consumers_.spawn(*strand_, g.partitioned->coordinate(), fmt::format("NATS group '{}' on '{}' leases", name, topic));
     return g;
@@ -249,7 +259,7 @@ nats_backend::group_entry& nats_backend::group(const std::string& topic, const s
   t.durable = jetstream_name(name);
   t.window = cfg_.max_in_flight;
   t.pull_expires = cfg_.pull_expires;
-  g.single = std::make_unique<nats_group_consumer>(context_, cfg_, *conn_, *replies_, g.routes, std::move(t));
+  g.single = std::make_unique<nats_group_consumer>(context_for_consumers(), g.routes, std::move(t));
   consumers_.spawn(*strand_, g.single->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
   consumers_.spawn(*strand_, g.single->keep_alive(), fmt::format("NATS group '{}' on '{}' keep-alive", name, topic));
   return g;

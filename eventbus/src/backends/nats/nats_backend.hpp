@@ -75,6 +75,7 @@ class nats_backend final : public backend {
   std::pair<std::string, std::int32_t> subject_for(const std::string& topic, std::string_view key);
   asio::awaitable<void> attach_partitioned(const std::shared_ptr<subscriber>& sub);
   asio::awaitable<void> drain_partitions();  // close(), on the strand
+  consumer_context context_for_consumers();
   group_entry& group(const std::string& topic, const std::string& name,
                      std::unique_ptr<nats::kv_bucket> bucket = nullptr);
   void reconnected();  // on the strand

@@ -17,16 +17,17 @@ nats::pull_subscription::options pull_options(const nats_config& cfg, const pull
 
 }  // namespace
 
-nats_group_consumer::nats_group_consumer(backend_context context, const nats_config& cfg, nats::connection& conn,
-                                         nats::reply_router& replies, std::shared_ptr<group_routes> routes,
+nats_group_consumer::nats_group_consumer(const consumer_context& context, std::shared_ptr<group_routes> routes,
                                          pull_target target)
     : context_(context),
-      cfg_(cfg),
+      cfg_(context.cfg),
       target_(std::move(target)),
       routes_(std::move(routes)),
-      window_(std::make_shared<ack_window>(conn.handle(), target_.window)),
-      pulls_(conn, replies, target_.stream, target_.durable, pull_options(cfg, target_), [this] { return room(); }),
-      tick_(conn.get_executor()) {
+      window_(std::make_shared<ack_window>(context.conn.handle(), target_.window)),
+      pulls_(context.conn, context.replies, target_.stream, target_.durable, pull_options(cfg_, target_),
+             [this] { return room(); }),
+      tick_(context.conn.get_executor()),
+      settle_(context.conn.get_executor()) {
   window_->on_room([this] { pulls_.room_changed(); });
 }
 
@@ -64,18 +65,22 @@ asio::awaitable<void> nats_group_consumer::deliver(incoming_message in) {
     }
     const auto& member = routes_->pick(*current, in.msg->key);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await context_.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
+    if (co_await context_.backend.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
   }
 }
 
 asio::awaitable<void> nats_group_consumer::run() {
   pulls_.start();
+  const auto& cancellation = co_await asio::this_coro::cancellation_state;
   asio::steady_timer retry(co_await asio::this_coro::executor);
   std::vector<nats::msg_ptr> batch;
   std::vector<incoming_message> taken;  // kept: a window's worth is too large to allocate each time
   for (;;) {
-    auto [ec] = co_await pulls_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;  // abandoned (or the bus closes: the next co_await would throw)
+    try {
+      co_await pulls_.async_wait();  // the default token: no task of its own per wait
+    } catch (const boost::system::system_error&) {
+      co_return;  // abandoned (or the bus closes)
+    }
     if (window_->revoked()) {
       pulls_.take(batch);
       hold_back(batch);
@@ -98,10 +103,39 @@ asio::awaitable<void> nats_group_consumer::run() {
     pulls_.refill();
     const auto current = routes_->current();
     for (auto& in : taken) {
-      if (!current->empty() && context_.handoff.try_deliver(*routes_->pick(*current, in.msg->key), in)) continue;
+      if (!current->empty() && context_.backend.handoff.try_deliver(*routes_->pick(*current, in.msg->key), in))
+        continue;
       co_await deliver(std::move(in));
     }
+    if (pulls_.interrupted()) {  // what came before is handed over; what was lost on the way comes first
+      co_await settle();
+      if (cancellation.cancelled() != asio::cancellation_type::none) co_return;
+      pulls_.resume();
+    }
   }
+}
+
+asio::awaitable<void> nats_group_consumer::settle() {
+  const auto since = std::chrono::steady_clock::now();
+  std::function<std::int64_t()> look = [&admin = context_.admin, t = target_] {
+    return admin.ack_pending(t.stream, t.durable);
+  };
+  std::int64_t pending = -1;
+  try {
+    pending = co_await call_rethrowing(context_.blocking, std::move(look));
+  } catch (const std::exception& e) {
+    log().warn("JetStream consumer '{}': {}; waiting out the ack wait to be safe", target_.durable, e.what());
+  }
+  const auto held = static_cast<std::int64_t>(window_->in_flight());
+  if (pending >= 0 && pending <= held) co_return;
+  if (window_->revoked()) co_return;  // given back, not pulled on
+  if (pending > held)
+    log().info(
+        "JetStream consumer '{}': {} message(s) pending on the server, {} here; pulling again in {} ms, "
+        "after their redelivery",
+        target_.durable, pending, held, cfg_.ack_wait.count());
+  settle_.expires_at(since + cfg_.ack_wait + std::chrono::milliseconds(250));
+  co_await settle_.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<void> nats_group_consumer::keep_alive() {
@@ -138,6 +172,7 @@ void nats_group_consumer::revoke(std::function<void()> ended) {
   });
   window_->revoke();
   pulls_.drain();
+  settle_.cancel();
 }
 
 void nats_group_consumer::abandon() {
@@ -145,6 +180,7 @@ void nats_group_consumer::abandon() {
   window_->disconnect();
   pulls_.stop();
   stop_keep_alive();
+  settle_.cancel();
 }
 
 asio::awaitable<void> nats_group_consumer::drain_pulls() {

@@ -4,8 +4,10 @@
 // on the connection's strand: run() pulls (pull_subscription, within the ack window) and hands
 // messages over; keep_alive() sends +WPI for messages that wait or run long, so a slow handler
 // is never redelivered while it runs.
+#include <corobus/awaitables/nats/jetstream_admin.hpp>
 #include <corobus/awaitables/nats/pull_subscription.hpp>
 #include <corobus/eventbus/config.hpp>
+#include <corobus/runtime/blocking_pool.hpp>
 #include "backends/nats/group_routes.hpp"
 #include "backends/nats/nats_delivery.hpp"
 #include "core/backend.hpp"
@@ -27,10 +29,19 @@ struct pull_target {
   std::chrono::milliseconds pull_expires{};  // each request's life
 };
 
+// What a consumer needs of its backend.
+struct consumer_context {
+  backend_context backend;
+  const nats_config& cfg;
+  nats::connection& conn;
+  nats::reply_router& replies;
+  blocking_pool& blocking;       // for the consumer-info (and a group's key-value) calls
+  nats::jetstream_admin& admin;  // used on `blocking` only
+};
+
 class nats_group_consumer {
  public:
-  nats_group_consumer(backend_context context, const nats_config& cfg, nats::connection& conn,
-                      nats::reply_router& replies, std::shared_ptr<group_routes> routes, pull_target target);
+  nats_group_consumer(const consumer_context& context, std::shared_ptr<group_routes> routes, pull_target target);
 
   const pull_target& target() const noexcept { return target_; }
   ack_window& window() noexcept { return *window_; }
@@ -45,6 +56,12 @@ class nats_group_consumer {
   void room_changed() noexcept { pulls_.room_changed(); }
   // On the strand: the server forgot the pulls (a reconnect).
   void reconnected() { pulls_.restart(); }
+  // On the strand, before the first pull or after the pulls were interrupted: when the server
+  // shows more messages pending for the durable than this consumer holds, some were sent and
+  // never came (a crashed owner's, or lost on the way). They come again once their ack wait
+  // ran out, ahead of newer ones: so it waits that long before pulling, keeping per-key order.
+  // Ends early on revoke(), abandon() or cancellation.
+  asio::awaitable<void> settle();
   // On the strand, once the tasks ended: no more pulls; what came and was not handed over is
   // given back (-NAK), to be delivered again at once.
   void stop();
@@ -72,13 +89,14 @@ class nats_group_consumer {
   void hold_back(std::vector<nats::msg_ptr>& batch);
   asio::awaitable<void> deliver(incoming_message in);
 
-  backend_context context_;
+  consumer_context context_;
   const nats_config& cfg_;
   pull_target target_;
   std::shared_ptr<group_routes> routes_;
   std::shared_ptr<ack_window> window_;
   nats::pull_subscription pulls_;
-  asio::steady_timer tick_;  // keep_alive's
+  asio::steady_timer tick_;    // keep_alive's
+  asio::steady_timer settle_;  // settle()'s wait
   bool keep_alive_stopped_ = false;
 };
 

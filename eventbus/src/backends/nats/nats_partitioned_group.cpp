@@ -31,7 +31,6 @@ struct nats_partitioned_group::owned_partition {
   const std::string key;
   std::atomic<std::uint64_t> revision;  // written by the blocking pool's calls, one at a time
   const bool clean;                     // taken from a released lease, not an expired one
-  std::int64_t pending_then = 0;        // the server's ack pending when taken, if not clean
   phase state = phase::waiting;         // on the strand
   bool pulling = false;
   std::unique_ptr<nats_group_consumer> consumer;
@@ -180,7 +179,6 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
   struct taken {
     std::uint64_t revision = 0;
     bool clean = false;
-    std::int64_t pending = 0;
     std::chrono::steady_clock::time_point sent;
   };
   auto t = target(p);
@@ -204,7 +202,6 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
     spec.ack_wait = ctx_.cfg.ack_wait;
     spec.max_ack_pending = static_cast<std::int64_t>(t.window);
     ctx_.admin.ensure_consumer(stream_, spec);
-    if (!got.clean) got.pending = ctx_.admin.ack_pending(stream_, t.durable);
     return got;
   };
   std::optional<taken> result;
@@ -216,15 +213,13 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
   }
   if (!result) co_return;  // another member has it: looked at again next time
   const auto& got = *result;
-  auto consumer = std::make_unique<nats_group_consumer>(ctx_.backend, ctx_.cfg, ctx_.conn, ctx_.replies, routes_, t);
+  auto consumer = std::make_unique<nats_group_consumer>(ctx_, routes_, t);
   consumer->window().set_fence(got.sent + timing_.fence_after);
   auto op = std::make_shared<owned_partition>(p, lease_key(p), got.revision, got.clean, std::move(consumer),
                                               ctx_.conn.get_executor());
-  op->pending_then = got.pending;
   owned_[p] = op;
-  log().info(
-      "{}: partition {} taken ({})", who_, p,
-      got.clean ? "released by its last owner" : fmt::format("{} message(s) pending on the server", got.pending));
+  log().info("{}: partition {} taken ({})", who_, p,
+             got.clean ? "released by its last owner" : "not released: new, or its last lease expired");
   ctx_.tasks.spawn(ctx_.conn.get_executor(), own(op),
                    fmt::format("NATS group '{}' on '{}' partition {}", group_, topic_, p));
 }
@@ -233,14 +228,10 @@ asio::awaitable<void> nats_partitioned_group::keep_alive(owned_ptr op) { co_awai
 
 asio::awaitable<void> nats_partitioned_group::own(owned_ptr op) {
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
-  if (!op->clean && op->pending_then > 0) {
-    // Its last owner's lease expired with messages unacknowledged: the server redelivers them
-    // once their ack wait ran out (the owner fell silent at its fence, before the lease
-    // expired). Pulling before would hand over newer messages of the same keys first.
-    log().info("{}: partition {} waits {} ms for its last owner's {} message(s)", who_, op->p,
-               ctx_.cfg.ack_wait.count(), op->pending_then);
-    op->wake.expires_after(ctx_.cfg.ack_wait + std::chrono::milliseconds(250));
-    co_await op->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!op->clean) {
+    // Its last owner fell silent at its fence, before the lease expired: what it held comes
+    // again once its ack wait ran out, and must come before anything newer.
+    co_await op->consumer->settle();
     if (cancelled(cancellation)) co_return;
   }
   if (op->state == owned_partition::phase::waiting) {

@@ -18,8 +18,9 @@
 //   passes fence_after since it sent its last successful renewal, before the server can let
 //   the lease expire; pulls expire sooner than that margin. What it held then comes back to
 //   the next owner one ack wait after the fence: so a partition taken over from an expired
-//   lease (not released) with messages still pending waits one ack wait before it pulls, and
-//   the redeliveries come before newer messages, in order.
+//   lease (not released) settles first (nats_group_consumer::settle: with messages still
+//   pending it waits one ack wait before it pulls), and the redeliveries come before newer
+//   messages, in order.
 // - A revoked partition drains like a Kafka revoke: queued messages dropped, running handlers
 //   get nats.revoke_timeout and are then cancelled, the pulls drain, everything not handled is
 //   given back (-NAK) in stream order, then the lease is released.
@@ -45,15 +46,10 @@
 
 namespace corobus::detail {
 
-// What a partitioned group needs of its backend.
-struct partitioned_group_context {
-  backend_context backend;
-  const nats_config& cfg;
-  nats::connection& conn;
-  nats::reply_router& replies;
-  blocking_pool& blocking;       // for the key-value and consumer-info calls
-  nats::jetstream_admin& admin;  // used on `blocking` only
-  task_scope& tasks;             // the backend's consumer tasks
+// What a partitioned group needs of its backend: what its consumers do, and where its
+// tasks run.
+struct partitioned_group_context : consumer_context {
+  task_scope& tasks;  // the backend's consumer tasks
 };
 
 class nats_partitioned_group {

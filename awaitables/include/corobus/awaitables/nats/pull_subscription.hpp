@@ -12,6 +12,13 @@
 //   and a fresh pull goes out. So it is at the client's deadline a second beyond the last
 //   request's expiry (2.9.10 can let a request expire without its 408).
 // - restart(): after a reconnect (the server forgot the requests), the same.
+// - Interrupted: when requests end with the way from the server gone (a reconnect, a
+//   leadership change) while messages were still asked for, some may have been sent and lost
+//   on the way. The server redelivers those only after their ack wait, and a pull sent at once
+//   would get newer messages of the same keys first. So no pull goes out until the owner,
+//   having decided whether to wait (nats_group_consumer::settle), calls resume(). Missed
+//   heartbeats on a live connection lose nothing (TCP keeps what was sent) and pull afresh:
+//   a wait there would stall a slow but healthy consumer for an ack wait.
 // - 409s that end the consumer (deleted, push based) and 400s fail it: failure() says why.
 //   The others (max waiting, leadership change) are logged and pulled again after a moment.
 // On the connection's strand, except room_changed().
@@ -75,13 +82,18 @@ class pull_subscription {
   // Any thread: the owner has more room (a message was acknowledged). Cheap when no pull
   // waits for room.
   void room_changed() noexcept;
-  // The server forgot the pulls (a reconnect): asks afresh.
+  // The server forgot the pulls (a reconnect): asks afresh, or is interrupted (see the top).
   void restart();
+  bool interrupted() const noexcept { return interrupted_; }
+  // Pulls again after an interruption.
+  void resume();
 
  private:
   asio::awaitable<void> wait_op();
   void on_message(msg_ptr m);
-  void reset(const char* why);
+  // `path_lost`: the way from the server went away (a reconnect, a new consumer leader), so
+  // what was asked for may have been sent and lost; else the requests only went quiet.
+  void reset(const char* why, bool path_lost);
   void watch();  // a message came (or a pull went): the watchdog counts from now
   void arm_watchdog();
   void on_watchdog();  // two heartbeats since the last message, or it looks again later
@@ -101,6 +113,7 @@ class pull_subscription {
   bool running_ = false;
   bool draining_ = false;
   bool drained_ = false;
+  bool interrupted_ = false;
   std::atomic<bool> starved_{false};  // a pull waits for room
   asio::steady_timer wake_;           // the owner's wait
   asio::steady_timer watchdog_;       // heartbeats
