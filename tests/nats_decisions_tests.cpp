@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/awaitables/nats/pull_pending.hpp>
+#include "backends/nats/nats_delivery.hpp"
 #include "backends/nats/partition_assignment.hpp"
 #include "backends/nats/stream_names.hpp"
 
@@ -160,6 +161,22 @@ BOOST_AUTO_TEST_CASE(a_member_acquires_what_it_wants_and_revokes_what_it_no_long
   const auto moves = d::plan_moves({0, 1, 2}, {1, 4}, {2});
   BOOST_TEST(moves.acquire == std::vector<int>{0});  // 1 is held, 2 still drains
   BOOST_TEST(moves.revoke == std::vector<int>{4});
+}
+
+BOOST_AUTO_TEST_CASE(a_passed_fence_stays_though_a_late_renewal_moves_it_on) {
+  using clock = std::chrono::steady_clock;
+  d::ack_window window(nullptr, 10);
+  BOOST_TEST(!window.revoked());  // no lease: no fence
+  window.set_fence(clock::now() + std::chrono::hours(1));
+  BOOST_TEST(!window.fenced());
+  window.set_fence(clock::now() + std::chrono::hours(2));  // renewed in time: moved on
+  BOOST_TEST(!window.fenced());
+  window.set_fence(clock::now() - std::chrono::milliseconds(1));
+  BOOST_TEST(window.fenced());
+  // What came meanwhile was held back: the owner gives the partition up, never resumes it.
+  window.set_fence(clock::now() + std::chrono::hours(1));
+  BOOST_TEST(window.fenced());
+  BOOST_TEST(window.revoked());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -15,6 +15,9 @@
 #include <corobus/awaitables/nats/embedded_server.hpp>
 #include <corobus/corobus.hpp>
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -122,10 +125,36 @@ void finish_stream(stepped_stream& stream, const std::vector<const member_proces
   BOOST_TEST_REQUIRE(eventually([&] { return unique_handled(members) == stream.total() + extra; }, timeout));
 }
 
-void check_order_and_duplicates(group_view& view, std::size_t most_duplicates) {
+// The first few versions `member` saw for the first time after a higher one of the same
+// aggregate, each with when both started (wall clock, to read beside the logs).
+std::string describe_order_breaks(const member_process& member) {
+  const auto wall_now = std::chrono::system_clock::now();
+  const auto steady_now = clock_type::now();
+  const auto wall = [&](clock_type::time_point t) {
+    return fmt::format("{:%T}", std::chrono::time_point_cast<std::chrono::milliseconds>(wall_now - (steady_now - t)));
+  };
+  std::map<int, const handled_envelope*> highest;
+  std::map<int, std::set<std::int64_t>> seen;
+  std::string out;
+  int described = 0;
+  for (const auto& h : member.handled()) {
+    const int a = number_of(h);
+    const auto*& top = highest[a];
+    if (seen[a].insert(h.version).second && top && h.version < top->version && described++ < 8)
+      out += fmt::format("\n  {} v{} at {}, after v{} at {}", h.aggregate, h.version, wall(h.started), top->version,
+                         wall(top->started));
+    if (!top || h.version > top->version) top = &h;
+  }
+  return out;
+}
+
+void check_order_and_duplicates(group_view& view, const std::vector<const member_process*>& members,
+                                std::size_t most_duplicates) {
   for (std::size_t m = 0; m < view.each.size(); ++m) {
     BOOST_TEST_INFO("member " << m);
-    BOOST_TEST(view.each[m].first_seen_out_of_order() == 0u);
+    const auto breaks = view.each[m].first_seen_out_of_order();
+    BOOST_TEST(breaks == 0u);
+    if (breaks != 0) BOOST_TEST_MESSAGE("member " << m << " saw late:" << describe_order_breaks(*members[m]));
   }
   BOOST_TEST(view.all.duplicates() <= most_duplicates);
 }
@@ -148,7 +177,7 @@ BOOST_AUTO_TEST_CASE(two_member_processes_share_six_partitions_each_keeping_per_
   BOOST_TEST_MESSAGE("handled: " << view.each[0].size() << " and " << view.each[1].size() << ", duplicates "
                                  << view.all.duplicates());
   // Neither fell away: a join revokes cleanly (what was queued is given back, not handled).
-  check_order_and_duplicates(view, 0);
+  check_order_and_duplicates(view, members, 0);
   publisher.close();
 }
 
@@ -179,7 +208,7 @@ BOOST_AUTO_TEST_CASE(a_third_member_joins_then_one_is_closed_then_one_is_killed_
   BOOST_TEST_MESSAGE("handled: " << view.each[0].size() << ", " << view.each[1].size() << ", " << view.each[2].size()
                                  << "; duplicates " << view.all.duplicates() << "; taken over " << after_close.count()
                                  << " ms after the close, " << after_kill.count() << " ms after the kill");
-  check_order_and_duplicates(view, window);  // what the killed one handled and had not acknowledged
+  check_order_and_duplicates(view, members, window);  // what the killed one handled and had not acknowledged
   BOOST_TEST(after_kill <= killed_takeover_bound);
   BOOST_TEST(after_close < lease_ttl);  // released, not expired: the others' next look takes it
   publisher.close();
@@ -225,7 +254,7 @@ BOOST_AUTO_TEST_CASE(a_member_paused_past_its_lease_stops_before_the_takeover_an
   BOOST_TEST(took <= killed_takeover_bound);
   // Handlers running when it stopped finished when it went on: their messages were taken over
   // too (at most the window).
-  check_order_and_duplicates(view, window);
+  check_order_and_duplicates(view, members, window);
   publisher.close();
 }
 
@@ -320,7 +349,7 @@ BOOST_AUTO_TEST_CASE(a_node_killed_mid_stream_under_replicated_streams_and_bucke
   // member when its node died comes again an ack wait later, and the member's pulls wait for
   // it (nats_group_consumer::settle). Each member may have given up what it held (its window)
   // when its leases could not be renewed through the election.
-  check_order_and_duplicates(view, 2 * window);
+  check_order_and_duplicates(view, members, 2 * window);
   BOOST_TEST_MESSAGE("handled: " << view.each[0].size() << " and " << view.each[1].size() << "; duplicates "
                                  << view.all.duplicates() << "; publish retries " << stream.publish_retries());
   publisher.close();

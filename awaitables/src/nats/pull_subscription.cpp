@@ -51,6 +51,7 @@ void pull_subscription::stop() {
 
 void pull_subscription::drain() {
   draining_ = true;
+  interrupted_ = false;  // what was lost on the way is for the next owner
   refill();
 }
 
@@ -77,16 +78,16 @@ void pull_subscription::room_changed() noexcept {
     });
 }
 
-void pull_subscription::restart() { reset("the connection is back", true); }
+void pull_subscription::restart() { reset("the connection is back"); }
 
 void pull_subscription::resume() {
   interrupted_ = false;
   refill();
 }
 
-void pull_subscription::reset(const char* why, bool path_lost) {
+void pull_subscription::reset(const char* why) {
   if (!running_) return;
-  const bool maybe_lost = path_lost && pending_.pending() != 0 && !draining_;
+  const bool maybe_lost = pending_.pending() != 0 && !draining_;
   log().debug("JetStream pull {}.{}: {}; {}", stream_, consumer_, why,
               maybe_lost ? "messages asked for may be lost on the way" : "pulling afresh");
   pending_.reset();
@@ -131,7 +132,7 @@ void pull_subscription::refill() {
   watch();
   deadline_.expires_after(opts_.expires + std::chrono::seconds(1));
   deadline_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
-    if (!ec && !alive.expired()) reset("the last pull expired without its 408", false);
+    if (!ec && !alive.expired()) reset("the last pull expired without its 408");
   });
 }
 
@@ -154,9 +155,8 @@ void pull_subscription::on_watchdog() {
   if (!running_ || pending_.pending() == 0) return;
   // Heard meanwhile: looked at again two heartbeats after that.
   if (std::chrono::steady_clock::now() - last_heard_ < 2 * heartbeat_) return arm_watchdog();
-  log().warn("JetStream pull {}.{}: no heartbeat for {} ms; pulling afresh", stream_, consumer_,
-             (2 * heartbeat_).count());
-  reset("missed heartbeats", false);
+  log().warn("JetStream pull {}.{}: no heartbeat for {} ms", stream_, consumer_, (2 * heartbeat_).count());
+  reset("missed heartbeats");
 }
 
 void pull_subscription::on_message(msg_ptr m) {
@@ -193,7 +193,7 @@ void pull_subscription::on_message(msg_ptr m) {
   }
   // Exceeded MaxWaiting or a MaxRequest limit, a leadership change: the request is gone.
   log().warn("JetStream pull {}.{}: {} {}", stream_, consumer_, status, why);
-  if (why.find("Leadership Change") != std::string::npos) return reset("the consumer's leader changed", true);
+  if (why.find("Leadership Change") != std::string::npos) return reset("the consumer's leader changed");
   pending_.reset();
   deadline_.expires_after(std::chrono::seconds(1));  // again in a moment, not in a loop
   deadline_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {

@@ -153,13 +153,17 @@ std::size_t ack_window::give_back_in_order() noexcept {
 }
 
 void ack_window::set_fence(std::chrono::steady_clock::time_point at) noexcept {
-  fence_at_.store(at.time_since_epoch().count());
+  if (!fence_passed_.load()) fence_at_.store(at.time_since_epoch().count());
 }
 
 bool ack_window::fenced() const noexcept {
+  if (fence_passed_.load(std::memory_order_relaxed)) return true;
   const auto at = fence_at_.load(std::memory_order_relaxed);
-  return at != std::chrono::steady_clock::time_point::max().time_since_epoch().count() &&
-         std::chrono::steady_clock::now().time_since_epoch().count() >= at;
+  if (at == std::chrono::steady_clock::time_point::max().time_since_epoch().count() ||
+      std::chrono::steady_clock::now().time_since_epoch().count() < at)
+    return false;
+  fence_passed_.store(true);
+  return true;
 }
 
 void ack_window::forget(nats_delivery& d) noexcept {

@@ -81,7 +81,9 @@ class ack_window {
   void disconnect() noexcept;
 
   // A partition's lease (see the top): revoked() from revoke() on, or once the clock passes
-  // the fence; every renewed lease moves the fence on.
+  // the fence; every renewed lease moves the fence on. Once passed, a fence stays: what came
+  // meanwhile was held back, so a renewal that lands late must not let newer messages run
+  // before those (the owner gives the partition up instead).
   void set_fence(std::chrono::steady_clock::time_point at) noexcept;
   bool fenced() const noexcept;
   void revoke() noexcept { revoked_.store(true); }
@@ -109,6 +111,7 @@ class ack_window {
   // steady_clock ticks; the maximum while no lease fences the window.
   std::atomic<std::chrono::steady_clock::rep> fence_at_{
       std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
+  mutable std::atomic<bool> fence_passed_{false};  // latched by the first fenced() past it
   std::function<void()> on_room_;
 };
 

@@ -82,6 +82,9 @@ asio::awaitable<void> nats_group_consumer::run() {
       co_return;  // abandoned (or the bus closes)
     }
     if (window_->revoked()) {
+      // Revoked or fenced: nothing more is asked for (an interrupted pull would otherwise
+      // wake this loop at once, forever).
+      pulls_.drain();
       pulls_.take(batch);
       hold_back(batch);
       if (pulls_.drained()) co_return;
@@ -126,7 +129,8 @@ asio::awaitable<void> nats_group_consumer::settle() {
   } catch (const std::exception& e) {
     log().warn("JetStream consumer '{}': {}; waiting out the ack wait to be safe", target_.durable, e.what());
   }
-  const auto held = static_cast<std::int64_t>(window_->in_flight());
+  // What reached this member, handed over or not yet taken from the pulls.
+  const auto held = static_cast<std::int64_t>(window_->in_flight() + pulls_.buffered());
   if (pending >= 0 && pending <= held) co_return;
   if (window_->revoked()) co_return;  // given back, not pulled on
   if (pending > held)

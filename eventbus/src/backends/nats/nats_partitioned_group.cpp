@@ -85,10 +85,12 @@ asio::awaitable<void> nats_partitioned_group::coordinate() {
   std::minstd_rand jitter(static_cast<unsigned>(std::hash<std::string>{}(member_)));
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
   for (;;) {
-    co_await look();
+    const bool more = co_await look();
     // Members that started together do not look all at once: +-10%.
     const auto every = timing_.renew_every.count();
-    next_look_.expires_after(std::chrono::milliseconds(every * 9 / 10 + static_cast<long>(jitter() % (every / 5 + 1))));
+    next_look_.expires_after(
+        more ? std::chrono::milliseconds(0)
+             : std::chrono::milliseconds(every * 9 / 10 + static_cast<long>(jitter() % (every / 5 + 1))));
     co_await next_look_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (cancelled(cancellation)) co_return;
   }
@@ -108,9 +110,9 @@ std::vector<int> nats_partitioned_group::draining() const {
   return out;
 }
 
-asio::awaitable<void> nats_partitioned_group::look() {
+asio::awaitable<bool> nats_partitioned_group::look() {
   const bool here = routes_->any();
-  if (!here && !registered_ && owned_.empty()) co_return;  // not a member here: nothing to renew or take
+  if (!here && !registered_ && owned_.empty()) co_return false;  // not a member here: nothing to renew or take
   std::vector<owned_ptr> renewing;
   for (const auto& [p, op] : owned_) renewing.push_back(op);
   std::function<look_result()> round = [&, here] {
@@ -133,6 +135,7 @@ asio::awaitable<void> nats_partitioned_group::look() {
     return r;
   };
   std::optional<look_result> result;
+  const auto renewing_since = std::chrono::steady_clock::now();
   try {
     result = co_await call_rethrowing(ctx_.blocking, std::move(round));
   } catch (const std::exception& e) {
@@ -152,7 +155,7 @@ asio::awaitable<void> nats_partitioned_group::look() {
   for (const auto& [p, op] : owned_)
     if (op->consumer->window().fenced()) fenced.push_back(op);
   for (const auto& op : fenced) abandon(op, "its lease could not be renewed in time");
-  if (!result) co_return;
+  if (!result) co_return false;
 
   std::vector<int> wanted;
   if (here) {
@@ -172,7 +175,13 @@ asio::awaitable<void> nats_partitioned_group::look() {
     });
     op->wake.cancel();  // a wait before the first pull ends at once
   }
-  for (const int p : moves.acquire) co_await acquire(p);
+  for (const int p : moves.acquire) {
+    // Each take is a few round trips (a replicated consumer's creation, hundreds of ms): the
+    // leases held, the ones just taken among them, are renewed before the rest is taken.
+    if (std::chrono::steady_clock::now() - renewing_since > timing_.renew_every) co_return true;
+    co_await acquire(p);
+  }
+  co_return false;
 }
 
 asio::awaitable<void> nats_partitioned_group::acquire(int p) {

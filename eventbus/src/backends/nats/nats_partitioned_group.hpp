@@ -82,7 +82,9 @@ class nats_partitioned_group {
   std::string lease_key(int p) const;
   std::string member_key() const;
   pull_target target(int p) const;
-  asio::awaitable<void> look();
+  // Renews, then takes and gives up partitions; true when partitions are left to take, the
+  // leases held needing their renewal first.
+  asio::awaitable<bool> look();
   asio::awaitable<void> acquire(int p);
   static asio::awaitable<void> keep_alive(owned_ptr op);
   // A partition's life here, from its lease to its release.

@@ -9,16 +9,18 @@
 //   room_changed().
 // - Heartbeats: each request asks for an idle heartbeat; when no message of any kind came for
 //   two of them, the server forgot the requests (a restart, a lost route): pending is reset
-//   and a fresh pull goes out. So it is at the client's deadline a second beyond the last
-//   request's expiry (2.9.10 can let a request expire without its 408).
+//   and a fresh pull goes out, or the pull is interrupted (below). So it is at the client's
+//   deadline a second beyond the last request's expiry (2.9.10 can let a request expire
+//   without its 408).
 // - restart(): after a reconnect (the server forgot the requests), the same.
-// - Interrupted: when requests end with the way from the server gone (a reconnect, a
-//   leadership change) while messages were still asked for, some may have been sent and lost
-//   on the way. The server redelivers those only after their ack wait, and a pull sent at once
-//   would get newer messages of the same keys first. So no pull goes out until the owner,
-//   having decided whether to wait (nats_group_consumer::settle), calls resume(). Missed
-//   heartbeats on a live connection lose nothing (TCP keeps what was sent) and pull afresh:
-//   a wait there would stall a slow but healthy consumer for an ack wait.
+// - Interrupted: when requests end unanswered (a reconnect, a leadership change, missed
+//   heartbeats, a deadline) while messages were still asked for, some may have been sent and
+//   lost on the way: in a cluster the consumer's leader reaches this connection over a route,
+//   and a node killed under it takes what was on that route along, with no word to anyone.
+//   The server redelivers those only after their ack wait, and a pull sent at once would get
+//   newer messages of the same keys first. So no pull goes out until the owner, having decided
+//   whether to wait (nats_group_consumer::settle: only when the server has more pending than
+//   the owner holds), calls resume().
 // - 409s that end the consumer (deleted, push based) and 400s fail it: failure() says why.
 //   The others (max waiting, leadership change) are logged and pulled again after a moment.
 // On the connection's strand, except room_changed().
@@ -60,7 +62,8 @@ class pull_subscription {
   // Sends no more pulls but keeps the reply subject, so what the server still sends for the
   // requests out there arrives (to be taken) instead of being lost in flight: a message lost
   // so stays unacknowledged on the server, and comes back an ack wait later, after newer ones.
-  // drained() once nothing more can come: every request answered, or past its expiry.
+  // drained() once nothing more can come: every request answered, or past its expiry. Ends
+  // an interruption: what was lost on the way is the next owner's. Called again, nothing new.
   void drain();
   bool drained() const noexcept { return drained_; }
 
@@ -91,9 +94,8 @@ class pull_subscription {
  private:
   asio::awaitable<void> wait_op();
   void on_message(msg_ptr m);
-  // `path_lost`: the way from the server went away (a reconnect, a new consumer leader), so
-  // what was asked for may have been sent and lost; else the requests only went quiet.
-  void reset(const char* why, bool path_lost);
+  // The requests are gone: pulls afresh, or is interrupted when some were unanswered.
+  void reset(const char* why);
   void watch();  // a message came (or a pull went): the watchdog counts from now
   void arm_watchdog();
   void on_watchdog();  // two heartbeats since the last message, or it looks again later
