@@ -4,6 +4,7 @@
 // subscribe_envelopes, reads the same topic as an audit log with a stream loop, closes the
 // bus and shows that nothing was left behind.
 #include <corobus/support/process_counts.hpp>
+#include "example.hpp"
 
 #include <corobus/corobus.hpp>
 
@@ -23,14 +24,13 @@ using clock_type = std::chrono::steady_clock;
 using corobus::support::settled_thread_count;
 using corobus::support::thread_count;
 
-int main() {
+int main(int argc, char** argv) {
   constexpr int aggregates = 1000;
   constexpr int versions = 20;
   constexpr int total = aggregates * versions;
   const auto threads_before = thread_count();
 
-  corobus::config cfg;  // backend: memory
-  corobus::bus bus(cfg);
+  corobus::bus bus(example::config_from(argc, argv));  // the default: the memory backend
 
   std::vector<std::int64_t> last_version(aggregates, 0);  // touched only by each key's lane
   std::atomic<int> handled{0}, violations{0}, audited{0};

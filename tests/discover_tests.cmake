@@ -2,9 +2,10 @@
 # registers each as its own ctest entry, so ctest counts, schedules and reports cases rather
 # than whole suites. Labels come from the suites themselves (a Boost.Test label decorator on
 # BOOST_AUTO_TEST_SUITE); a suite without one is an error, so none ends up unlabelled.
-#   TEST_BINARY  the Boost.Test executable
+#   TEST_BINARY    the Boost.Test executable
+#   TEST_EMULATOR  what runs it in a cross build (CMAKE_CROSSCOMPILING_EMULATOR), else empty
 function(list_content out format)
-  execute_process(COMMAND "${TEST_BINARY}" "--list_content=${format}"
+  execute_process(COMMAND ${TEST_EMULATOR} "${TEST_BINARY}" "--list_content=${format}"
                   ERROR_VARIABLE listing OUTPUT_VARIABLE listing_out RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "could not list the test cases of ${TEST_BINARY}: ${listing_out}${listing}")
@@ -34,7 +35,7 @@ foreach(line IN LISTS lines)
     endif()
   elseif(line MATCHES "^    ([A-Za-z0-9_]+)\\*$" AND suite)
     set(name "${suite}/${CMAKE_MATCH_1}")
-    add_test("${name}" "${TEST_BINARY}" "--run_test=${name}" --report_level=no --log_level=warning)
+    add_test("${name}" ${TEST_EMULATOR} "${TEST_BINARY}" "--run_test=${name}" --report_level=no --log_level=warning)
     set_tests_properties("${name}" PROPERTIES LABELS "${labels_of_${suite}}" TIMEOUT 600)
     # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
     # so that two of them never share the 2 cores with each other's elections.

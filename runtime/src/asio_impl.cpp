@@ -1,3 +1,3 @@
-// asio is compiled once, here (BOOST_ASIO_SEPARATE_COMPILATION is set for every corobus
-// target), so each translation unit that includes asio headers compiles faster.
+// asio compiled once, here, when COROBUS_ASIO_SEPARATE_COMPILATION is on (then every
+// translation unit including asio has BOOST_ASIO_SEPARATE_COMPILATION and compiles faster).
 #include <boost/asio/impl/src.hpp>

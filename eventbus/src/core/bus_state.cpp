@@ -2,9 +2,13 @@
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/log.hpp>
-#include "backends/kafka/kafka_backend.hpp"
-#include "backends/nats/nats_backend.hpp"
 #include "backends/memory/memory_backend.hpp"
+#if COROBUS_HAVE_KAFKA
+#include "backends/kafka/kafka_backend.hpp"
+#endif
+#if COROBUS_HAVE_NATS
+#include "backends/nats/nats_backend.hpp"
+#endif
 #include "envelope/printable.hpp"
 
 #include <fmt/format.h>
@@ -16,12 +20,30 @@
 namespace corobus::detail {
 namespace {
 
-// Every backend is made here, from its own settings.
+#if !COROBUS_HAVE_KAFKA || !COROBUS_HAVE_NATS
+[[noreturn]] void not_built(const char* backend, const char* option) {
+  throw_error(errc::invalid_config, fmt::format("invalid configuration: backend {} is not built into this corobus "
+                                                "(it was configured with {}=OFF, or without its library)",
+                                                backend, option));
+}
+#endif
+
+// Every backend is made here, from its own settings; a build without one refuses it.
 std::unique_ptr<backend> make_backend(const config& cfg, backend_context context) {
   switch (cfg.backend) {
     case backend_kind::memory: return std::make_unique<memory_backend>(context);
-    case backend_kind::kafka: return std::make_unique<kafka_backend>(context, cfg.kafka);
-    case backend_kind::nats: return std::make_unique<nats_backend>(context, cfg.nats);
+    case backend_kind::kafka:
+#if COROBUS_HAVE_KAFKA
+      return std::make_unique<kafka_backend>(context, cfg.kafka);
+#else
+      not_built("kafka", "COROBUS_WITH_KAFKA");
+#endif
+    case backend_kind::nats:
+#if COROBUS_HAVE_NATS
+      return std::make_unique<nats_backend>(context, cfg.nats);
+#else
+      not_built("nats", "COROBUS_WITH_NATS");
+#endif
   }
   throw_error(errc::invalid_config,
               "invalid configuration: no backend is built for this backend kind");  // validate() refused it already

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace corobus {
 
@@ -176,6 +177,16 @@ struct config {
 
   // Throws system_error(errc::invalid_config) naming the first bad value.
   void validate() const;
+
+  // A configuration from JSON, every field by its name here, nested as here ("kafka": {...},
+  // "nats": {"security": {...}}, "retry": {...}); what is left out keeps its default.
+  // Durations are strings with a unit ("250ms", "5s", "2min", "1h"); enums by name
+  // ("kafka", "create_if_missing", "work_queue"); the librdkafka property maps take strings,
+  // numbers or booleans. An unknown key, a wrong type or a bad value is an
+  // errc::invalid_config error naming its path ("config.nats.ack_wait"); the result is
+  // validated. Values of secrets (nats.security, the property maps) never appear in errors.
+  static config from_json(std::string_view json);
+  static config from_file(const std::string& path);  // the same, from a file
 };
 
 struct subscribe_options {
