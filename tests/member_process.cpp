@@ -24,6 +24,8 @@ member_process::member_process(const std::string& bootstrap, const std::string& 
   std::filesystem::remove(output_);
   const std::string window = std::to_string(max_in_flight), out = output_.string();
   std::vector<std::string> args{COROBUS_GROUP_MEMBER, bootstrap, topic, group, out, window};
+  // A cross build's binaries run under the emulator (qemu-aarch64), the member too.
+  if (const std::string emulator = COROBUS_TEST_EMULATOR; !emulator.empty()) args.insert(args.begin(), emulator);
   args.insert(args.end(), options.begin(), options.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -32,7 +34,7 @@ member_process::member_process(const std::string& bootstrap, const std::string& 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  const int err = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  const int err = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", argv[0], std::strerror(err)));
 }
