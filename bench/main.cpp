@@ -4,9 +4,13 @@
 // (default 5). The NATS scenario starts one nats-server for all its variants; nats-group runs
 // the single-process NATS scenario and then a group of two member processes (this program,
 // started with --nats-group-member) on a 6-partition topic, on one server.
+// On a terminal a progress line shows the scenario running; --json FILE writes every figure,
+// --chart FILE.png draws throughput and latency per scenario with gnuplot.
 //   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
-//                 [--nats-storage file|memory]
+//                 [--nats-storage file|memory] [--json FILE] [--chart FILE.png]
 //   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]
+#include "progress.hpp"
+#include "report.hpp"
 #include "scenario.hpp"
 
 #include <corobus/awaitables/nats/embedded_server.hpp>
@@ -17,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +29,10 @@ using namespace corobus::bench;
 
 namespace {
 
+report figures;  // every result printed, for --json and --chart
+
 void print(const result& r) {
+  figures.add(r);
   fmt::print("{}\n", r.name);
   fmt::print("  messages        {} sent, {} received, {} order violations\n", r.sent, r.received, r.order_violations);
   fmt::print("  throughput      {:.0f} msg/s ({:.3f} s)\n", r.rate(), r.seconds);
@@ -54,9 +62,12 @@ bool compare(const parameters& p, const char* broker, const char* raw_client,
   print(raw);
   bool clean = raw.clean();
   for (const auto& r : corobus) {
-    fmt::print("{}: corobus{} / raw {} throughput = {:.2f}\n", broker,
-               r.name.find("batches") != std::string::npos ? fmt::format(" in batches of {}", p.batch) : "", raw_client,
-               raw.rate() > 0 ? r.rate() / raw.rate() : 0.0);
+    const auto what = fmt::format(
+        "{}: corobus{} / raw {}", broker,
+        r.name.find("batches") != std::string::npos ? fmt::format(" in batches of {}", p.batch) : "", raw_client);
+    const double ratio = raw.rate() > 0 ? r.rate() / raw.rate() : 0.0;
+    fmt::print("{} throughput = {:.2f}\n", what, ratio);
+    figures.ratio(what, ratio);
     clean &= r.clean();
   }
   return clean;
@@ -77,6 +88,7 @@ int main(int argc, char** argv) {
     return run_nats_group_member(argv[2], argv[3], std::stoul(argv[4]), !std::strcmp(argv[5], "memory"));
   parameters p;
   std::string scenario = "memory";  // kafka takes the embedded cluster's 3 s group join per side
+  std::string json_path, chart_path;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--scenario") && i + 1 < argc)
       scenario = argv[++i];
@@ -92,13 +104,17 @@ int main(int argc, char** argv) {
       p.publishers = number(i, argc, argv);
     else if (!std::strcmp(argv[i], "--batch"))
       p.batch = number(i, argc, argv);
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--chart") && i + 1 < argc)
+      chart_path = argv[++i];
     else if (!std::strcmp(argv[i], "--nats-storage") && i + 1 < argc)
       p.nats_memory_storage = !std::strcmp(argv[++i], "memory");  // else file, the default
     else {
       const bool asked = !std::strcmp(argv[i], "--help");
       fmt::print(asked ? stdout : stderr,
                  "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
-                 "BYTES] [--batch N] [--nats-storage file|memory] [--scenario "
+                 "BYTES] [--batch N] [--nats-storage file|memory] [--json FILE] [--chart FILE.png] [--scenario "
                  "all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]\n");
       return asked ? 0 : 2;
     }
@@ -116,6 +132,7 @@ int main(int argc, char** argv) {
   fmt::print("corobus benchmark: {} messages over {} aggregates, {} io threads, {} publishers, {}-byte payloads\n\n",
              p.messages, p.aggregates, p.io_threads, p.publishers, p.payload_bytes);
   bool clean = true;
+  std::optional<progress::printer> progress_line(std::in_place);
   if (scenario == "all" || scenario == "memory") {
     const auto r = run_memory_dispatch(p);
     print(r);
@@ -137,8 +154,9 @@ int main(int argc, char** argv) {
     print(grouped.figures);
     fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n  members         {}\n", grouped.duplicates,
                grouped.publish_seconds, grouped.members_clean ? "closed clean" : "NOT CLEAN");
-    fmt::print("nats: group of 2 member processes / single process throughput = {:.2f}\n",
-               single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0);
+    const double ratio = single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0;
+    fmt::print("nats: group of 2 member processes / single process throughput = {:.2f}\n", ratio);
+    figures.ratio("nats: group of 2 member processes / single process", ratio);
     clean &= single.clean() && grouped.clean();
   }
   // One side alone, for profiling.
@@ -157,5 +175,13 @@ int main(int argc, char** argv) {
       print(r);
       clean &= r.clean();
     }
+  progress_line.reset();
+  try {
+    if (!json_path.empty()) figures.write_json(json_path, p);
+    if (!chart_path.empty()) figures.write_chart(chart_path);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 1;
+  }
   return clean ? 0 : 1;
 }

@@ -3,6 +3,7 @@
 // the counts, latency percentiles, peak RSS and what close() left behind.
 #include "latency.hpp"
 #include "process_stats.hpp"
+#include "progress.hpp"
 #include "scenario.hpp"
 
 #include <corobus/eventbus/bus.hpp>
@@ -27,6 +28,7 @@ inline result begin_result(std::string name, std::size_t sent) {
   const process_snapshot before;
   r.threads_before = before.threads;
   r.fds_before = before.descriptors;
+  progress::global().begin(r.name, sent);
   return r;
 }
 
@@ -49,7 +51,12 @@ struct workload {
 // one aggregate from two threads at once (its lane, or a single consumer thread, does that).
 class arrivals {
  public:
-  arrivals(std::size_t aggregates, std::size_t total) : last_(aggregates, 0), latency_(total) {}
+  arrivals(std::size_t aggregates, std::size_t total) : last_(aggregates, 0), latency_(total) {
+    progress::global().count_with([this] { return received(); });
+  }
+  ~arrivals() { progress::global().count_with(nullptr); }
+  arrivals(const arrivals&) = delete;
+  arrivals& operator=(const arrivals&) = delete;
 
   // Returns how many arrived so far, this one included.
   std::size_t observe(const envelope& e) {
@@ -87,6 +94,7 @@ inline void close_after_last_arrival(result& r, bus& b, std::future<void> last_a
 
 // After the run and its close: what arrived, in what order, how fast, and what was left.
 inline void finish_result(result& r, arrivals& a) {
+  progress::global().finish();
   r.received = a.received();
   r.order_violations = a.order_violations();
   r.p50_ms = a.latency().percentile_ms(50);

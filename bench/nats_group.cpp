@@ -110,6 +110,7 @@ int run_nats_group_member(const std::string& url, const std::string& mapping_pat
   pthread_sigmask(SIG_BLOCK, &term, nullptr);  // taken by sigwait() below, in every thread
   const shared_mapping shared(mapping_path);
   auto* counts = shared.counts();
+  progress::global().count_with([counts] { return static_cast<std::size_t>(counts->received.load()); });
   const auto aggregates = counts->aggregates, total = counts->total;
   std::vector<std::int64_t> highest(aggregates, 0);  // in this member's view; one lane per key
   bus b(group_config(url, io_threads, memory_storage));
@@ -209,6 +210,7 @@ group_result run_nats_group(const parameters& p, const nats::embedded_server& se
     g.members_clean &= WIFEXITED(statuses[m]) && WEXITSTATUS(statuses[m]) == 0;
   }
   if (!g.members_clean) fmt::print(stderr, "nats group: a member process failed or left tasks behind\n");
+  progress::global().finish();
   r.received = counts->received;
   r.order_violations = counts->order_violations;
   g.duplicates = counts->duplicates;
