@@ -522,7 +522,7 @@ BOOST_AUTO_TEST_CASE(records_other_producers_wrote_reach_the_dead_letter_topic_w
       records.push_back({id, envelope::make(id, "Changed", v, R"({"v":1})").encode()});
     }
     if (v <= 4)  // invalid records between valid versions, two at a time
-      for (std::size_t i = 2 * (v - 1); i < 2 * v && i < invalid.size(); ++i) records.push_back(invalid[i]);
+      for (std::size_t i = 2 * (v - 1); i < static_cast<std::size_t>(2 * v) && i < invalid.size(); ++i) records.push_back(invalid[i]);
   }
   produce_raw(cluster.bootstrap_servers(), "hostile", records);
 

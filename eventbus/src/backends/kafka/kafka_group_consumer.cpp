@@ -59,10 +59,10 @@ kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_
       name_(std::move(name)),
       strand_(context.pool.make_strand()),
       consumer_(strand_, props),
+      routes_(std::make_shared<const routing>()),
       window_(cfg.max_in_flight),
       revoke_wake_(strand_),
-      window_wake_(strand_),
-      routes_(std::make_shared<const routing>()) {}
+      window_wake_(strand_) {}
 
 kafka_group_consumer::~kafka_group_consumer() = default;
 
