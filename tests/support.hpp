@@ -85,6 +85,7 @@ boost::system::error_code error_of(const Executor& ex, F make) {
 }
 
 using support::descriptor_count;
+using support::quiet_thread_count;
 using support::settled_thread_count;
 using support::thread_count;
 
