@@ -13,6 +13,7 @@
 // sent any more, not even +WPI, so the server redelivers it all to the next owner one ack wait
 // after this member's last sign of life). Never natsMsg_Ack: on a message of a plain
 // subscription cnats 3.4.1 dereferences a null JetStream context and crashes.
+#include <corobus/awaitables/nats/library.hpp>
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include "core/incoming_message.hpp"
 
@@ -101,6 +102,10 @@ class ack_window {
       boost::intrusive::member_hook<nats_delivery, boost::intrusive::list_member_hook<>, &nats_delivery::hook>>;
   bool unlink(nats_delivery& d) noexcept;  // under mutex_
 
+  // Held by every delivery through its window: a stream reader may keep a delivery after
+  // its bus closed, and natsMsg_Destroy after the last nats_Close crashes in cnats's GC
+  // (seen: a null mutex in natsGC_collect). First member, so it goes last.
+  nats::library_use library_;
   mutable std::mutex mutex_;
   natsConnection* nc_;  // null once disconnected
   list open_;
