@@ -10,50 +10,39 @@
 
 namespace corobus::bench {
 
-struct progress::line {
-  std::mutex mutex;
-  std::string scenario;  // empty: nothing running
-  std::size_t sent = 0;
-  std::function<std::size_t()> arrived;
-  std::chrono::steady_clock::time_point since;
-  bool drawn = false;
-};
-
 progress& progress::global() {
   static progress p;
-  if (!p.line_) p.line_ = std::make_shared<line>();
   return p;
 }
 
 void progress::begin(std::string scenario, std::size_t sent) {
-  std::lock_guard lock(line_->mutex);
-  line_->scenario = std::move(scenario);
-  line_->sent = sent;
-  line_->arrived = nullptr;
-  line_->since = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  scenario_ = std::move(scenario);
+  sent_ = sent;
+  arrived_ = nullptr;
+  since_ = std::chrono::steady_clock::now();
 }
 
 void progress::count_with(std::function<std::size_t()> arrived) {
-  std::lock_guard lock(line_->mutex);
-  line_->arrived = std::move(arrived);
+  std::lock_guard lock(mutex_);
+  arrived_ = std::move(arrived);
 }
 
 void progress::finish() {
-  std::lock_guard lock(line_->mutex);
-  line_->scenario.clear();
-  line_->arrived = nullptr;
-  if (line_->drawn) std::fputs("\r\033[K", stderr);
-  line_->drawn = false;
+  std::lock_guard lock(mutex_);
+  scenario_.clear();
+  arrived_ = nullptr;
+  if (drawn_) std::fputs("\r\033[K", stderr);
+  drawn_ = false;
 }
 
 void progress::draw() {
-  std::lock_guard lock(line_->mutex);
-  if (line_->scenario.empty()) return;
-  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - line_->since).count();
-  const auto arrived = line_->arrived ? line_->arrived() : 0;
-  fmt::print(stderr, "\r\033[K{}: {} of {} arrived, {:.0f} s", line_->scenario, arrived, line_->sent, seconds);
+  std::lock_guard lock(mutex_);
+  if (scenario_.empty()) return;
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+  fmt::print(stderr, "\r\033[K{}: {} of {} arrived, {:.0f} s", scenario_, arrived_ ? arrived_() : 0, sent_, seconds);
   std::fflush(stderr);
-  line_->drawn = true;
+  drawn_ = true;
 }
 
 struct progress::printer::state {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace corobus::bench {
@@ -38,8 +39,12 @@ class progress {
   void draw();
   friend class printer;
 
-  struct line;
-  std::shared_ptr<line> line_;
+  std::mutex mutex_;
+  std::string scenario_;  // empty: nothing running
+  std::size_t sent_ = 0;
+  std::function<std::size_t()> arrived_;
+  std::chrono::steady_clock::time_point since_;
+  bool drawn_ = false;
 };
 
 }  // namespace corobus::bench
