@@ -283,6 +283,18 @@ BOOST_AUTO_TEST_CASE(a_group_consumer_reads_what_was_produced_then_resumes_from_
       BOOST_TEST(values.size() == 600u);
       std::vector<kafka::topic_partition> commits;
       for (auto [partition, offset] : last_offset) commits.push_back({"events", partition, offset + 1});
+      // An asynchronous commit's answer comes back with the tag it was given.
+      c.commit(commits, 42);
+      const auto answers = run(strand, [&]() -> asio::awaitable<std::vector<kafka::commit_result>> {
+        for (;;) {
+          if (auto results = c.take_commit_results(); !results.empty()) co_return results;
+          co_await c.async_wait();
+        }
+      });
+      BOOST_TEST_REQUIRE(answers.size() == 1u);
+      BOOST_TEST(answers[0].tag == 42u);
+      BOOST_TEST(!answers[0].error);
+      BOOST_TEST(answers[0].stored.size() == commits.size());
       BOOST_TEST(!c.commit_sync(commits));
       run(strand, [&] { return c.async_close(); });
     }

@@ -121,11 +121,13 @@ void consumer::apply_rebalance(const kafka::rebalance& r) {
     throw_if(rd_kafka_assign(client_.get(), r.assign ? list.get() : nullptr), "completing the rebalance");
 }
 
-void consumer::commit(const std::vector<topic_partition>& offsets) {
+void consumer::commit(const std::vector<topic_partition>& offsets, std::uintptr_t tag) {
   if (offsets.empty()) return;
   // rd_kafka_commit(…, async) reports only failures, as consumer errors; with a queue the
-  // answer (stored or refused, per partition) arrives there as an OFFSET_COMMIT event.
-  throw_if(rd_kafka_commit_queue(client_.get(), to_list(offsets).get(), commit_results_.get(), nullptr, nullptr),
+  // answer (stored or refused, per partition) arrives there as an OFFSET_COMMIT event, whose
+  // rd_kafka_event_opaque() is the commit's opaque.
+  throw_if(rd_kafka_commit_queue(client_.get(), to_list(offsets).get(), commit_results_.get(), nullptr,
+                                 reinterpret_cast<void*>(tag)),
            "committing offsets");
 }
 
@@ -137,6 +139,7 @@ std::vector<commit_result> consumer::take_commit_results() {
     const auto err = rd_kafka_event_error(ev.get());
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) continue;  // there was nothing to commit
     auto& result = results.emplace_back();
+    result.tag = reinterpret_cast<std::uintptr_t>(rd_kafka_event_opaque(ev.get()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) result.error = make_error_code(err);
     if (const auto* list = rd_kafka_event_topic_partition_list(ev.get()))
       for (int i = 0; i < list->cnt; ++i) {

@@ -193,12 +193,13 @@ void kafka_group_consumer::note_commit_results() {
   for (const auto& c : consumer_.take_commit_results()) {
     each(c.stored, [](partition_progress& p, std::int64_t position) { p.stored(position); });
     each(c.refused, [](partition_progress& p, std::int64_t position) { p.refused(position); });
-    if (c.error) note_errors({c.error});
+    if (c.error && c.tag == generation_) note_errors({c.error});
   }
 }
 
 asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r) {
   rebalance_pending_since_.reset();  // it reached us
+  ++generation_;
   if (r.assign) {
     // A partition this consumer gave up in the revoke just before goes on from where its work
     // ended, not from the group's commit: the broker refuses commits while a rebalance is
@@ -393,7 +394,7 @@ void kafka_group_consumer::commit(const std::vector<std::shared_ptr<assigned_par
       moved.push_back(p.get());
     }
   try {
-    consumer_.commit(positions);                    // the broker's answer: note_commit_results()
+    consumer_.commit(positions, generation_);       // the broker's answer: note_commit_results()
   } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
     log().warn("kafka group '{}': {}", name_, e.what());
     for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);

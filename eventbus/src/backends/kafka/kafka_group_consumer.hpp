@@ -119,6 +119,10 @@ class kafka_group_consumer {
   // not be committed (it would be delivered again by the next owner), so fetching pauses
   // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.
   std::optional<std::chrono::steady_clock::time_point> rebalance_pending_since_;
+  // Counts the rebalances that reached this member; each commit carries it, so that a refusal
+  // answering a commit made before the last rebalance is not taken for one still to come (a
+  // revoke's commit is refused, and its answer may be read only after the assignment).
+  std::uintptr_t generation_ = 0;
   std::optional<kafka::rebalance> pending_rebalance_;  // taken from librdkafka, not yet applied
 };
 

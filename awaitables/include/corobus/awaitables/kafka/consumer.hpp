@@ -37,6 +37,7 @@ struct commit_result {
   std::vector<topic_partition> stored;
   std::vector<topic_partition> refused;
   boost::system::error_code error;  // the first error, if any
+  std::uintptr_t tag = 0;           // what that commit() was given
 };
 
 // What one poll found.
@@ -84,8 +85,9 @@ class consumer {
   // Completes the rebalance a poll returned (assign, or give up the revoked partitions).
   void apply_rebalance(const kafka::rebalance& r);
 
-  // Commits `offsets` without waiting; take_commit_results() has the broker's answer later.
-  void commit(const std::vector<topic_partition>& offsets);
+  // Commits `offsets` without waiting; take_commit_results() has the broker's answer later,
+  // with `tag`, so the caller can tell which commit it answers.
+  void commit(const std::vector<topic_partition>& offsets, std::uintptr_t tag = 0);
   // The answers to commit() that arrived, without waiting. They come on a queue of their
   // own, not behind fetched records, so an owner that holds back from polling records still
   // learns what was stored.
