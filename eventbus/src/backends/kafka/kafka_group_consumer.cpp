@@ -264,11 +264,12 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
         for (const auto& sub : it->second) sub->interrupt(*p);
   }
   commit(revoked);
-  // A partition paused for a held message is resumed as it goes: a pause may outlive the
-  // assignment in librdkafka, and nothing here would resume it if it came back.
+  // A paused partition (the window is full, or it holds a message) is resumed as it goes:
+  // librdkafka keeps a partition's pause across unassign and assign, so one that came back
+  // would never be fetched again, and nothing here would know to resume it.
   std::vector<kafka::topic_partition> unpause;
   for (const auto& p : revoked)
-    if (held_paused_.erase({p->topic, p->partition}) != 0) unpause.push_back({p->topic, p->partition});
+    if (held_paused_.erase({p->topic, p->partition}) != 0 || paused_) unpause.push_back({p->topic, p->partition});
   if (!unpause.empty()) consumer_.resume(unpause);
   given_up_.clear();
   for (const auto& p : revoked)
