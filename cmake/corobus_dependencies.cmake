@@ -6,14 +6,27 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
-# asio's build settings change what its headers compile to (its separate compilation, the
-# layout of its per-thread recycling cache), so the ones corobus is built with are public:
-# every translation unit that includes asio must agree. Off by default, so a consumer's asio
-# stays as it is; the presets (./dev) turn them on.
+# asio's build settings change what its headers compile to (its separate compilation, its
+# deprecated parts, the layout of its per-thread recycling cache), and corobus is compiled code
+# that includes asio: every translation unit of a program must agree. So the settings corobus
+# is built with are public (target definitions of corobus::runtime, and corobus.pc's Cflags),
+# and runtime/asio_configuration.hpp makes a translation unit that differs a link error.
 option(COROBUS_ASIO_SEPARATE_COMPILATION
        "Compile asio once inside corobus_runtime; consumers then use that compiled asio" OFF)
+option(COROBUS_ASIO_NO_DEPRECATED "Build without asio's deprecated parts (and so do consumers)" ON)
 set(COROBUS_ASIO_RECYCLING_CACHE_SIZE "" CACHE STRING
     "asio's per-thread cache of recycled frames and handlers (empty: asio's default of 2)")
+set(COROBUS_ASIO_DEFINITIONS "")
+if(COROBUS_ASIO_SEPARATE_COMPILATION)
+  list(APPEND COROBUS_ASIO_DEFINITIONS BOOST_ASIO_SEPARATE_COMPILATION)
+endif()
+if(COROBUS_ASIO_NO_DEPRECATED)
+  list(APPEND COROBUS_ASIO_DEFINITIONS BOOST_ASIO_NO_DEPRECATED)
+endif()
+if(NOT COROBUS_ASIO_RECYCLING_CACHE_SIZE STREQUAL "")
+  # A publish or a handler call nests three coroutine frames, more than asio's default of 2 keeps.
+  list(APPEND COROBUS_ASIO_DEFINITIONS BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=${COROBUS_ASIO_RECYCLING_CACHE_SIZE})
+endif()
 
 # A backend: AUTO (the default) builds it when its library is found; ON requires it, naming
 # the package to install; OFF leaves it out. The bus refuses a backend left out with an

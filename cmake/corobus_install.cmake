@@ -39,13 +39,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/corobusConfig.cmake ${CMAKE_CURRENT_BI
         DESTINATION ${corobus_cmake_dir})
 
 # The asio settings corobus was built with are the consumer's too (cmake/corobus_dependencies.cmake).
-set(corobus_pc_cflags "")
-if(COROBUS_ASIO_SEPARATE_COMPILATION)
-  string(APPEND corobus_pc_cflags " -DBOOST_ASIO_SEPARATE_COMPILATION")
-endif()
-if(NOT COROBUS_ASIO_RECYCLING_CACHE_SIZE STREQUAL "")
-  string(APPEND corobus_pc_cflags " -DBOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=${COROBUS_ASIO_RECYCLING_CACHE_SIZE}")
-endif()
+list(TRANSFORM COROBUS_ASIO_DEFINITIONS PREPEND " -D" OUTPUT_VARIABLE corobus_pc_cflags)
+list(JOIN corobus_pc_cflags "" corobus_pc_cflags)
 # Relocatable: the prefix is found from where the .pc file lies (`cmake --install --prefix`).
 file(RELATIVE_PATH corobus_pc_up /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 string(REGEX REPLACE "/$" "" corobus_pc_up "${corobus_pc_up}")

@@ -29,7 +29,7 @@ struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {
   void watch(std::chrono::milliseconds heartbeat) {
     if (heartbeat.count() == 0) return;
     watchdog.expires_after(2 * heartbeat);  // any message sets it again
-    watchdog.async_wait([self = shared_from_this(), heartbeat](boost::system::error_code ec) {
+    watchdog.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->done) return;
       self->finish(self->messages.empty() ? make_error_code(NATS_MISSED_HEARTBEAT) : boost::system::error_code{});
     });

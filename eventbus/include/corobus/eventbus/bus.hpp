@@ -88,7 +88,7 @@ class bus {
   template <class Token = default_token>
   auto async_publish(std::string topic, std::string payload, publish_options options, Token&& token = {}) {
     return launch(publish_op(std::move(topic), std::move(payload), std::move(options)), std::forward<Token>(token),
-                  starter<publish_result>("publish"));
+                  starter<publish_result>{this, "publish"});
   }
   template <class Token = default_token>
   auto async_publish(std::string topic, std::string payload, Token&& token = {}) {
@@ -99,7 +99,7 @@ class bus {
   template <class Token = default_token>
   auto async_publish_envelope(std::string topic, envelope e, Token&& token = {}) {
     return launch(publish_envelope_op(std::move(topic), std::move(e)), std::forward<Token>(token),
-                  starter<publish_result>("publish_envelope"));
+                  starter<publish_result>{this, "publish_envelope"});
   }
   // Many envelopes for one completion, in order (so one aggregate's versions may go
   // together): on Kafka they are produced at once and batched by librdkafka, which is how a
@@ -111,7 +111,7 @@ class bus {
   template <class Token = default_token>
   auto async_publish_envelopes(std::string topic, std::vector<envelope> batch, Token&& token = {}) {
     return launch(publish_envelopes_op(std::move(topic), std::move(batch)), std::forward<Token>(token),
-                  starter<std::vector<publish_result>>("publish_envelopes"));
+                  starter<std::vector<publish_result>>{this, "publish_envelopes"});
   }
 
   // Raw messages, unordered, at most `concurrency` handlers at once. Completes with
@@ -121,7 +121,7 @@ class bus {
   template <class Token = default_token>
   auto async_subscribe(std::string topic, message_handler handler, subscribe_options options, Token&& token = {}) {
     return launch(subscribe_op(std::move(topic), std::move(handler), std::move(options)), std::forward<Token>(token),
-                  starter<subscription>("subscribe"));
+                  starter<subscription>{this, "subscribe"});
   }
   template <class Token = default_token>
   auto async_subscribe(std::string topic, message_handler handler, Token&& token = {}) {
@@ -134,7 +134,7 @@ class bus {
   auto async_subscribe_envelopes(std::string topic, envelope_handler handler, subscribe_options options,
                                  Token&& token = {}) {
     return launch(subscribe_op(std::move(topic), std::move(handler), std::move(options)), std::forward<Token>(token),
-                  starter<subscription>("subscribe_envelopes"));
+                  starter<subscription>{this, "subscribe_envelopes"});
   }
   template <class Token = default_token>
   auto async_subscribe_envelopes(std::string topic, envelope_handler handler, Token&& token = {}) {
@@ -146,7 +146,7 @@ class bus {
   template <class Token = default_token>
   auto async_stream(std::string topic, subscribe_options options, Token&& token = {}) {
     return launch(stream_op(std::move(topic), std::move(options)), std::forward<Token>(token),
-                  starter<corobus::stream>("stream"));
+                  starter<corobus::stream>{this, "stream"});
   }
   template <class Token = default_token>
   auto async_stream(std::string topic, Token&& token = {}) {
@@ -174,14 +174,19 @@ class bus {
                                              subscribe_options options);
   asio::awaitable<corobus::stream> stream_op(std::string topic, subscribe_options options);
 
+  // launch()'s Start for a token other than use_awaitable: the body runs as a task of the
+  // bus (detail::start_call), so the bus must outlive the operation's start, as an asio I/O
+  // object must. Only a pointer and a name, made for every call. A class with a declared call
+  // operator, not a lambda from a function with a deduced return type: clang refuses such a
+  // function where the operations above use it, before its definition.
   template <class T>
-  auto starter(const char* name) const {
-    // Only a pointer and a name: made for every call, used only with a token other than
-    // use_awaitable (when the bus must outlive the operation's start, as an asio I/O object).
-    return [this, name](asio::awaitable<T> body, any_handler_of<T> handler) {
-      detail::start_call(core_, name, std::move(body), std::move(handler));
-    };
-  }
+  struct starter {
+    const bus* owner;
+    const char* name;
+    void operator()(asio::awaitable<T> body, any_handler_of<T> handler) const {
+      detail::start_call(owner->core_, name, std::move(body), std::move(handler));
+    }
+  };
 
   std::shared_ptr<detail::bus_state> core_;
 };

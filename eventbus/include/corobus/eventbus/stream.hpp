@@ -54,7 +54,7 @@ class delivery {
   friend class detail::stream_state;
   asio::awaitable<void> ack_op();
   asio::awaitable<void> nack_op(std::string reason);
-  // See bus::starter(); the bus is the one the stream came from.
+  // See bus::starter; the bus is the one the stream came from.
   void start(const char* name, asio::awaitable<void> body, any_handler_of<void> handler) const;
 
   delivery(std::shared_ptr<detail::stream_state> state, detail::incoming_message in);

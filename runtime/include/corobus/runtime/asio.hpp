@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <corobus/runtime/asio_configuration.hpp>
 
 namespace corobus {
 namespace asio = boost::asio;
