@@ -9,8 +9,11 @@
 //    it (at the same depth limit) as an object whose members make an envelope with no
 //    problem(), and then gives those members' values (the payload compared as text, numbers
 //    as written); what it accepts passes the round trip.
+//  - aggregate_id_of (what picks a lane before decoding) reads any text without harm, and
+//    gives what decode gives for a text decode accepts.
 #include <corobus/eventbus/envelope.hpp>
 #include <corobus/runtime/error.hpp>
+#include "envelope/raw_member.hpp"
 #include "envelope/timestamp.hpp"
 
 #include <boost/json.hpp>
@@ -221,6 +224,9 @@ inline std::optional<envelope> read(std::string_view text) {
 }  // namespace dom
 
 inline std::optional<std::string> check_decode(std::string_view text) {
+  // Read before decoding, for the lane: on any text, and for one that decodes, its aggregate id.
+  std::string scratch;
+  const auto peeked = detail::aggregate_id_of(text, scratch);
   std::optional<envelope> decoded;
   std::string refusal;
   try {
@@ -240,6 +246,9 @@ inline std::optional<std::string> check_decode(std::string_view text) {
   if (!payload) return "decode gave a payload that is not JSON: " + decoded->payload;
   if (payload->text != expected->payload) return "decode and the DOM disagree on the payload: " + decoded->payload;
   if (auto p = decoded->problem()) return "decode accepted an envelope problem() refuses: " + *p;
+  if (peeked != std::optional<std::string_view>(decoded->aggregate_id))
+    return "aggregate_id_of read '" + std::string(peeked.value_or("(nothing)")) + "', decode '" +
+           decoded->aggregate_id + "'";
   return check_round_trip(*decoded);
 }
 

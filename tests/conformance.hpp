@@ -39,6 +39,7 @@ inline bool handed_over_eventually(bus& b, std::uint64_t n) {
   X(raw_subscribers_see_envelope_json_and_metadata_headers)                      \
   X(raw_json_published_to_an_envelope_subscriber_is_decoded)                     \
   X(envelopes_keep_their_order_per_aggregate_under_handlers_that_suspend)        \
+  X(envelopes_written_without_their_key_or_with_another_keep_their_order)        \
   X(batches_of_envelopes_keep_their_order_and_each_gets_its_result)              \
   X(unordered_subscriptions_run_handlers_concurrently_up_to_the_limit)           \
   X(a_retried_message_holds_back_the_later_messages_of_its_key)                  \

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -186,6 +187,57 @@ void keyed_order(int aggregates, int per_aggregate) {
 template <class Target>
 void envelopes_keep_their_order_per_aggregate_under_handlers_that_suspend() {
   keyed_order<Target>(200, 20);
+}
+
+// Envelopes as a producer that is not corobus may write them: raw records whose key is
+// missing (NATS: no header at all), the aggregate id, or another key, interleaved within each
+// aggregate, on one partition. Two subscriptions share a group, and handlers suspend: each
+// aggregate's versions are still handled in order, by one member, since its aggregate id (read
+// from the payload) picks the member and the lane, whatever the key says.
+template <class Target>
+void envelopes_written_without_their_key_or_with_another_keep_their_order() {
+  constexpr int aggregates = 50, versions = 10;
+  auto cfg = Target::make_config();
+  cfg.kafka.partitions = 1;  // keyless records on one partition, so their order is the log's
+  bus b(cfg);
+  std::mutex mutex;
+  std::map<std::string, std::int64_t> last;  // under mutex
+  std::map<std::string, std::set<int>> members_of;
+  int steps_back = 0, handled = 0;
+  auto member = [&](int id) {
+    return [&, id](const envelope& e) -> asio::awaitable<void> {
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      co_await sleep_for(std::chrono::microseconds(rng() % 300));
+      std::lock_guard lock(mutex);
+      if (e.event_version < last[e.aggregate_id]) ++steps_back;
+      last[e.aggregate_id] = e.event_version;
+      members_of[e.aggregate_id].insert(id);
+      ++handled;
+    };
+  };
+  const subscribe_options group("foreign-producers");
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes("foreign", member(1), group);
+    co_await b.async_subscribe_envelopes("foreign", member(2), group);
+    for (int v = 1; v <= versions; ++v)
+      for (int a = 0; a < aggregates; ++a) {
+        const auto id = "agg-" + std::to_string(a);
+        const std::string key = v % 3 == 0 ? "" : v % 3 == 1 ? id : "shard-" + std::to_string(a % 4);
+        co_await b.async_publish("foreign", versioned(id, v).encode(), publish_options(key));
+      }
+  });
+  BOOST_TEST_REQUIRE(eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return handled == aggregates * versions;
+      },
+      60s));
+  b.close();
+  BOOST_TEST(steps_back == 0);
+  for (const auto& [id, version] : last) BOOST_TEST(version == versions);
+  for (const auto& [id, members] : members_of)
+    BOOST_TEST(members.size() == 1u, id << " went to " << members.size() << " members");
+  BOOST_TEST(b.metrics().dead_lettered == 0u);
 }
 
 template <class Target>

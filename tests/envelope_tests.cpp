@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/corobus.hpp>
+#include "envelope/raw_member.hpp"
 #include "envelope/timestamp.hpp"
 
 #include "envelope_checks.hpp"  // fuzz/: the rules the fuzz targets check, shared
@@ -533,6 +534,28 @@ BOOST_AUTO_TEST_CASE(bad_config_values_are_named) {
   config c;
   c.lanes = 0;
   BOOST_TEST((error_of([&] { bus b(c); }) == errc::invalid_config));  // the bus refuses to open
+}
+
+// What picks an envelope's lane before it is decoded (a producer that is not corobus may
+// write no key, or another one): the top-level aggregate_id as decode reads it, and nothing,
+// without harm, from any text that has none.
+BOOST_AUTO_TEST_CASE(the_aggregate_id_is_read_from_the_text_before_decoding) {
+  const auto read = [](std::string_view text) {
+    std::string scratch;
+    return std::string(corobus::detail::aggregate_id_of(text, scratch).value_or("(nothing)"));
+  };
+  const auto e = envelope::make("order-7", "Placed", 3, R"({"aggregate_id":"inner","n":[1,{"x":"}"}]})");
+  BOOST_TEST(read(e.encode()) == "order-7");
+  BOOST_TEST(read(R"( { "payload" : {"aggregate_id":"inner"}, "aggregate_id" : "a/b" } )") == "a/b");
+  BOOST_TEST(read(R"({"aggregate_id":"a\/b\u0041"})") == "a/bA");                   // escapes, as decode reads them
+  BOOST_TEST(read(R"({"aggregate\u005fid":"escaped-name"})") == "escaped-name");    // the name too
+  BOOST_TEST(read(R"({"aggregate_id":"first","aggregate_id":"last"})") == "last");  // decode's rule
+  BOOST_TEST(read(R"({"text":"a \"aggregate_id\":\"quoted\""})") == "(nothing)");
+  for (const std::string_view broken :
+       {"", "{", "[]", "\"aggregate_id\"", R"({"aggregate_id":17})", R"({"aggregate_id":null})",
+        R"({"aggregate_id":"open)", R"({"aggregate_id":"a\"})", R"({"aggregate_id")", R"({"aggregate_id":)",
+        R"({"payload":{"a":[1,2)", R"({"aggregate_id":"\uZZZZ"})", R"({"a":1 "aggregate_id":"x"})"})
+    BOOST_TEST(read(broken) == "(nothing)", "from '" << broken << "'");
 }
 
 BOOST_AUTO_TEST_CASE(retry_backoff_doubles_up_to_its_cap) {

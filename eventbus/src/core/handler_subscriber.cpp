@@ -22,10 +22,9 @@ void handler_subscriber::start() {
       fmt::format("lane of '{}' group '{}'", topic(), group()));
 }
 
-// Not decoded yet (a broker's message): its key, which a corobus publisher sets to the
-// aggregate id, and by which the broker orders anyway.
-std::uint32_t handler_subscriber::lane_key(const incoming_message& in) {
-  return stable_hash(in.env ? std::string_view(in.env->aggregate_id) : std::string_view(in.msg->key));
+std::uint32_t handler_subscriber::lane_key(const incoming_message& in) const {
+  std::string scratch;
+  return stable_hash(ordering_key(in, wants_envelopes(), scratch));
 }
 
 push_status handler_subscriber::try_deliver(incoming_message& in) { return lanes_->try_push(lane_key(in), in); }

@@ -29,7 +29,7 @@ class handler_subscriber final : public subscriber {
   void interrupt(const ack_handle& source) override;
 
  private:
-  static std::uint32_t lane_key(const incoming_message& in);
+  std::uint32_t lane_key(const incoming_message& in) const;
   asio::awaitable<void> process(incoming_message& in);
 
   bus_state& core_;

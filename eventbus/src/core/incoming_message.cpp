@@ -1,4 +1,5 @@
 #include "core/incoming_message.hpp"
+#include "envelope/raw_member.hpp"
 
 namespace corobus::detail {
 
@@ -9,6 +10,14 @@ void incoming_message::detach_from_transport() {
   whole->headers = fetched->headers();
   msg = std::move(whole);
   fetched.reset();
+}
+
+std::string_view ordering_key(const incoming_message& in, bool envelopes, std::string& scratch) {
+  if (envelopes) {
+    if (in.env) return in.env->aggregate_id;
+    if (const auto id = aggregate_id_of(in.payload(), scratch)) return *id;
+  }
+  return in.msg->key;
 }
 
 bool decode_envelope(incoming_message& in, std::string& error) {

@@ -79,6 +79,13 @@ struct incoming_message {
   void detach_from_transport();
 };
 
+// What orders a message among its group's members and its subscriber's lanes. For envelopes,
+// the aggregate id (decoded, or read from the payload before decoding), whatever key or
+// headers the producer wrote: one that is not corobus may write none, or another key. For raw
+// messages, and a payload that names no aggregate id (no envelope: its lane dead-letters it),
+// the message's key. A view into the message, or into `scratch`.
+std::string_view ordering_key(const incoming_message& in, bool envelopes, std::string& scratch);
+
 // For subscribers that want envelopes, on their own tasks (so decoding runs on every io
 // thread): decodes in.env from the payload when it is missing; false, with the reason in
 // `error`, when the payload is no envelope (such a message goes to the dead letters). Not a

@@ -7,20 +7,26 @@
 namespace corobus::detail {
 namespace {
 
-// A cursor over valid JSON: each step assumes well-formed input.
+// A cursor over JSON text. Valid or not, it never reads past the end: each step says whether
+// the text went on long enough for it.
 struct cursor {
   std::string_view s;
   std::size_t i = 0;
 
+  bool more() const { return i < s.size(); }
+  bool at(char c) const { return more() && s[i] == c; }
   void skip_space() {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+    while (more() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
   }
-  // At a '"': moves past the closing quote, returns the text between the quotes. memchr
-  // finds each candidate quote; one preceded by an odd number of backslashes is escaped.
-  std::string_view string() {
+  // At a '"': moves past the closing quote, returns the text between the quotes; nothing when
+  // the string never closes. memchr finds each candidate quote; one preceded by an odd number
+  // of backslashes is escaped.
+  std::optional<std::string_view> string() {
     const auto start = ++i;
     for (;;) {
-      i = static_cast<const char*>(std::memchr(s.data() + i, '"', s.size() - i)) - s.data();
+      const void* quote = i < s.size() ? std::memchr(s.data() + i, '"', s.size() - i) : nullptr;
+      if (!quote) return std::nullopt;
+      i = static_cast<const char*>(quote) - s.data();
       std::size_t backslashes = 0;
       while (i - backslashes > start && s[i - backslashes - 1] == '\\') ++backslashes;
       if (backslashes % 2 == 0) break;
@@ -28,36 +34,45 @@ struct cursor {
     }
     return s.substr(start, i++ - start);
   }
-  // Moves past one value of any kind.
-  void value() {
-    if (s[i] == '"') {
-      string();
-      return;
-    }
+  // Moves past one value of any kind; false when the text ends inside it.
+  bool value() {
+    if (!more()) return false;
+    if (s[i] == '"') return string().has_value();
     if (s[i] == '{' || s[i] == '[') {
       int depth = 0;
       do {
+        if (!more()) return false;
         if (s[i] == '"') {
-          string();
+          if (!string()) return false;
           continue;
         }
         if (s[i] == '{' || s[i] == '[') ++depth;
         if (s[i] == '}' || s[i] == ']') --depth;
         ++i;
       } while (depth > 0);
-      return;
+      return true;
     }
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+    const auto start = i;
+    while (more() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
            s[i] != '\r')
       ++i;  // number, true, false, null
+    return i > start;
   }
 };
+
+// The text between a string's quotes, unescaped; nothing when the escapes are not JSON's.
+std::optional<std::string> unescaped(std::string_view written) {
+  const std::string quoted = '"' + std::string(written) + '"';
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(quoted, ec);
+  if (ec || !value.is_string()) return std::nullopt;
+  return std::string(value.as_string());
+}
 
 // A key as written (between its quotes) against an unescaped name.
 bool key_is(std::string_view written, std::string_view key) {
   if (written.find('\\') == std::string_view::npos) return written == key;
-  const std::string quoted = '"' + std::string(written) + '"';  // rare: a key with escapes
-  return boost::json::parse(quoted).as_string() == key;
+  return unescaped(written) == key;  // rare: a key with escapes
 }
 
 }  // namespace
@@ -65,22 +80,42 @@ bool key_is(std::string_view written, std::string_view key) {
 std::optional<std::string_view> raw_member(std::string_view document, std::string_view key) {
   cursor c{document};
   c.skip_space();
-  if (c.i >= document.size() || document[c.i] != '{') return std::nullopt;
+  if (!c.at('{')) return std::nullopt;
   ++c.i;
   std::optional<std::string_view> found;
   for (;;) {
     c.skip_space();
-    if (document[c.i] == '}') return found;
+    if (c.at('}')) return found;
+    if (!c.at('"')) return std::nullopt;
     const auto name = c.string();
     c.skip_space();
-    ++c.i;                   // ':'
+    if (!name || !c.at(':')) return std::nullopt;
+    ++c.i;
     const auto start = c.i;  // the value's text, with the white space around it
     c.skip_space();
-    c.value();
+    if (!c.value()) return std::nullopt;
     c.skip_space();
-    if (key_is(name, key)) found = document.substr(start, c.i - start);
-    if (document[c.i] == ',') ++c.i;
+    if (key_is(*name, key)) found = document.substr(start, c.i - start);
+    if (c.at(','))
+      ++c.i;
+    else if (!c.at('}'))
+      return std::nullopt;
   }
+}
+
+std::optional<std::string_view> aggregate_id_of(std::string_view text, std::string& scratch) {
+  auto value = raw_member(text, "aggregate_id");
+  if (!value) return std::nullopt;
+  cursor c{*value};
+  c.skip_space();
+  if (!c.at('"')) return std::nullopt;
+  const auto written = c.string();
+  if (!written) return std::nullopt;
+  if (written->find('\\') == std::string_view::npos) return written;
+  auto id = unescaped(*written);  // rare: "\/" and the like
+  if (!id) return std::nullopt;
+  scratch = std::move(*id);
+  return std::string_view(scratch);
 }
 
 }  // namespace corobus::detail

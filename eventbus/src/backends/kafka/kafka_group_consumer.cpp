@@ -160,7 +160,7 @@ incoming_message kafka_group_consumer::to_incoming(kafka::record&& r, std::share
 bool kafka_group_consumer::try_deliver(const routing& current, incoming_message& in) {
   const auto it = current.find(in.msg->topic);
   if (it == current.end()) return false;  // deliver() decides with the newest routes
-  return context_.handoff.try_deliver(*pick_member(it->second, in.msg->key, round_robin_), in);
+  return context_.handoff.try_deliver(*pick_member(it->second, in, round_robin_), in);
 }
 
 asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
@@ -171,7 +171,7 @@ asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
       in.source->released(*in.msg);
       co_return;
     }
-    const auto& member = pick_member(it->second, in.msg->key, round_robin_);
+    const auto& member = pick_member(it->second, in, round_robin_);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
     if (co_await context_.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
   }

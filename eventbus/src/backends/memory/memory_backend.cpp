@@ -8,8 +8,8 @@
 
 namespace corobus::detail {
 
-const std::shared_ptr<subscriber>& memory_backend::group::pick(std::string_view key) const {
-  return pick_member(members, key, next_member);
+const std::shared_ptr<subscriber>& memory_backend::group::pick(const incoming_message& in) const {
+  return pick_member(members, in, next_member);
 }
 
 memory_backend::topic_state* memory_backend::directory::find(std::string_view name) const {
@@ -103,8 +103,9 @@ asio::awaitable<publish_result> memory_backend::deliver(topic_state& t, const ro
       log().info("no subscriber on '{}': the in-process backend does not keep messages published there", t.name);
   }
   for (const auto& g : routes.groups) {
-    const auto& member = g->pick(msg->key);
-    incoming_message in(msg, member->wants_envelopes() ? env : nullptr);
+    incoming_message in(msg, env);
+    const auto& member = g->pick(in);
+    if (!member->wants_envelopes()) in.env = nullptr;
     if (context_.handoff.try_deliver(*member, in)) continue;  // no coroutine on the usual path
     // A publish is never cut off halfway through its groups: the publisher's cancellation
     // does not end a wait for room (close() does, with errc::closed).

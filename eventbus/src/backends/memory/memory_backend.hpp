@@ -39,7 +39,7 @@ class memory_backend final : public backend {
     std::string name;
     std::vector<std::shared_ptr<subscriber>> members;
     mutable std::atomic<std::size_t> next_member{0};  // round robin for keyless messages
-    const std::shared_ptr<subscriber>& pick(std::string_view key) const;
+    const std::shared_ptr<subscriber>& pick(const incoming_message& in) const;
   };
   struct routing {
     std::vector<std::shared_ptr<group>> groups;

@@ -38,8 +38,8 @@ class group_routes {
   }
   // Cheap (read for every pull): someone here takes messages.
   bool any() const noexcept { return any_.load(); }
-  const std::shared_ptr<subscriber>& pick(const members& m, std::string_view key) {
-    return pick_member(m, key, round_robin_);
+  const std::shared_ptr<subscriber>& pick(const members& m, const incoming_message& in) {
+    return pick_member(m, in, round_robin_);
   }
 
  private:

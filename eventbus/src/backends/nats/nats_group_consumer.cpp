@@ -63,7 +63,7 @@ asio::awaitable<void> nats_group_consumer::deliver(incoming_message in) {
       in.source->released(*in.msg);
       co_return;
     }
-    const auto& member = routes_->pick(*current, in.msg->key);
+    const auto& member = routes_->pick(*current, in);
     // Refused only when that subscription ended meanwhile; the routes no longer name it.
     if (co_await context_.backend.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
   }
@@ -106,8 +106,7 @@ asio::awaitable<void> nats_group_consumer::run() {
     pulls_.refill();
     const auto current = routes_->current();
     for (auto& in : taken) {
-      if (!current->empty() && context_.backend.handoff.try_deliver(*routes_->pick(*current, in.msg->key), in))
-        continue;
+      if (!current->empty() && context_.backend.handoff.try_deliver(*routes_->pick(*current, in), in)) continue;
       co_await deliver(std::move(in));
     }
     if (pulls_.interrupted()) {  // what came before is handed over; what was lost on the way comes first
