@@ -60,6 +60,7 @@ inline bool handed_over_eventually(bus& b, std::uint64_t n) {
   X(publish_subscribe_and_stream_after_close_fail_with_closed)                   \
   X(an_invalid_envelope_is_rejected_at_publish_and_nothing_is_sent)              \
   X(invalid_topic_and_group_names_are_rejected)                                  \
+  X(the_longest_topic_names_work_and_none_collide)                               \
   X(every_publish_is_accounted_for_once_the_bus_closed)                          \
   X(threads_and_descriptors_return_to_their_values_before_the_bus)               \
   X(fifty_open_close_cycles_leave_no_thread_descriptor_or_task_behind)           \

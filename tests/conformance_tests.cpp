@@ -791,6 +791,53 @@ void invalid_topic_and_group_names_are_rejected() {
   BOOST_TEST(b.metrics().published == 0u);
 }
 
+// Topics of up to 249 characters in the mixes that grow most on a broker ('_' and '-' escape
+// to two bytes on JetStream; a 249-character topic's "<topic>.dlq" is over Kafka's limit),
+// and pairs that differ only in their last characters: each works with the default group and
+// a named one, reaches only its own subscribers, and dead-letters to its own topic.
+template <class Target>
+void the_longest_topic_names_work_and_none_collide() {
+  const auto filled = [](std::string_view fill, std::string_view end) {
+    std::string t;
+    while (t.size() + end.size() < max_topic_length) t += fill;
+    t.resize(max_topic_length - end.size());
+    return t + std::string(end);
+  };
+  const std::vector<std::string> topics{filled("_", "a"),
+                                        filled("_", "b"),
+                                        filled("-", "a"),
+                                        filled("_-", "a"),
+                                        filled("a.", "a"),
+                                        filled("a.", "b"),
+                                        std::string(max_topic_length, 'x')};
+  bus b(Target::make_config());
+  std::map<std::string, inbox<envelope>> got;  // by topic
+  std::map<std::string, inbox<message>> dead;  // by topic
+  for (const auto& t : topics) (void)got[t], (void)dead[t];
+  run(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        for (const auto& t : topics) {
+          co_await b.async_subscribe_envelopes(t, got[t].collector());
+          co_await b.async_subscribe_envelopes(t, got[t].collector(), subscribe_options("group-" + t.substr(200)));
+          co_await b.async_subscribe(dead_letter_topic(t), dead[t].collector());
+        }
+        for (const auto& t : topics) {
+          co_await b.async_publish_envelope(t, versioned(t.substr(0, 200), 1));
+          co_await b.async_publish(t, "not an envelope");
+        }
+      },
+      std::chrono::seconds(120));
+  for (const auto& t : topics) {
+    BOOST_TEST_REQUIRE(eventually([&] { return got[t].size() == 2 && dead[t].size() == 2; }, 60s), t);
+    for (const auto& e : got[t].copy()) BOOST_TEST(e.aggregate_id == t.substr(0, 200));
+    for (const auto& m : dead[t].copy()) BOOST_TEST(*find_header(m.headers, dead_letter_headers::origin_topic) == t);
+    BOOST_TEST(dead_letter_topic(t).size() <= max_topic_length);
+  }
+  b.close();
+  BOOST_TEST(b.metrics().delivered == 4 * topics.size());  // two envelopes and two dead letters each
+}
+
 // ---- accounting and leaks
 
 // Every accepted publish ends in exactly one counter (metrics.hpp): handled, dead-lettered

@@ -5,12 +5,16 @@
 #include "backends/nats/nats_delivery.hpp"
 #include "backends/nats/partition_assignment.hpp"
 #include "backends/nats/stream_names.hpp"
+#include "core/name_digest.hpp"
+
+#include <corobus/eventbus/topic.hpp>
 
 #include <algorithm>
 #include <map>
 
 #include <set>
 #include <string>
+#include <vector>
 
 using corobus::nats::pull_pending;
 namespace d = corobus::detail;
@@ -101,6 +105,98 @@ BOOST_AUTO_TEST_CASE(topic_names_map_to_stream_names_one_to_one) {
   };
   visit(visit, 4);
   BOOST_TEST(names.size() == topics);  // 340 topics, 340 names
+}
+
+// The server's limits (255 bytes for streams and durables, 252 for a bucket) hold for every
+// topic and group, names that fit are as they always were, and shortened names stay one to
+// one: among themselves, and against every escaped name.
+BOOST_AUTO_TEST_CASE(long_names_are_shortened_within_the_servers_limits_one_to_one) {
+  using corobus::detail::jetstream_name;
+  const auto only_name_characters = [](const std::string& n) {
+    return n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos;
+  };
+  // An escaped name has '-' only before '-' or '_'; a shortened one has its marker.
+  const auto escaped = [](const std::string& n) {
+    for (std::size_t i = 0; i < n.size(); ++i)
+      if (n[i] == '-' && (++i == n.size() || (n[i] != '-' && n[i] != '_'))) return false;
+    return true;
+  };
+  BOOST_TEST(jetstream_name(std::string(255, 'a')) == std::string(255, 'a'));  // fits: as it was
+  BOOST_TEST(d::partition_durable_name("workers", 3) == "workers_p3");
+  BOOST_TEST(d::group_bucket_name("workers") == "corobus-group-workers");
+  // Pinned: brokers keep these names, so the rule must never drift.
+  BOOST_TEST(corobus::detail::name_digest("orders") == "j3hnnwva2fofrg2hwvpcxb6xqy");
+  const auto worst = std::string(249, '_');  // escapes to 498 bytes
+  BOOST_TEST(jetstream_name(worst).size() == 255u);
+  std::string readable;
+  for (int i = 0; i < 114; ++i) readable += "-_";  // as many whole codes as fit before the marker
+  BOOST_TEST(jetstream_name(worst) == readable + "-" + corobus::detail::name_digest(worst));
+
+  // The worst topics and default groups, every partition and the bucket: within the limits,
+  // of name characters only, all distinct.
+  std::vector<std::string> topics;
+  for (const std::string fill : {"_", "-", "a", "-_", "_.", "a-", "._-a"})
+    for (std::size_t length = 240; length <= corobus::max_topic_length; ++length) {
+      std::string t;
+      while (t.size() < length) t += fill;
+      t.resize(length);
+      if (t.front() == '.') t.front() = 'x';
+      if (t.back() == '.') t.back() = 'y';
+      for (std::size_t i = 1; i < t.size(); ++i)
+        if (t[i] == '.' && t[i - 1] == '.') t[i] = 'z';
+      BOOST_TEST_REQUIRE(!corobus::topic_problem(t));
+      topics.push_back(t);
+    }
+  std::set<std::string> streams, durables, buckets;
+  for (const auto& t : topics) {
+    for (const auto& name : {t, corobus::dead_letter_topic(t)}) {
+      BOOST_TEST_REQUIRE(!corobus::topic_problem(name), name);
+      const auto stream = jetstream_name(name);
+      BOOST_TEST_REQUIRE(stream.size() <= 255u);
+      BOOST_TEST_REQUIRE(only_name_characters(stream));
+      BOOST_TEST_REQUIRE(escaped(stream) == (stream == jetstream_name(name, 10'000)));
+      streams.insert(stream);
+    }
+    const auto group = "corobus." + t + ".18446744073709551615";  // a default group's longest form
+    durables.insert(jetstream_name(group));
+    for (int p : {0, 9, 10, 99, 100, 999, 1000, 1023}) {
+      const auto durable = d::partition_durable_name(group, p);
+      BOOST_TEST_REQUIRE(durable.size() <= 255u);
+      BOOST_TEST_REQUIRE(only_name_characters(durable));
+      durables.insert(durable);
+    }
+    const auto bucket = d::group_bucket_name(group);
+    BOOST_TEST_REQUIRE(bucket.size() <= 252u);
+    buckets.insert(bucket);
+  }
+  BOOST_TEST(streams.size() == 2 * topics.size());
+  BOOST_TEST(durables.size() == 9 * topics.size());
+  BOOST_TEST(buckets.size() == topics.size());
+
+  // At a small budget, every name of up to 16 characters of '_' and '-' (each escapes to two
+  // bytes): 131,070 names, the 98,304 longer than 14 shortened, and no two share a name.
+  const std::string alphabet = "_-";
+  std::set<std::string> names;
+  std::size_t count = 0, shortened = 0;
+  std::string t;
+  const auto visit = [&](auto&& self, std::size_t left) -> void {
+    if (!t.empty()) {
+      ++count;
+      const auto n = jetstream_name(t, 29);
+      BOOST_TEST_REQUIRE(n.size() <= 29u);
+      if (!escaped(n)) ++shortened;
+      names.insert(n);
+    }
+    if (left == 0) return;
+    for (const char c : alphabet) {
+      t.push_back(c);
+      self(self, left - 1);
+      t.pop_back();
+    }
+  };
+  visit(visit, 16);
+  BOOST_TEST(names.size() == count);
+  BOOST_TEST(shortened == 98'304u);
 }
 
 BOOST_AUTO_TEST_CASE(a_key_goes_to_the_partition_the_servers_partition_mapping_gives) {

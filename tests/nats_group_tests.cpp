@@ -315,6 +315,33 @@ BOOST_AUTO_TEST_CASE(two_members_of_a_group_share_a_partitioned_topic_and_each_k
   BOOST_TEST(descriptor_count() == fds_before);
 }
 
+// The longest topics in the mix that grows most (each '_' is two bytes on JetStream), on a
+// partitioned topic: the partitions' durables ("<group>_p<p>") and the
+// group's key-value bucket are shortened within the server's limits, for the default group
+// (whose name holds the topic) and a named one as long.
+BOOST_AUTO_TEST_CASE(the_longest_topics_and_groups_work_on_a_partitioned_topic) {
+  nats::embedded_server server;
+  auto cfg = nats_bus_config(server.url());
+  cfg.nats.partitions = 12;
+  cfg.nats.lease_ttl = std::chrono::milliseconds(3000);
+  const std::string topic = std::string(max_topic_length - 1, '_') + "a";
+  const std::string group = std::string(max_topic_length, '-');
+  bus b(cfg);
+  inbox<envelope> by_default, by_named;
+  constexpr int aggregates = 30;
+  run(
+      b.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        co_await b.async_subscribe_envelopes(topic, by_default.collector());
+        co_await b.async_subscribe_envelopes(topic, by_named.collector(), subscribe_options(group));
+        for (int a = 0; a < aggregates; ++a)
+          co_await b.async_publish_envelope(topic, envelope::make("agg-" + std::to_string(a), "Placed", 1, "{}"));
+      },
+      std::chrono::seconds(120));
+  BOOST_TEST(eventually([&] { return by_default.size() == aggregates && by_named.size() == aggregates; }, 60s));
+  b.close();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Three nats-servers: one case at a time (the cluster label: see tests/discover_tests.cmake).

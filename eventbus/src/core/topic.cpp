@@ -1,5 +1,6 @@
 #include <corobus/eventbus/topic.hpp>
 #include <corobus/runtime/error.hpp>
+#include "core/name_digest.hpp"
 #include "envelope/printable.hpp"
 
 #include <fmt/format.h>
@@ -29,6 +30,14 @@ void validate_topic(std::string_view topic) {
     throw_error(errc::invalid_topic, fmt::format("invalid topic '{}': {}", detail::printable(topic), *p));
 }
 
-std::string dead_letter_topic(std::string_view topic) { return std::string(topic) + ".dlq"; }
+std::string dead_letter_topic(std::string_view topic) {
+  constexpr std::string_view suffix = ".dlq";
+  if (topic.size() + suffix.size() <= max_topic_length) return std::string(topic) + std::string(suffix);
+  // Too long for Kafka's limit with the suffix: the first characters, the digest of the whole
+  // name, then the suffix. The cut never leaves a '.' before the digest's (no empty token).
+  auto head = topic.substr(0, max_topic_length - suffix.size() - detail::name_digest_length - 1);
+  while (head.ends_with('.')) head.remove_suffix(1);
+  return fmt::format("{}.{}{}", head, detail::name_digest(topic), suffix);
+}
 
 }  // namespace corobus

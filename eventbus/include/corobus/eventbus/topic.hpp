@@ -15,7 +15,9 @@ std::optional<std::string> topic_problem(std::string_view topic);
 // Throws system_error(errc::invalid_topic) naming the topic and the problem.
 void validate_topic(std::string_view topic);
 
-// Where messages that failed every attempt (or could not be decoded) go.
+// Where messages that failed every attempt (or could not be decoded) go: `<topic>.dlq`, or,
+// for a topic longer than 245 characters, its first characters, '.', 26 characters of a
+// digest of the whole name and ".dlq" (249 in all, Kafka's limit).
 std::string dead_letter_topic(std::string_view topic);
 
 }  // namespace corobus

@@ -274,7 +274,7 @@ asio::awaitable<void> nats_backend::attach_partitioned(const std::shared_ptr<sub
   }
   if (!known) {  // the group's first subscription here opens its bucket
     nats::kv_bucket_spec spec;
-    spec.name = "corobus-group-" + jetstream_name(sub->group());
+    spec.name = group_bucket_name(sub->group());
     spec.ttl = cfg_.lease_ttl;
     spec.replicas = cfg_.replicas;
     std::function<void()> open = [this, &bucket, spec] {

@@ -69,7 +69,7 @@ pull_target nats_partitioned_group::target(int p) const {
   t.topic = topic_;
   t.partition = p;
   t.stream = stream_;
-  t.durable = fmt::format("{}_p{}", jetstream_name(group_), p);
+  t.durable = partition_durable_name(group_, p);
   t.window = window_;
   t.pull_expires = timing_.pull_expires;
   return t;
