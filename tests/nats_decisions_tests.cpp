@@ -21,6 +21,22 @@ namespace d = corobus::detail;
 
 namespace {
 
+// Calls f with every string of 1 to `max_length` characters of `alphabet`.
+template <class F>
+void for_each_string(std::string_view alphabet, std::size_t max_length, F f) {
+  std::string t;
+  const auto visit = [&](auto&& self, std::size_t left) -> void {
+    if (!t.empty()) f(t);
+    if (left == 0) return;
+    for (const char c : alphabet) {
+      t.push_back(c);
+      self(self, left - 1);
+      t.pop_back();
+    }
+  };
+  visit(visit, max_length);
+}
+
 std::vector<std::string> named(int n, const std::string& prefix = "member-") {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
@@ -85,25 +101,14 @@ BOOST_AUTO_TEST_CASE(topic_names_map_to_stream_names_one_to_one) {
   BOOST_TEST(jetstream_name("a-b") == "a--b");
   // Every name of up to four characters of the topic alphabet's troublemakers gets a name of
   // its own, and none holds a '.'.
-  const std::string alphabet = "a._-";
   std::set<std::string> names;
   std::size_t topics = 0;
-  std::string t;
-  const auto visit = [&](auto&& self, std::size_t left) -> void {
-    if (!t.empty()) {
-      ++topics;
-      const auto n = jetstream_name(t);
-      BOOST_TEST_REQUIRE(n.find('.') == std::string::npos);
-      names.insert(n);
-    }
-    if (left == 0) return;
-    for (const char c : alphabet) {
-      t.push_back(c);
-      self(self, left - 1);
-      t.pop_back();
-    }
-  };
-  visit(visit, 4);
+  for_each_string("a._-", 4, [&](const std::string& t) {
+    ++topics;
+    const auto n = jetstream_name(t);
+    BOOST_TEST_REQUIRE(n.find('.') == std::string::npos);
+    names.insert(n);
+  });
   BOOST_TEST(names.size() == topics);  // 340 topics, 340 names
 }
 
@@ -175,26 +180,15 @@ BOOST_AUTO_TEST_CASE(long_names_are_shortened_within_the_servers_limits_one_to_o
 
   // At a small budget, every name of up to 16 characters of '_' and '-' (each escapes to two
   // bytes): 131,070 names, the 98,304 longer than 14 shortened, and no two share a name.
-  const std::string alphabet = "_-";
   std::set<std::string> names;
   std::size_t count = 0, shortened = 0;
-  std::string t;
-  const auto visit = [&](auto&& self, std::size_t left) -> void {
-    if (!t.empty()) {
-      ++count;
-      const auto n = jetstream_name(t, 29);
-      BOOST_TEST_REQUIRE(n.size() <= 29u);
-      if (!escaped(n)) ++shortened;
-      names.insert(n);
-    }
-    if (left == 0) return;
-    for (const char c : alphabet) {
-      t.push_back(c);
-      self(self, left - 1);
-      t.pop_back();
-    }
-  };
-  visit(visit, 16);
+  for_each_string("_-", 16, [&](const std::string& t) {
+    ++count;
+    const auto n = jetstream_name(t, 29);
+    BOOST_TEST_REQUIRE(n.size() <= 29u);
+    if (!escaped(n)) ++shortened;
+    names.insert(n);
+  });
   BOOST_TEST(names.size() == count);
   BOOST_TEST(shortened == 98'304u);
 }
