@@ -376,6 +376,29 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_clearly_in_bounded_time_and_leaks_nothing) 
     BOOST_TEST(what.find("not-the-pw") == std::string::npos, what);
     auto right = wrong;
     right.nats.security.password = "s3cret-pw";
+    {
+      // A topic made with partitions, published to by a bus without them: refused at once,
+      // naming the setting, instead of waiting out the publish timeout.
+      auto parted = right;
+      parted.nats.partitions = 6;
+      bus maker(parted);
+      run(maker.get_executor(), [&]() -> asio::awaitable<void> {
+        co_await maker.async_publish_envelope("parted", envelope::make("agg-1", "Placed", 1, "{}"));
+      });
+      bus plain(right);
+      const auto start = std::chrono::steady_clock::now();
+      std::string said;
+      run(plain.get_executor(), [&]() -> asio::awaitable<void> {
+        try {
+          co_await plain.async_publish_envelope("parted", envelope::make("agg-1", "Placed", 2, "{}"));
+        } catch (const boost::system::system_error& e) {
+          BOOST_TEST((e.code() == errc::invalid_config));
+          said = e.what();
+        }
+      });
+      BOOST_TEST(said.find("nats.partitions must match") != std::string::npos, said);
+      BOOST_TEST((std::chrono::steady_clock::now() - start < right.nats.publish_timeout));
+    }
     bus b(right);  // the right ones open it
     BOOST_TEST(b.connection().connected);
     b.close();

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <boost/system/system_error.hpp>
 #include <cstdlib>
 
@@ -63,10 +64,14 @@ std::int64_t jetstream_admin::ack_pending(const std::string& stream, const std::
 void jetstream_admin::ensure_stream(const stream_spec& spec, topic_strategy strategy) {
   if (strategy == topic_strategy::skip) return;
   if (const auto subjects = stream_subjects(spec.name)) {
-    if (spec.exact_subjects && *subjects != spec.subjects)
+    // A stream that would not store what the settings publish is refused now: a publish to a
+    // subject no stream stores only times out (a bus without partitions on a partitioned
+    // topic, or one with another count).
+    const auto stores = [&](const std::string& s) { return std::ranges::find(*subjects, s) != subjects->end(); };
+    if (spec.exact_subjects ? *subjects != spec.subjects : !std::ranges::all_of(spec.subjects, stores))
       throw_error(errc::invalid_config,
                   fmt::format("JetStream stream '{}' has the subjects [{}], the topic's settings want [{}] "
-                              "(a topic's partitions are fixed when it is made)",
+                              "(a topic's partitions are fixed when it is made: nats.partitions must match)",
                               spec.name, fmt::join(*subjects, ", "), fmt::join(spec.subjects, ", ")));
     return;
   }
