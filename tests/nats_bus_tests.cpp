@@ -258,6 +258,52 @@ BOOST_AUTO_TEST_CASE(nothing_is_pulled_beyond_the_in_flight_window) {
   b.close();
 }
 
+BOOST_AUTO_TEST_CASE(what_was_pulled_and_not_handled_at_close_is_given_back_counted_and_comes_again) {
+  nats::embedded_server server;
+  auto cfg = nats_bus_config(server.url());
+  cfg.nats.max_in_flight = 100;
+  const subscribe_options one_lane = [] {
+    subscribe_options o("returners");
+    o.lanes = 1;
+    o.lane_capacity = 1;
+    return o;
+  }();
+  constexpr int total = 300;
+  seen_union all;
+  bus first(cfg);
+  run(first.get_executor(), [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < total; ++i)
+      co_await first.async_publish_envelope("returned", envelope::make("agg-" + std::to_string(i), "Placed", 1, "{}"));
+    co_await first.async_subscribe_envelopes(
+        "returned",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          co_await sleep_for(std::chrono::milliseconds(100));  // slow: the window fills and waits
+          all.add(e);
+        },
+        one_lane);
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return all.unique() >= 3; }));
+  first.close();
+  const auto m = first.metrics();
+  BOOST_TEST_MESSAGE("handled " << m.delivered << ", abandoned " << m.abandoned << ", given back " << m.given_back);
+  BOOST_TEST(m.given_back >= 50u);  // most of the window had not reached the lane
+  BOOST_TEST(m.given_back >= m.abandoned);
+  BOOST_TEST(m.given_back <= static_cast<std::uint64_t>(total));
+
+  bus second(cfg);  // the same group: everything not handled comes again
+  run(second.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await second.async_subscribe_envelopes(
+        "returned",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          all.add(e);
+          co_return;
+        },
+        subscribe_options("returners"));
+  });
+  BOOST_TEST(eventually([&] { return all.unique() == static_cast<std::size_t>(total); }, 30s));
+  second.close();
+}
+
 BOOST_AUTO_TEST_CASE(the_same_envelope_published_twice_is_stored_and_delivered_once) {
   bus b(nats_bus_config("embedded"));
   inbox<envelope> got;

@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(a_member_acquires_what_it_wants_and_revokes_what_it_no_long
 
 BOOST_AUTO_TEST_CASE(a_passed_fence_stays_though_a_late_renewal_moves_it_on) {
   using clock = std::chrono::steady_clock;
-  d::ack_window window(nullptr, 10);
+  d::ack_window window(nullptr, 10, 0, "fence test");
   BOOST_TEST(!window.revoked());  // no lease: no fence
   window.set_fence(clock::now() + std::chrono::hours(1));
   BOOST_TEST(!window.fenced());
@@ -267,6 +267,46 @@ BOOST_AUTO_TEST_CASE(a_passed_fence_stays_though_a_late_renewal_moves_it_on) {
   window.set_fence(clock::now() + std::chrono::hours(1));
   BOOST_TEST(window.fenced());
   BOOST_TEST(window.revoked());
+}
+
+BOOST_AUTO_TEST_CASE(a_held_message_gives_its_window_slot_back_and_takes_one_of_max_held) {
+  // No connection: what the window counts and lets be pulled, not what it sends.
+  corobus::striped_counter given_back;
+  auto window = std::make_shared<d::ack_window>(nullptr, 10, 3, "held test", &given_back);
+  std::vector<std::shared_ptr<d::nats_delivery>> open;
+  const auto pull = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      natsMsg* raw = nullptr;
+      const auto reply = "$JS.ACK.orders.g.1." + std::to_string(open.size() + 1) + ".1.0.0";
+      BOOST_TEST_REQUIRE(natsMsg_Create(&raw, "orders", reply.c_str(), "x", 1) == NATS_OK);
+      open.push_back(std::make_shared<d::nats_delivery>(window, corobus::nats::msg_ptr(raw), "orders", -1));
+      window->opened(*open.back());
+    }
+  };
+  pull(10);
+  BOOST_TEST(window->room() == 0);
+  for (int i = 0; i < 3; ++i) open[i]->held(open[i]->msg);
+  BOOST_TEST(window->in_flight() == 7u);
+  BOOST_TEST(window->held() == 3u);
+  BOOST_TEST(window->room() == 3);  // the other keys go on
+  pull(3);
+  BOOST_TEST(window->room() == 0);
+  open[3]->held(open[3]->msg);  // beyond max_held: the server's max_ack_pending is full
+  BOOST_TEST(window->in_flight() == 9u);
+  BOOST_TEST(window->held() == 4u);
+  BOOST_TEST(window->room() == 0);
+  open[3]->held(open[3]->msg);  // once
+  BOOST_TEST(window->held() == 4u);
+  open[0]->done(open[0]->msg);  // a held one's letter was written
+  open[1]->released(open[1]->msg);
+  BOOST_TEST(window->held() == 2u);
+  BOOST_TEST(window->room() == 1);
+  BOOST_TEST(given_back.load() == 1u);              // the one released
+  BOOST_TEST(window->give_back_in_order() == 11u);  // the open ones and the held ones
+  BOOST_TEST(given_back.load() == 12u);
+  BOOST_TEST(window->in_flight() == 0u);
+  BOOST_TEST(window->held() == 0u);
+  BOOST_TEST(window->room() == 10);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

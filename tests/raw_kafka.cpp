@@ -41,11 +41,18 @@ void produce_raw(const std::string& bootstrap, const std::string& topic, const s
   for (const auto& r : records) {
     const void* key = r.key ? r.key->data() : nullptr;  // librdkafka's macros cast their arguments
     const std::size_t key_size = r.key ? r.key->size() : 0;
-    const auto err = rd_kafka_producev(p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-                                       RD_KAFKA_V_KEY(key, key_size),
-                                       RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (err) throw std::runtime_error(std::string("producev: ") + rd_kafka_err2str(err));
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size());
+    for (const auto& h : r.headers)
+      rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                          static_cast<ssize_t>(h.value.size()));
+    const auto err = rd_kafka_producev(
+        p.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition), RD_KAFKA_V_KEY(key, key_size),
+        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err) {
+      rd_kafka_headers_destroy(headers);  // librdkafka owns them only once the record is taken
+      throw std::runtime_error(std::string("producev: ") + rd_kafka_err2str(err));
+    }
   }
   if (rd_kafka_flush(p.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("flush timed out");
   if (failures != 0) throw std::runtime_error(std::to_string(failures) + " record(s) failed");

@@ -16,6 +16,7 @@ struct raw_record {
   std::optional<std::string> key;  // none: a record without a key
   std::string value;
   std::int32_t partition = -1;  // -1: librdkafka's partitioner picks
+  corobus::headers headers;
 };
 
 // Writes `records` in their order and waits for every delivery report; throws on any failure.

@@ -52,10 +52,16 @@ struct connection_events {
     }
     e->closed.set_value();
   }
-  static void on_error(natsConnection*, natsSubscription*, natsStatus err, void* self) {
+  static void on_error(natsConnection* nc, natsSubscription*, natsStatus err, void* self) {
     auto* e = static_cast<connection_events*>(self);
+    // The server's own words (a permissions violation names the subject) are the
+    // connection's last error; natsStatus_GetText says only "Not Permitted".
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    std::string said = text && *text ? text : natsStatus_GetText(err);
+    log().warn("NATS: {}", said);
     std::lock_guard lock(e->mutex);
-    e->state.last_error = natsStatus_GetText(err);
+    e->state.last_error = std::move(said);
   }
 };
 

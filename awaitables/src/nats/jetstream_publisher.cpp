@@ -62,7 +62,10 @@ boost::system::error_code read_pub_ack(natsMsg* m, pub_ack& ack) {
   if (ec || !v.is_object()) return make_error_code(NATS_PROTOCOL_ERROR);
   const auto& o = v.as_object();
   if (const auto* err = o.if_contains("error")) {
-    const auto* code = err->is_object() ? err->as_object().if_contains("err_code") : nullptr;
+    const auto* fields = err->if_object();
+    const auto* code = fields ? fields->if_contains("err_code") : nullptr;
+    const auto* description = fields ? fields->if_contains("description") : nullptr;
+    if (description && description->is_string()) ack.error = description->as_string();
     return {code && code->is_int64() ? static_cast<int>(code->as_int64()) : 0, jetstream_category()};
   }
   const auto* stream = o.if_contains("stream");
@@ -93,7 +96,12 @@ void jetstream_publisher::start(outgoing_message m, std::chrono::milliseconds ti
   if (s == NATS_OK && !m.msg_id.empty()) s = natsMsgHeader_Set(raw, "Nats-Msg-Id", m.msg_id.c_str());
   // Expected before it is sent: the answer can only arrive through this strand, later.
   if (s == NATS_OK) s = natsConnection_PublishMsg(conn_.handle(), raw);
-  if (s != NATS_OK) return corobus::complete(std::move(handler), make_error_code(s), pub_ack{});
+  if (s != NATS_OK) {
+    pub_ack refused;
+    refused.error =
+        nats_GetLastError(nullptr);  // this thread's: "Payload 2000000 greater than maximum allowed: 1048576"
+    return corobus::complete(std::move(handler), make_error_code(s), std::move(refused));
+  }
   // The PubAck is read where the publish completes (the router posts it to this executor).
   const auto ex = asio::get_associated_executor(handler, conn_.get_executor());
   replies_.expect(

@@ -7,6 +7,7 @@
 #include <corobus/runtime/io_pool.hpp>
 #include "core/counters.hpp"
 #include "core/dead_letter_plan.hpp"
+#include "core/record_limits.hpp"
 #include "core/subscriber.hpp"
 
 #include <boost/system/error_code.hpp>
@@ -44,9 +45,8 @@ class backend {
   // Writes a dead letter the bus made (a publish, but not the application's). By default
   // publish().
   virtual asio::awaitable<publish_result> write_dead_letter(message msg) { return publish(std::move(msg)); }
-  // The largest record publish() takes (key, value and headers), if it has a limit: dead
-  // letters are cut to fit it.
-  virtual std::optional<std::size_t> max_record_bytes() const { return std::nullopt; }
+  // What one record publish() takes: dead letters are cut to fit. By default unbounded.
+  virtual record_limits limits() const { return {}; }
   // What an error publish() threw means for writing the same record again.
   virtual write_failure classify(const boost::system::error_code& /*ec*/) const { return write_failure::refused; }
 

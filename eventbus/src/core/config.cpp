@@ -75,6 +75,7 @@ void nats_config::validate() const {
   require(!max_bytes || *max_bytes > 0, "nats.max_bytes must be positive");
   require(duplicate_window.count() >= 0, "nats.duplicate_window must not be negative");
   require(max_in_flight >= 1 && max_in_flight <= 1'000'000, "nats.max_in_flight must be between 1 and 1000000");
+  require(max_held <= 1'000'000, "nats.max_held must be at most 1000000");
   require(ack_wait.count() >= 1000, "nats.ack_wait must be at least 1000 ms");
   require(pull_batch >= 1 && pull_batch <= 100000, "nats.pull_batch must be between 1 and 100000");
   require(pull_expires.count() >= 1000, "nats.pull_expires must be at least 1000 ms");

@@ -218,6 +218,7 @@ void read(reader& r, nats_config& n) {
   r("max_bytes", n.max_bytes);
   r("duplicate_window", n.duplicate_window);
   r("max_in_flight", n.max_in_flight);
+  r("max_held", n.max_held);
   r("ack_wait", n.ack_wait);
   r("pull_batch", n.pull_batch);
   r("pull_expires", n.pull_expires);

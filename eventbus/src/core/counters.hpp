@@ -23,6 +23,7 @@ struct counters {
   striped_counter lost;
   striped_counter abandoned;
   striped_counter rebalanced;
+  striped_counter given_back;
 
   metrics_snapshot snapshot() const noexcept {
     metrics_snapshot s;
@@ -37,6 +38,7 @@ struct counters {
     s.lost = lost.load();
     s.abandoned = abandoned.load();
     s.rebalanced = rebalanced.load();
+    s.given_back = given_back.load();
     const auto finished = s.delivered + s.dead_lettered + s.held + s.lost + s.abandoned + s.rebalanced;
     s.in_flight = static_cast<std::int64_t>(accepted.load() - finished);
     return s;

@@ -10,8 +10,11 @@ dead_letter_plan::dead_letter_plan(const dead_letter_policy& policy, std::size_t
 dead_letter_plan::step dead_letter_plan::failed(write_failure f, clock::time_point now) {
   ++failures_;
   step s;
-  if (f == write_failure::too_large && budget_ > 0) {
-    budget_ /= 2;  // at once: nothing to wait for
+  if (f == write_failure::too_large && (budget_ > 0 || !bare_)) {
+    if (budget_ > 0)
+      budget_ /= 2;  // at once: nothing to wait for
+    else
+      bare_ = true;
     s.log = !held();
     return s;
   }

@@ -3,9 +3,11 @@
 // unit-tested without a broker. bus_state::dead_letter carries out what it decides.
 //
 // A failed write is one of three kinds (the backend says which, backend::classify):
-//  - too_large: the record exceeds what the transport takes. The letter's copy of the
-//    original value is halved and written again at once; its origin headers still point at
-//    the whole record. An empty value always fits: the source took the key and headers.
+//  - too_large: the record exceeds what the transport takes (the letter was already cut to
+//    the limits the backend knows, dead_letter.hpp; a broker may take less, such as a Kafka
+//    topic's max.message.bytes). The letter's copy of the original value is halved and
+//    written again at once; once it is empty, the letter is written bare (no original
+//    headers, no key); its origin headers still point at the whole record.
 //  - transient: the cluster may take it later (timeouts, leader moves, brokers down). Tried
 //    again with a doubling backoff while the message stays in flight, in its lane.
 //  - refused: it will not take it until someone acts (authorization, a missing topic), or
@@ -30,6 +32,7 @@ class dead_letter_plan {
   dead_letter_plan(const dead_letter_policy& policy, std::size_t value_budget);
 
   std::size_t value_budget() const noexcept { return budget_; }
+  bool bare() const noexcept { return bare_; }
   bool held() const noexcept { return held_since_.has_value(); }
   unsigned failures() const noexcept { return failures_; }
 
@@ -44,6 +47,7 @@ class dead_letter_plan {
  private:
   const dead_letter_policy& policy_;
   std::size_t budget_;
+  bool bare_ = false;
   unsigned failures_ = 0;
   std::chrono::milliseconds backoff_;
   std::optional<clock::time_point> held_since_;

@@ -21,27 +21,26 @@ asio::awaitable<void> dead_letter_writer::write_undecodable(incoming_message in,
 
 struct dead_letter_writer::pending_dead_letter {
   pending_dead_letter(incoming_message i, std::string e, unsigned a, const dead_letter_policy& policy,
-                      std::optional<std::size_t> max_record_bytes)
+                      const record_limits& limits)
       : in(std::move(i)),
         error(std::move(e)),
         attempts(a),
-        letter(make_dead_letter(in, error, attempts)),
-        plan(policy, value_budget(letter, max_record_bytes)),
+        draft(make_dead_letter(in, error, attempts, limits)),
+        plan(policy, draft.value_budget),
         where(fmt::format("'{}' partition {} offset {} key '{}'", in.msg->topic, in.msg->partition, in.msg->offset,
                           printable(in.msg->key))) {}
 
   incoming_message in;
   std::string error;
   unsigned attempts;
-  message letter;
+  dead_letter_draft draft;
   dead_letter_plan plan;
   std::string where;
   std::chrono::milliseconds next_wait{0};
 };
 
 asio::awaitable<void> dead_letter_writer::write(incoming_message in, std::string error, unsigned attempts) {
-  auto p = std::make_unique<pending_dead_letter>(std::move(in), std::move(error), attempts, policy_,
-                                                 backend_.max_record_bytes());
+  auto p = std::make_unique<pending_dead_letter>(std::move(in), std::move(error), attempts, policy_, backend_.limits());
   if (co_await attempt_dead_letter(*p, std::chrono::milliseconds(0)) == write_outcome::ended) co_return;
   // Held: tried on by a task of its own, so that the caller (a lane, a stream's reader) goes
   // on; the partition is paused meanwhile, which bounds what piles up behind it.
@@ -89,8 +88,14 @@ asio::awaitable<dead_letter_writer::write_outcome> dead_letter_writer::attempt_d
     }
     boost::system::error_code code;
     std::string failure;
+    std::string cut;
     try {
-      co_await backend_.write_dead_letter(fit_dead_letter(p.letter, p.plan.value_budget()));
+      auto letter = fit_dead_letter(p.draft, p.plan.value_budget(), p.plan.bare());
+      if (const auto* what = find_header(letter.headers, dead_letter_headers::truncated))
+        cut = fmt::format(" (cut to fit: {}; value {} of {} bytes, {} of {} original headers)", *what,
+                          letter.payload.size(), p.draft.letter.payload.size(),
+                          p.plan.bare() ? 0 : p.draft.letter.headers.size(), p.draft.original_headers);
+      co_await backend_.write_dead_letter(std::move(letter));
     } catch (const boost::system::system_error& e) {
       code = e.code();
       failure = e.what();
@@ -102,11 +107,7 @@ asio::awaitable<dead_letter_writer::write_outcome> dead_letter_writer::attempt_d
       if (p.plan.held()) stats_.held.subtract();
       stats_.dead_lettered.add();
       if (p.in.source) p.in.source->done(m);
-      const bool cut = p.plan.value_budget() < p.letter.payload.size();
-      log().warn("message {} dead-lettered to '{}' after {} attempt(s){}: {}", p.where, dlq, p.attempts,
-                 cut ? fmt::format(" (value cut to {} of {} bytes)", p.plan.value_budget(), p.letter.payload.size())
-                     : std::string(),
-                 p.error);
+      log().warn("message {} dead-lettered to '{}' after {} attempt(s){}: {}", p.where, dlq, p.attempts, cut, p.error);
       co_return write_outcome::ended;
     }
     if (dead_letter_overtaken(p, failure)) co_return write_outcome::ended;

@@ -113,6 +113,11 @@ struct nats_config {
   // (max_ack_pending): messages delivered and not yet acknowledged; at the limit nothing is
   // pulled, and a crash redelivers at most this many.
   std::size_t max_in_flight = 1000;
+  // Held messages (their dead letters refused: dead_letter_policy) leave the in-flight
+  // window, so that the other keys go on, but stay unacknowledged on the server, which
+  // counts them in max_ack_pending: that is max_in_flight + max_held. With max_held held,
+  // nothing more is delivered (logged) until some are written; 0: they keep window slots.
+  std::size_t max_held = 1000;
   // Unacknowledged this long, a message is delivered again. While a handler runs (or a
   // message waits in its lane) longer than a third of it, the bus sends in-progress acks.
   std::chrono::milliseconds ack_wait{30000};
@@ -126,7 +131,7 @@ struct nats_config {
   // `<topic>.<p>` with p = FNV-1a 32 of its key mod N (unkeyed ones are spread), and a group
   // has one durable per partition, each owned by one live member at a time through leases in
   // the key-value bucket `corobus-group-<group>` (docs/nats.md). Dead-letter topics are not
-  // partitioned. The window of each partition is max_in_flight / N.
+  // partitioned. The window of each partition is max_in_flight / N, and max_held / N held.
   int partitions = 0;
   // A member that stops renewing (crashed, paused, cut off) loses its partitions after this;
   // it stops handling them itself after two thirds of it. Every member of a group must use

@@ -48,10 +48,12 @@ inline constexpr std::string_view origin_topic = "x-corobus-origin-topic";
 inline constexpr std::string_view origin_partition = "x-corobus-origin-partition";
 inline constexpr std::string_view origin_offset = "x-corobus-origin-offset";
 inline constexpr std::string_view attempts = "x-corobus-attempts";
-// Set when the dead letter carries only the first bytes of the original value (it did not
-// fit the transport's record size): "value". The whole record stays at its origin.
+// Set when the dead letter carries less than the original did, so that it fits what the
+// transport takes: a list of "headers" (some original headers were left out, the largest
+// first), "key" and "value" (only its first bytes). The whole record stays at its origin.
 inline constexpr std::string_view truncated = "x-corobus-truncated";
-inline constexpr std::string_view original_size = "x-corobus-original-size";  // of the value, in bytes
+inline constexpr std::string_view dropped_headers = "x-corobus-dropped-headers";  // how many were left out
+inline constexpr std::string_view original_size = "x-corobus-original-size";      // of the value, in bytes
 }  // namespace dead_letter_headers
 
 // Envelope metadata as headers (the names the original event bus used).

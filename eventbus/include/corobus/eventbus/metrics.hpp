@@ -47,6 +47,12 @@ struct metrics_snapshot {
   // Kafka: dropped unhandled because its partition moved to another consumer of the group,
   // which delivers it again.
   std::uint64_t rebalanced = 0;
+  // NATS: given back to the server unhandled (-NAK; past a lost lease, left to the ack
+  // wait), which delivers them again: pulled and not yet handed over when the bus closed or
+  // a partition moved (those were in no other counter), released because nobody here takes
+  // them any more, and the accepted ones counted abandoned or rebalanced as well. Not in the
+  // identity below.
+  std::uint64_t given_back = 0;
   // Accepted by a subscription and none of the above yet: queued, running, being retried, or
   // its dead letter being written (transient failures included).
   std::int64_t in_flight = 0;

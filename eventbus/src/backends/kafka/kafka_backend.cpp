@@ -30,7 +30,12 @@ kafka_backend::kafka_backend(backend_context context, const kafka_config& cfg) :
     bootstrap_ = cfg_.bootstrap;
   }
   producer_ = std::make_unique<kafka::producer>(context_.pool.make_strand(), producer_properties());
-  max_record_bytes_ = producer_->max_message_bytes();
+  // librdkafka refuses a record whose key, value and headers (name, value and two varint
+  // lengths each) with its per-record overhead (at most 36 bytes) exceed message.max.bytes.
+  // Varints are counted at their longest.
+  limits_.max_record_bytes = producer_->max_message_bytes();
+  limits_.record_overhead = 64;
+  limits_.header_overhead = 10;
   check_brokers_answer();
   reports_.spawn(producer_->get_executor(), producer_->async_run(), "kafka producer reports");
 }

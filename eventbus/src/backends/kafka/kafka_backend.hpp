@@ -35,7 +35,7 @@ class kafka_backend final : public backend {
   // One producer batch: the records go out together and one completion answers them all.
   asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic,
                                                                  std::vector<envelope> batch) override;
-  std::optional<std::size_t> max_record_bytes() const override { return max_record_bytes_; }
+  record_limits limits() const override { return limits_; }
   write_failure classify(const boost::system::error_code& ec) const override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void detach(const std::shared_ptr<subscriber>& sub) override;
@@ -64,7 +64,7 @@ class kafka_backend final : public backend {
   std::unique_ptr<kafka::embedded_cluster> cluster_;
   std::string bootstrap_;
   std::unique_ptr<kafka::producer> producer_;
-  std::size_t max_record_bytes_ = 0;
+  record_limits limits_;
   // Every use of the producer (a publish, a topic check) holds it, so that shutdown() destroys
   // the producer only after the last; closed when shutdown() begins.
   gate producer_uses_;

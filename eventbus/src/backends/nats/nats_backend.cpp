@@ -34,11 +34,13 @@ nats::connect_options connect_options_of(const nats_config& cfg, const std::stri
   return o;
 }
 
-[[noreturn]] void throw_publish_error(const boost::system::error_code& ec, std::string_view topic,
-                                      std::chrono::milliseconds timeout) {
+// `said`: the server's or cnats's description (pub_ack::error), when there is one.
+[[noreturn]] void throw_publish_error(const boost::system::error_code& ec, std::string_view said,
+                                      std::string_view topic, std::chrono::milliseconds timeout) {
   if (ec == nats::make_error_code(NATS_TIMEOUT))
     throw boost::system::system_error(
         ec, fmt::format("publishing to '{}': no answer from its stream within {} ms", topic, timeout.count()));
+  if (!said.empty()) throw boost::system::system_error(ec, fmt::format("publishing to '{}': {}", topic, said));
   throw boost::system::system_error(ec, fmt::format("publishing to '{}'", topic));
 }
 
@@ -170,7 +172,7 @@ asio::awaitable<publish_result> nats_backend::send(nats::outgoing_message m, std
   auto outcome =
       co_await publisher_->async_publish(std::move(m), cfg_.publish_timeout, asio::as_tuple(asio::use_awaitable));
   auto& [ec, ack] = outcome;
-  if (ec) throw_publish_error(ec, topic, cfg_.publish_timeout);
+  if (ec) throw_publish_error(ec, ack.error, topic, cfg_.publish_timeout);
   co_return publish_result{std::move(topic), partition, static_cast<std::int64_t>(ack.sequence)};
 }
 
@@ -210,10 +212,23 @@ asio::awaitable<std::vector<publish_result>> nats_backend::publish_envelopes(std
                                    .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   std::vector<publish_result> results(acks.size());
   for (std::size_t i = 0; i < acks.size(); ++i) {
-    if (errors[i]) throw_publish_error(errors[i], topic, cfg_.publish_timeout);
+    if (errors[i]) throw_publish_error(errors[i], acks[i].error, topic, cfg_.publish_timeout);
     results[i] = publish_result{topic, partitions[i], static_cast<std::int64_t>(acks[i].sequence)};
   }
   co_return results;
+}
+
+record_limits nats_backend::limits() const {
+  record_limits l;
+  l.max_record_bytes = max_payload_;  // the header block and the payload together
+  // The server refuses a JetStream publish whose header block is longer (JetStream error
+  // 10097), though a plain publish's may be: a record another producer wrote can be at it.
+  l.max_header_bytes = 65535;
+  l.header_block_overhead = 12;  // cnats writes "NATS/1.0\r\n", then "name: value\r\n" each, then "\r\n"
+  l.header_overhead = 4;
+  l.key_header = key_header;
+  l.control_header_prefix = "Nats-";  // Nats-Expected-*, Nats-Rollup, Nats-Msg-Id, Nats-TTL ...
+  return l;
 }
 
 write_failure nats_backend::classify(const boost::system::error_code& ec) const {
@@ -258,6 +273,7 @@ nats_backend::group_entry& nats_backend::group(const std::string& topic, const s
   t.stream = jetstream_name(topic);
   t.durable = jetstream_name(name);
   t.window = cfg_.max_in_flight;
+  t.max_held = cfg_.max_held;
   t.pull_expires = cfg_.pull_expires;
   g.single = std::make_unique<nats_group_consumer>(context_for_consumers(), g.routes, std::move(t));
   consumers_.spawn(*strand_, g.single->run(), fmt::format("NATS group '{}' on '{}' pulls", name, topic));
@@ -298,7 +314,7 @@ asio::awaitable<void> nats_backend::attach(std::shared_ptr<subscriber> sub) {
   nats::consumer_spec spec;
   spec.durable = jetstream_name(sub->group());
   spec.ack_wait = cfg_.ack_wait;
-  spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight);
+  spec.max_ack_pending = static_cast<std::int64_t>(cfg_.max_in_flight + cfg_.max_held);  // pull_target's
   std::function<void()> make_consumer = [this, stream = jetstream_name(sub->topic()), spec] {
     admin_->ensure_consumer(stream, spec);
   };
@@ -353,12 +369,14 @@ void nats_backend::shutdown() {
   uses_.close();
   if (!uses_.close_and_wait_for(cfg_.close_timeout))
     log().warn("close: some publishes had no answer within nats.close_timeout; they fail");
-  // The handlers ended: what a partition did not handle goes back in order, then its lease is
-  // released and the member leaves, so the others take over at once.
+  // The handlers ended: what was not handled goes back in order (ack_window::dropped), then a
+  // partition's lease is released and the member leaves, so the others take over at once.
   on_strand([this] {
     std::lock_guard lock(groups_mutex_);
-    for (auto& [key, g] : groups_)
+    for (auto& [key, g] : groups_) {
+      if (g.single) g.single->give_back();
       if (g.partitioned) g.partitioned->give_back();
+    }
   });
   {
     std::lock_guard lock(groups_mutex_);

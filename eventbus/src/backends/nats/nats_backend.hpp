@@ -44,7 +44,7 @@ class nats_backend final : public backend {
   // Every envelope in flight at once; each completes on its own PubAck.
   asio::awaitable<std::vector<publish_result>> publish_envelopes(std::string topic,
                                                                  std::vector<envelope> batch) override;
-  std::optional<std::size_t> max_record_bytes() const override { return max_payload_; }
+  record_limits limits() const override;
   write_failure classify(const boost::system::error_code& ec) const override;
   asio::awaitable<void> attach(std::shared_ptr<subscriber> sub) override;
   void detach(const std::shared_ptr<subscriber>& sub) override;

@@ -51,7 +51,7 @@ nats_delivery::nats_delivery(std::shared_ptr<ack_window> w, nats::msg_ptr m, con
   msg.offset = stream_sequence(natsMsg_GetReply(raw.get()));
 }
 
-nats_delivery::~nats_delivery() { window->forget(*this); }
+nats_delivery::~nats_delivery() { window->dropped(*this); }
 
 std::string_view nats_delivery::payload() const noexcept {
   const char* data = natsMsg_GetData(raw.get());
@@ -77,16 +77,20 @@ corobus::headers nats_delivery::headers() const {
 
 void nats_delivery::done(const message&) noexcept { window->finish(*this, "+ACK"); }
 void nats_delivery::released(const message&) noexcept { window->release(*this); }
+void nats_delivery::held(const message&) noexcept { window->hold(*this); }
 bool nats_delivery::revoked() const noexcept { return window->revoked(); }
 
 ack_window::~ack_window() {
   std::lock_guard lock(mutex_);
-  open_.clear();  // unlinks: deliveries still held (by a stream's reader) forget nothing later
+  open_.clear();
+  held_list_.clear();  // unlinks: deliveries still held (by a stream's reader) forget nothing later
 }
 
 int ack_window::room() const noexcept {
   const auto used = in_flight();
-  return used >= limit_ ? 0 : static_cast<int>(limit_ - used);
+  const auto pending = used + held();
+  if (used >= limit_ || pending >= limit_ + held_limit_) return 0;
+  return static_cast<int>(std::min(limit_ - used, limit_ + held_limit_ - pending));
 }
 
 void ack_window::opened(nats_delivery& d) {
@@ -97,9 +101,31 @@ void ack_window::opened(nats_delivery& d) {
   in_flight_.fetch_add(1);
 }
 
+void ack_window::hold(nats_delivery& d) noexcept {
+  std::lock_guard lock(mutex_);
+  if (!d.open || d.is_held) return;
+  if (d.hook.is_linked()) open_.erase(open_.iterator_to(d));
+  held_list_.push_back(d);
+  d.is_held = true;
+  held_.fetch_add(1);
+  in_flight_.fetch_sub(1);
+  if (held_limit_ > 0 && held() == held_limit_)
+    log().error(
+        "JetStream consumer '{}': {} messages are held (nats.max_held), their dead letters refused; the server "
+        "delivers nothing more until some are written",
+        who_, held_limit_);
+  if (on_room_) on_room_();
+}
+
 bool ack_window::unlink(nats_delivery& d) noexcept {
   if (!d.open) return false;
   d.open = false;
+  if (d.is_held) {
+    d.is_held = false;
+    if (d.hook.is_linked()) held_list_.erase(held_list_.iterator_to(d));
+    held_.fetch_sub(1);
+    return true;
+  }
   if (d.hook.is_linked()) open_.erase(open_.iterator_to(d));
   in_flight_.fetch_sub(1);  // sequentially consistent: see pull_subscription::refill
   return true;
@@ -111,6 +137,7 @@ void ack_window::finish(nats_delivery& d, const char* body) noexcept {
   // after the bus closed).
   std::lock_guard lock(mutex_);
   if (!unlink(d)) return;
+  if (given_back_count_ && std::strcmp(body, "-NAK") == 0) given_back_count_->add();
   const char* reply = natsMsg_GetReply(d.raw.get());
   if (nc_ && reply && !fenced()) {
     if (const auto s = natsConnection_PublishString(nc_, reply, body); s != NATS_OK)
@@ -126,7 +153,20 @@ void ack_window::release(nats_delivery& d) noexcept {
 
 void ack_window::hold_back(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  hold_back_locked(d);
+}
+
+void ack_window::dropped(nats_delivery& d) noexcept {
+  std::lock_guard lock(mutex_);
+  if (nc_)
+    hold_back_locked(d);
+  else
+    unlink(d);
+}
+
+void ack_window::hold_back_locked(nats_delivery& d) noexcept {
   if (!unlink(d)) return;
+  if (given_back_count_) given_back_count_->add();
   if (const char* reply = natsMsg_GetReply(d.raw.get())) given_back_.emplace_back(d.msg.offset, reply);
   if (on_room_) on_room_();  // a revoke may wait for it (and the window has room)
 }
@@ -141,9 +181,12 @@ std::vector<const ack_handle*> ack_window::open_handles() const {
 std::size_t ack_window::give_back_in_order() noexcept {
   std::lock_guard lock(mutex_);
   // The server redelivers -NAKed messages in the order the -NAKs came, before newer ones.
-  for (auto& d : open_)
-    if (const char* reply = natsMsg_GetReply(d.raw.get())) given_back_.emplace_back(d.msg.offset, reply);
-  while (!open_.empty()) unlink(open_.front());
+  for (auto* l : {&open_, &held_list_}) {
+    for (auto& d : *l)
+      if (const char* reply = natsMsg_GetReply(d.raw.get())) given_back_.emplace_back(d.msg.offset, reply);
+    if (given_back_count_) given_back_count_->add(l->size());
+    while (!l->empty()) unlink(l->front());
+  }
   std::sort(given_back_.begin(), given_back_.end());
   if (nc_ && !fenced())
     for (const auto& [sequence, reply] : given_back_) natsConnection_PublishString(nc_, reply.c_str(), "-NAK");
@@ -166,23 +209,19 @@ bool ack_window::fenced() const noexcept {
   return true;
 }
 
-void ack_window::forget(nats_delivery& d) noexcept {
-  std::lock_guard lock(mutex_);
-  unlink(d);
-}
-
 std::size_t ack_window::keep_alive(std::chrono::steady_clock::time_point before) {
   std::lock_guard lock(mutex_);
   // Fenced: silent, so the server's ack wait runs out from this member's last sign of life.
   if (!nc_ || fenced()) return 0;
   std::size_t n = 0;
   const auto now = std::chrono::steady_clock::now();
-  for (auto& d : open_) {
-    if (d.progress_at > before) continue;
-    if (const char* reply = natsMsg_GetReply(d.raw.get()))
-      if (natsConnection_PublishString(nc_, reply, "+WPI") == NATS_OK) ++n;
-    d.progress_at = now;
-  }
+  for (auto* l : {&open_, &held_list_})
+    for (auto& d : *l) {
+      if (d.progress_at > before) continue;
+      if (const char* reply = natsMsg_GetReply(d.raw.get()))
+        if (natsConnection_PublishString(nc_, reply, "+WPI") == NATS_OK) ++n;
+      d.progress_at = now;
+    }
   return n;
 }
 

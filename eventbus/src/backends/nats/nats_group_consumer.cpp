@@ -23,7 +23,8 @@ nats_group_consumer::nats_group_consumer(const consumer_context& context, std::s
       cfg_(context.cfg),
       target_(std::move(target)),
       routes_(std::move(routes)),
-      window_(std::make_shared<ack_window>(context.conn.handle(), target_.window)),
+      window_(std::make_shared<ack_window>(context.conn.handle(), target_.window, target_.max_held, target_.durable,
+                                           &context.backend.stats.given_back)),
       pulls_(context.conn, context.replies, target_.stream, target_.durable, pull_options(cfg_, target_),
              [this] { return room(); }),
       tick_(context.conn.get_executor()),
@@ -129,7 +130,7 @@ asio::awaitable<void> nats_group_consumer::settle() {
     log().warn("JetStream consumer '{}': {}; waiting out the ack wait to be safe", target_.durable, e.what());
   }
   // What reached this member, handed over or not yet taken from the pulls.
-  const auto held = static_cast<std::int64_t>(window_->in_flight() + pulls_.buffered());
+  const auto held = static_cast<std::int64_t>(window_->in_flight() + window_->held() + pulls_.buffered());
   if (pending >= 0 && pending <= held) co_return;
   if (window_->revoked()) co_return;  // given back, not pulled on
   if (pending > held)

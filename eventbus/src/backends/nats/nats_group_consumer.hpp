@@ -25,8 +25,11 @@ struct pull_target {
   int partition = -1;  // none: the topic's whole stream
   std::string stream;
   std::string durable;
-  std::size_t window = 1000;                 // its max_ack_pending
+  std::size_t window = 1000;                 // messages in flight
+  std::size_t max_held = 1000;               // held ones besides (nats_delivery.hpp)
   std::chrono::milliseconds pull_expires{};  // each request's life
+
+  std::int64_t max_ack_pending() const noexcept { return static_cast<std::int64_t>(window + max_held); }
 };
 
 // What a consumer needs of its backend.

@@ -71,6 +71,8 @@ pull_target nats_partitioned_group::target(int p) const {
   t.stream = stream_;
   t.durable = partition_durable_name(group_, p);
   t.window = window_;
+  const auto n = static_cast<std::size_t>(ctx_.cfg.partitions);
+  t.max_held = (ctx_.cfg.max_held + n - 1) / n;  // each partition's share, as of the window
   t.pull_expires = timing_.pull_expires;
   return t;
 }
@@ -209,7 +211,7 @@ asio::awaitable<void> nats_partitioned_group::acquire(int p) {
     spec.durable = t.durable;
     spec.filter_subject = fmt::format("{}.{}", topic_, p);
     spec.ack_wait = ctx_.cfg.ack_wait;
-    spec.max_ack_pending = static_cast<std::int64_t>(t.window);
+    spec.max_ack_pending = t.max_ack_pending();
     ctx_.admin.ensure_consumer(stream_, spec);
     return got;
   };

@@ -23,6 +23,9 @@ struct pub_ack {
   std::string stream;
   std::uint64_t sequence = 0;
   bool duplicate = false;  // a repeat of a Nats-Msg-Id within the stream's duplicate window
+  // When the publish failed: the server's description of a JetStream error ("header size
+  // exceeds maximum allowed of 64k"), or cnats's of one it refused before sending.
+  std::string error;
 };
 
 // JetStream API errors (the PubAck's err_code: 10060 wrong expected stream, 10071 wrong last
