@@ -342,6 +342,25 @@ BOOST_AUTO_TEST_CASE(cnats_threads_end_with_the_last_bus_unless_the_application_
   }
   BOOST_TEST(settled_thread_count(before) == before);  // the last one closed cnats: its threads ended
   {
+    // A stream delivery its reader keeps past close holds a cnats message, which must be
+    // freed before the library closes: the threads stay until it is dropped.
+    std::optional<delivery> kept;
+    {
+      bus b(nats_bus_config(server.url()));
+      run(b.get_executor(), [&]() -> asio::awaitable<void> {
+        auto s = co_await b.async_stream("kept");
+        co_await b.async_publish_envelope("kept", envelope::make("agg-1", "Placed", 1, "{}"));
+        kept = co_await s.async_next();
+      });
+      BOOST_TEST_REQUIRE(kept.has_value());
+      b.close();
+    }
+    BOOST_TEST(settled_thread_count(before) > before);
+    BOOST_TEST(kept->message().topic == "kept");  // still readable
+    kept.reset();
+    BOOST_TEST(settled_thread_count(before) == before);
+  }
+  {
     nats::library_use application;  // an application that uses cnats itself
     const auto with_library = thread_count();
     BOOST_TEST(with_library > before);  // cnats's timer, callback and GC threads
