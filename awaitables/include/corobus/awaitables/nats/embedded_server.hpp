@@ -5,18 +5,19 @@
 //
 // - The port is the server's own choice (`-p -1`), read from the line it logs when it listens:
 //   no port is picked first and then raced for.
-// - Start waits (on the server's output, with a deadline) until it says it is ready.
-// - Its output goes to the `corobus` logger at debug level, drained by a thread of this
-//   object that ends with the process.
-// - stop() asks it to end (SIGTERM), waits on a pidfd with a deadline, kills it otherwise, and
-//   reaps it; kill() is kill -9, for tests; restart() starts it again on the same port and
-//   store. The destructor stops it and removes the store directory.
+// - A child_process: it dies with the process that started it, start waits until it says it
+//   is ready, its output goes to the log at debug level.
+// - stop() ends it (SIGTERM, then SIGKILL after stop_timeout); kill() is kill -9, for tests;
+//   restart() starts it again on the same port and store. The destructor stops it and removes
+//   the store directory.
 // Not on an io thread: start and stop block.
+#include <corobus/runtime/child_process.hpp>
+
 #include <sys/types.h>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace corobus::nats {
@@ -45,7 +46,7 @@ class embedded_server {
   // nats://127.0.0.1:<port>
   std::string url() const;
   int port() const noexcept { return port_; }
-  pid_t pid() const noexcept { return pid_; }  // 0 while it is not running
+  pid_t pid() const noexcept { return process_ ? process_->pid() : 0; }  // 0 while it is not running
   const std::filesystem::path& store_dir() const noexcept { return store_dir_; }
 
   // Ends the server (SIGTERM, then SIGKILL after stop_timeout) and reaps it. Idempotent.
@@ -57,17 +58,12 @@ class embedded_server {
 
  private:
   void start(int port);
-  // Waits for the process to end (deadline: `timeout`); true when it did and was reaped.
-  bool reap_within(std::chrono::milliseconds timeout);
-  void end(int signal);
 
   options opts_;
   std::string executable_path_;
   std::filesystem::path store_dir_;
   int port_ = 0;
-  pid_t pid_ = 0;
-  int pidfd_ = -1;
-  std::thread output_;  // drains the server's output into the log until it ends
+  std::optional<child_process> process_;
 };
 
 }  // namespace corobus::nats
