@@ -4,6 +4,11 @@
 # BOOST_AUTO_TEST_SUITE); a suite without one is an error, so none ends up unlabelled.
 #   TEST_BINARY    the Boost.Test executable
 #   TEST_EMULATOR  what runs it in a cross build (CMAKE_CROSSCOMPILING_EMULATOR), else empty
+#   NATS_SERVER_CURRENT  a current nats-server: each case of a suite labelled nats is
+#                  registered again as `<case>@nats_current`, labelled nats_current instead,
+#                  with that server first in PATH; empty: one failing entry says it is missing
+#   NATS_SERVER_CURRENT_VERSION  its version, which nats_server checks it runs
+#   CMAKE_PROGRAM  cmake, for that entry
 function(list_content out format)
   execute_process(COMMAND ${TEST_EMULATOR} "${TEST_BINARY}" "--list_content=${format}"
                   ERROR_VARIABLE listing OUTPUT_VARIABLE listing_out RESULT_VARIABLE rc)
@@ -24,6 +29,18 @@ foreach(entry IN LISTS labelled)
   set("labels_of_${suite}" "${names}")
 endforeach()
 
+# One ctest entry running the Boost.Test case `run`.
+function(register_case name run labels)
+  add_test("${name}" ${TEST_EMULATOR} "${TEST_BINARY}" "--run_test=${run}" --report_level=no --log_level=warning)
+  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600)
+  # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
+  # so that two of them never share the 2 cores with each other's elections.
+  list(FIND labels cluster at)
+  if(at GREATER -1)
+    set_tests_properties("${name}" PROPERTIES RESOURCE_LOCK cluster)
+  endif()
+endfunction()
+
 list_content(listing HRF)
 string(REPLACE "\n" ";" lines "${listing}")
 set(suite "")
@@ -35,13 +52,24 @@ foreach(line IN LISTS lines)
     endif()
   elseif(line MATCHES "^    ([A-Za-z0-9_]+)\\*$" AND suite)
     set(name "${suite}/${CMAKE_MATCH_1}")
-    add_test("${name}" ${TEST_EMULATOR} "${TEST_BINARY}" "--run_test=${name}" --report_level=no --log_level=warning)
-    set_tests_properties("${name}" PROPERTIES LABELS "${labels_of_${suite}}" TIMEOUT 600)
-    # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
-    # so that two of them never share the 2 cores with each other's elections.
-    list(FIND "labels_of_${suite}" cluster at)  # (ctest runs this without policy CMP0057: no IN_LIST)
-    if(at GREATER -1)
-      set_tests_properties("${name}" PROPERTIES RESOURCE_LOCK cluster)
+    register_case("${name}" "${name}" "${labels_of_${suite}}")
+    list(FIND "labels_of_${suite}" nats at)  # (ctest runs this without policy CMP0057: no IN_LIST)
+    if(at GREATER -1 AND NATS_SERVER_CURRENT)
+      set(labels "${labels_of_${suite}}")
+      list(REMOVE_ITEM labels nats)
+      list(APPEND labels nats_current)
+      register_case("${name}@nats_current" "${name}" "${labels}")
+      get_filename_component(dir "${NATS_SERVER_CURRENT}" DIRECTORY)
+      set_tests_properties("${name}@nats_current" PROPERTIES ENVIRONMENT
+                           "PATH=${dir}:$ENV{PATH};COROBUS_EXPECTED_NATS_SERVER=${NATS_SERVER_CURRENT_VERSION}")
+    elseif(at GREATER -1)
+      set(nats_current_missing ON)
     endif()
   endif()
 endforeach()
+
+# Never skipped silently: without the current server its tests fail, saying so.
+if(nats_current_missing)
+  add_test(nats_current/missing_run_dev_test_to_build_it "${CMAKE_PROGRAM}" -E false)
+  set_tests_properties(nats_current/missing_run_dev_test_to_build_it PROPERTIES LABELS "nats_current")
+endif()

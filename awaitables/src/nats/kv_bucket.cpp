@@ -95,7 +95,12 @@ std::optional<std::uint64_t> kv_bucket::update(const std::string& key, const std
   const auto written = ack ? ack->Sequence : 0;
   jsPubAck_Destroy(ack);
   if (s == NATS_OK) return written;
-  if (code == JSStreamWrongLastSequenceErr) return std::nullopt;
+  // Another writer has it. nats-server 2.11 and later refuse a write to a key of a replicated
+  // bucket while another write to it is still being agreed on with 10164 instead: the same
+  // answer. (2.9.10 checks an expected revision only before that agreement, so two writes
+  // expecting the same revision can both win there: see docs/nats.md, "Servers".)
+  constexpr jsErrCode write_in_flight = static_cast<jsErrCode>(10164);
+  if (code == JSStreamWrongLastSequenceErr || code == write_in_flight) return std::nullopt;
   throw_if(s, fmt::format("writing '{}' of key-value bucket '{}'", key, name_));
   return std::nullopt;  // not reached
 }

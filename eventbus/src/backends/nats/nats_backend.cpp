@@ -247,8 +247,17 @@ write_failure nats_backend::classify(const boost::system::error_code& ec) const 
       default: return write_failure::refused;
     }
   }
-  if (ec.category() == nats::jetstream_category() && ec.value() == 10047)  // insufficient resources
-    return write_failure::transient;
+  if (ec.category() == nats::jetstream_category()) {
+    switch (ec.value()) {
+      case 10047:  // insufficient resources
+      // nats-server 2.11 and later: a repeat of a Nats-Msg-Id whose first publish a replicated
+      // stream is still agreeing on (the next try gets duplicate: true), and a stream whose
+      // queue of incoming publishes is full.
+      case 10158:
+      case 10167: return write_failure::transient;
+      default: break;
+    }
+  }
   return write_failure::refused;  // a stream refused it, a missing stream (validate only), ...
 }
 
