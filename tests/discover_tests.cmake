@@ -8,6 +8,8 @@
 #                  registered again as `<case>@nats_current`, labelled nats_current instead,
 #                  with that server first in PATH; empty: one failing entry says it is missing
 #   NATS_SERVER_CURRENT_VERSION  its version, which nats_server checks it runs
+#   KAFKA_BROKER_LIBS  the real Kafka broker's jars, in every entry's environment (the
+#                  kafka_broker cases fail, saying so, without them)
 #   CMAKE_PROGRAM  cmake, for that entry
 function(list_content out format)
   execute_process(COMMAND ${TEST_EMULATOR} "${TEST_BINARY}" "--list_content=${format}"
@@ -29,10 +31,11 @@ foreach(entry IN LISTS labelled)
   set("labels_of_${suite}" "${names}")
 endforeach()
 
-# One ctest entry running the Boost.Test case `run`.
+# One ctest entry running the Boost.Test case `run`, with `ARGN` added to its environment.
 function(register_case name run labels)
   add_test("${name}" ${TEST_EMULATOR} "${TEST_BINARY}" "--run_test=${run}" --report_level=no --log_level=warning)
-  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600)
+  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600
+                       ENVIRONMENT "COROBUS_KAFKA_BROKER_LIBS=${KAFKA_BROKER_LIBS};${ARGN}")
   # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
   # so that two of them never share the 2 cores with each other's elections.
   list(FIND labels cluster at)
@@ -58,10 +61,9 @@ foreach(line IN LISTS lines)
       set(labels "${labels_of_${suite}}")
       list(REMOVE_ITEM labels nats)
       list(APPEND labels nats_current)
-      register_case("${name}@nats_current" "${name}" "${labels}")
       get_filename_component(dir "${NATS_SERVER_CURRENT}" DIRECTORY)
-      set_tests_properties("${name}@nats_current" PROPERTIES ENVIRONMENT
-                           "PATH=${dir}:$ENV{PATH};COROBUS_EXPECTED_NATS_SERVER=${NATS_SERVER_CURRENT_VERSION}")
+      register_case("${name}@nats_current" "${name}" "${labels}" "PATH=${dir}:$ENV{PATH}"
+                    "COROBUS_EXPECTED_NATS_SERVER=${NATS_SERVER_CURRENT_VERSION}")
     elseif(at GREATER -1)
       set(nats_current_missing ON)
     endif()

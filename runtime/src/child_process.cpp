@@ -109,6 +109,9 @@ child_process::child_process(std::vector<std::string> args, const std::function<
     if (child == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
+      sigset_t none;                            // a mask the parent's thread blocked (sigwait) is not the server's
+      ::sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::dup2(write_end, STDOUT_FILENO);
       ::dup2(write_end, STDERR_FILENO);
       ::execve(argv[0], argv.data(), envp.data());
@@ -161,12 +164,18 @@ child_process::child_process(std::vector<std::string> args, const std::function<
       for (const auto& l : first) said += "\n  " + l;
       if (!last.empty()) said += "\n  ...";
       for (const auto& l : last) said += "\n  " + l;
+      if (opts_.run_to_exit && !timed_out) {
+        handed_over.set_value(std::nullopt);
+        reap_within(opts_.stop_timeout);
+        if (WIFEXITED(status_) && WEXITSTATUS(status_) == 0) return;
+        throw_error(errc::broker_error, fmt::format("{} failed (status {}); it said:{}", opts_.name, status_, said));
+      }
       stop_and_throw(timed_out ? fmt::format("{} did not become ready within {} ms; it said:{}", opts_.name,
                                              opts_.start_timeout.count(), said)
                                : fmt::format("{} exited while starting; it said:{}", opts_.name, said));
     }
     log().debug("{}: {}", opts_.name, *line);
-    if (ready(*line)) break;
+    if (!opts_.run_to_exit && ready(*line)) break;
     if (first.size() < 5) {
       first.push_back(std::move(*line));
     } else {
@@ -190,8 +199,7 @@ bool child_process::reap_within(std::chrono::milliseconds timeout) {
   do n = ::poll(&p, 1, static_cast<int>(timeout.count()));
   while (n < 0 && errno == EINTR);
   if (n == 0) return false;
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
+  ::waitpid(pid_, &status_, 0);
   ::close(pidfd_);
   pidfd_ = -1;
   pid_ = 0;

@@ -33,6 +33,9 @@ class child_process {
     std::chrono::milliseconds stop_timeout{5'000};
     // Set in the child's environment besides the parent's ("NAME=value").
     std::vector<std::string> environment;
+    // A tool, not a server: the constructor returns once it exited with status 0 (`ready`
+    // is not asked), and throws with what it said otherwise.
+    bool run_to_exit = false;
   };
 
   // Runs `argv` (argv[0] as given, see find_executable) and waits until `ready` returns true
@@ -57,6 +60,7 @@ class child_process {
 
   options opts_;
   pid_t pid_ = 0;
+  int status_ = 0;  // waitpid's, once reaped
   int pidfd_ = -1;
   std::thread output_;  // drains the child's output into the log until it ends
 };

@@ -1,0 +1,142 @@
+#include "kafka_broker.hpp"
+
+#include <corobus/runtime/error.hpp>
+
+#include <fmt/format.h>
+#include <boost/system/system_error.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+namespace corobus::test {
+namespace {
+
+// A port nothing listens on now (the kernel's pick, released at once: the broker binds it
+// a moment later). Kafka's controller listener must be given a port, and a broker port of 0
+// is announced only in a log line.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw boost::system::system_error(e, boost::system::system_category(), "a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string libs() {
+  const char* dir = std::getenv("COROBUS_KAFKA_BROKER_LIBS");
+  if (!dir || !*dir || !std::filesystem::exists(std::filesystem::path(dir) / ".complete"))
+    throw_error(errc::invalid_config,
+                "no Apache Kafka jars (COROBUS_KAFKA_BROKER_LIBS): ./dev test copies them from Maven Central");
+  return dir;
+}
+
+std::vector<std::string> java(const std::string& main_class) {
+  return {find_executable("java", "the Kafka test broker needs Java 17 (./dev installs openjdk-17-jre-headless)"),
+          "-Xms128m",
+          "-Xmx384m",
+          "-XX:+UseSerialGC",
+          "-XX:TieredStopAtLevel=1",  // starts sooner; the broker's speed is not what is tested
+          "-Dlog4j2.configurationFile=" COROBUS_KAFKA_LOG_CONFIG,
+          "-cp",
+          libs() + "/*",
+          main_class};
+}
+
+}  // namespace
+
+kafka_broker::kafka_broker() : kafka_broker(options{}) {}
+
+kafka_broker::kafka_broker(options opts) : opts_(std::move(opts)) {
+  auto pattern = (std::filesystem::temp_directory_path() / "corobus-kafka-XXXXXX").string();
+  if (!::mkdtemp(pattern.data()))
+    throw boost::system::system_error(errno, boost::system::system_category(), "mkdtemp for the Kafka log");
+  dir_ = pattern;
+  port_ = free_port();
+  controller_port_ = free_port();
+  const auto config = dir_ / "server.properties";
+  {
+    std::ofstream out(config);
+    out << "process.roles=broker,controller\n"
+        << "node.id=1\n"
+        << fmt::format("controller.quorum.voters=1@127.0.0.1:{}\n", controller_port_)
+        << fmt::format("listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}\n", port_, controller_port_)
+        << fmt::format("advertised.listeners=PLAINTEXT://127.0.0.1:{}\n", port_)
+        << "controller.listener.names=CONTROLLER\n"
+        << "inter.broker.listener.name=PLAINTEXT\n"
+        << "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        << "log.dirs=" << (dir_ / "log").string()
+        << "\n"
+        // One node: every internal topic with one replica (without it groups never work).
+        << "offsets.topic.replication.factor=1\n"
+        << "offsets.topic.num.partitions=1\n"
+        << "transaction.state.log.replication.factor=1\n"
+        << "transaction.state.log.min.isr=1\n"
+        << "share.coordinator.state.topic.replication.factor=1\n"
+        << "share.coordinator.state.topic.min.isr=1\n"
+        << "group.initial.rebalance.delay.ms=0\n";
+    for (const auto& p : opts_.properties) out << p << "\n";
+  }
+  try {
+    auto format = java("kafka.tools.StorageTool");
+    format.insert(format.end(), {"format", "--cluster-id", "MkU3OEVBNTcwNTJENDM2Qk", "--config", config.string()});
+    child_process::options o;
+    o.name = "kafka-storage-format";
+    o.run_to_exit = true;
+    o.start_timeout = std::chrono::seconds(60);
+    child_process(std::move(format), {}, std::move(o));
+    start();
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+    throw;
+  }
+}
+
+kafka_broker::~kafka_broker() {
+  // kill -9: a broker's orderly shutdown takes seconds and, without its quorum, may hang.
+  kill();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string kafka_broker::bootstrap() const { return fmt::format("127.0.0.1:{}", port_); }
+
+void kafka_broker::start() {
+  auto args = java("kafka.Kafka");
+  args.push_back((dir_ / "server.properties").string());
+  child_process::options o;
+  o.name = "kafka";
+  o.start_timeout = std::chrono::seconds(60);
+  process_.emplace(
+      std::move(args),
+      [](std::string_view line) { return line.find("Kafka Server started") != std::string_view::npos; }, std::move(o));
+}
+
+void kafka_broker::kill() {
+  if (process_) process_->kill();
+  process_.reset();
+}
+
+void kafka_broker::restart() {
+  kill();
+  start();
+}
+
+kafka_broker& kafka_broker::shared() {
+  static kafka_broker broker;
+  return broker;
+}
+
+}  // namespace corobus::test

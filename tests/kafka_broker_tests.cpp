@@ -1,0 +1,102 @@
+// The bus on a real Apache Kafka broker (KRaft, from Maven Central: tests/kafka_broker.hpp),
+// where the other Kafka suites use librdkafka's mock cluster. The first cases of issue 29:
+// what librdkafka 2.0.2 makes of Kafka 4, and a bus's round trip through a real group
+// coordinator.
+#include <boost/test/unit_test.hpp>
+
+#include "kafka_broker.hpp"
+#include "seen_versions.hpp"
+#include "support.hpp"
+
+#include <corobus/corobus.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+using namespace corobus;
+using namespace corobus::test;
+
+namespace {
+
+config real_kafka_config(const std::string& bootstrap) {
+  config cfg;
+  cfg.backend = backend_kind::kafka;
+  cfg.io_threads = 2;
+  cfg.kafka.bootstrap = bootstrap;
+  cfg.kafka.partitions = 3;
+  cfg.kafka.replication = 1;
+  cfg.kafka.commit_interval = std::chrono::milliseconds(100);
+  cfg.retry = retry_policy{3, std::chrono::milliseconds(1), std::chrono::milliseconds(4)};
+  return cfg;
+}
+
+// What librdkafka's "feature" debug context says it turned off for the brokers it met.
+struct feature_log {
+  std::mutex mutex;
+  std::set<std::string> disabled;
+  static void on_log(const rd_kafka_t* rk, int, const char*, const char* line) {
+    auto* self = static_cast<feature_log*>(rd_kafka_opaque(rk));
+    const std::string_view text(line);
+    constexpr std::string_view disabling = "Disabling feature ";
+    if (const auto at = text.find(disabling); at != std::string_view::npos) {
+      auto name = text.substr(at + disabling.size());
+      name = name.substr(0, name.find_first_of(" \t"));
+      std::lock_guard lock(self->mutex);
+      self->disabled.emplace(name);
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kafka_broker_basics, *boost::unit_test::label("kafka_broker"))
+
+BOOST_AUTO_TEST_CASE(librdkafka_turns_off_no_feature_of_kafka_4_but_msgver1_and_throttletime) {
+  kafka_broker broker;
+  feature_log features;
+  std::array<char, 512> error{};
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker.bootstrap().c_str(), error.data(), error.size());
+  rd_kafka_conf_set(conf, "debug", "feature", error.data(), error.size());
+  rd_kafka_conf_set_log_cb(conf, &feature_log::on_log);
+  rd_kafka_conf_set_opaque(conf, &features);
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> producer(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size()), &rd_kafka_destroy);
+  BOOST_TEST_REQUIRE(producer != nullptr, error.data());
+  const rd_kafka_metadata_t* metadata = nullptr;  // a request answered: the versions are known
+  BOOST_TEST_REQUIRE(rd_kafka_metadata(producer.get(), 1, nullptr, &metadata, 30'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_metadata_destroy(metadata);
+  producer.reset();
+  // Kafka 4 (KIP-896) dropped the old versions these two rest on; MsgVer2 supersedes both.
+  BOOST_TEST((features.disabled == std::set<std::string>{"MsgVer1", "ThrottleTime"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_bus_publishes_and_a_group_handles_everything_in_order_on_a_real_broker) {
+  kafka_broker broker;
+  seen_versions seen;
+  bus b(real_kafka_config(broker.bootstrap()));
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {
+    co_await b.async_subscribe_envelopes(
+        "real",
+        [&](const envelope& e) -> asio::awaitable<void> {
+          seen.add(e);
+          co_return;
+        },
+        subscribe_options("real-group"));
+    for (int v = 1; v <= 20; ++v)
+      for (int a = 0; a < 10; ++a)
+        co_await b.async_publish_envelope("real", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
+  });
+  BOOST_TEST_REQUIRE(eventually([&] { return seen.size() >= 200; }, 60s));
+  BOOST_TEST(seen.gaps() == 0u);
+  BOOST_TEST(seen.repeats() == 0u);
+  b.close();
+  BOOST_TEST(b.metrics().live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
