@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "kafka_broker.hpp"
+#include "raw_kafka.hpp"
 #include "seen_versions.hpp"
 #include "support.hpp"
 
@@ -97,6 +98,34 @@ BOOST_AUTO_TEST_CASE(a_bus_publishes_and_a_group_handles_everything_in_order_on_
   BOOST_TEST(seen.repeats() == 0u);
   b.close();
   BOOST_TEST(b.metrics().live_tasks == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_at_the_brokers_size_limit_from_another_producer_is_dead_lettered_cut_to_fit) {
+  kafka_broker broker;
+  auto cfg = real_kafka_config(broker.bootstrap());
+  cfg.kafka.partitions = 1;
+  bus b(cfg);
+  run(b.get_executor(), [&]() -> asio::awaitable<void> {  // makes the topic and its .dlq
+    co_await b.async_subscribe_envelopes(
+        "big", [](const envelope&) -> asio::awaitable<void> { co_return; }, subscribe_options("big-group"));
+  });
+  // Over librdkafka's default message.max.bytes (1,000,000), which the bus's producer keeps,
+  // and within the broker's (1,048,588 a batch): a producer that raised its own limit wrote it.
+  constexpr std::size_t size = 1'048'000;
+  produce_raw(broker.bootstrap(), "big", {{std::string("big-key"), std::string(size, 'x')}},
+              {{"message.max.bytes", "2000000"}});
+  BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().dead_lettered == 1u; }, 60s));
+  BOOST_TEST(b.metrics().held == 0u);
+  b.close();
+  const auto letters = consume_raw(broker.bootstrap(), "big.dlq", 1, 1, 30s);
+  BOOST_TEST_REQUIRE(letters.size() == 1u);
+  const auto& letter = letters.front();
+  BOOST_TEST(*find_header(letter.headers, dead_letter_headers::truncated) == "value");
+  BOOST_TEST(*find_header(letter.headers, dead_letter_headers::original_size) == std::to_string(size));
+  BOOST_TEST(letter.key == "big-key");
+  BOOST_TEST(letter.payload.size() < 1'000'000u);
+  BOOST_TEST(letter.payload.size() > 999'000u);  // what fits, not much less
+  BOOST_TEST(letter.payload == std::string(letter.payload.size(), 'x'));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

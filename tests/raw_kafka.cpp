@@ -28,12 +28,18 @@ void delivered(rd_kafka_t*, const rd_kafka_message_t* m, void* failures) {
 
 }  // namespace
 
-void produce_raw(const std::string& bootstrap, const std::string& topic, const std::vector<raw_record>& records) {
+void produce_raw(const std::string& bootstrap, const std::string& topic, const std::vector<raw_record>& records,
+                 const std::vector<std::pair<std::string, std::string>>& properties) {
   int failures = 0;
   std::array<char, 512> error{};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error.data(), error.size());
   rd_kafka_conf_set(conf, "enable.idempotence", "true", error.data(), error.size());  // kept in order
+  for (const auto& [name, value] : properties)
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error.data(), error.size()) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(error.data());
+    }
   rd_kafka_conf_set_dr_msg_cb(conf, delivered);
   rd_kafka_conf_set_opaque(conf, &failures);
   client p(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size()), &rd_kafka_destroy);

@@ -20,7 +20,9 @@ struct raw_record {
 };
 
 // Writes `records` in their order and waits for every delivery report; throws on any failure.
-void produce_raw(const std::string& bootstrap, const std::string& topic, const std::vector<raw_record>& records);
+// `properties`: more producer settings (message.max.bytes, to write what the bus would not).
+void produce_raw(const std::string& bootstrap, const std::string& topic, const std::vector<raw_record>& records,
+                 const std::vector<std::pair<std::string, std::string>>& properties = {});
 
 // Every record of `topic` (all `partitions`) from the beginning, once `count` arrived or
 // `timeout` passed: payload, key, headers, partition and offset.
