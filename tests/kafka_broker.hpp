@@ -25,6 +25,8 @@ class kafka_broker {
   struct options {
     options() = default;
     std::vector<std::string> properties;  // more server properties, "name=value"
+    // Set: a SASL_PLAINTEXT listener besides, taking PLAIN logins of these (user, password).
+    std::vector<std::pair<std::string, std::string>> plain_users;
   };
 
   kafka_broker();
@@ -33,7 +35,8 @@ class kafka_broker {
   kafka_broker(const kafka_broker&) = delete;
   kafka_broker& operator=(const kafka_broker&) = delete;
 
-  std::string bootstrap() const;  // 127.0.0.1:<port>
+  std::string bootstrap() const;       // 127.0.0.1:<port>
+  std::string sasl_bootstrap() const;  // the SASL_PLAINTEXT listener's, when plain_users is set
   void kill();
   void restart();
 
@@ -48,6 +51,7 @@ class kafka_broker {
   std::filesystem::path dir_;
   int port_ = 0;
   int controller_port_ = 0;
+  int sasl_port_ = 0;
   std::optional<child_process> process_;
 };
 

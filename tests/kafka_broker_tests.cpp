@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "kafka_broker.hpp"
+#include "opening_error.hpp"
 #include "raw_kafka.hpp"
 #include "seen_versions.hpp"
 #include "support.hpp"
@@ -126,6 +127,38 @@ BOOST_AUTO_TEST_CASE(a_record_at_the_brokers_size_limit_from_another_producer_is
   BOOST_TEST(letter.payload.size() < 1'000'000u);
   BOOST_TEST(letter.payload.size() > 999'000u);  // what fits, not much less
   BOOST_TEST(letter.payload == std::string(letter.payload.size(), 'x'));
+}
+
+BOOST_AUTO_TEST_CASE(sasl_credentials_in_kafka_properties_open_a_bus_and_wrong_ones_fail_without_showing_the_secret) {
+  kafka_broker::options with_sasl;
+  with_sasl.plain_users = {{"alice", "alice-secret"}};
+  kafka_broker broker(with_sasl);
+  const auto sasl = [&](const std::string& password) {
+    auto cfg = real_kafka_config(broker.sasl_bootstrap());
+    cfg.kafka.connect_timeout = std::chrono::milliseconds(5000);
+    cfg.kafka.properties = {{"security.protocol", "SASL_PLAINTEXT"},
+                            {"sasl.mechanisms", "PLAIN"},
+                            {"sasl.username", "alice"},
+                            {"sasl.password", password}};
+    return cfg;
+  };
+  {
+    bus b(sasl("alice-secret"));
+    inbox<envelope> got;
+    run(b.get_executor(), [&]() -> asio::awaitable<void> {
+      co_await b.async_subscribe_envelopes("secured", got.collector(), subscribe_options("secured-group"));
+      co_await b.async_publish_envelope("secured", envelope::make("agg-1", "Placed", 1, "{}"));
+    });
+    BOOST_TEST(eventually([&] { return got.size() == 1; }, 60s));
+    b.close();
+  }
+  const auto logged_before = logged_warnings_containing("not-the-secret");
+  const auto start = std::chrono::steady_clock::now();
+  const auto [code, what] = opening_error(sasl("not-the-secret"));
+  BOOST_TEST((code == errc::broker_error), code.message());
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 10s));  // connect_timeout and the close
+  BOOST_TEST(what.find("not-the-secret") == std::string::npos, what);
+  BOOST_TEST(logged_warnings_containing("not-the-secret") == logged_before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
