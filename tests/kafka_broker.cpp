@@ -1,12 +1,11 @@
 #include "kafka_broker.hpp"
 
 #include <corobus/runtime/error.hpp>
+#include <corobus/runtime/free_port.hpp>
 
 #include <fmt/format.h>
 #include <boost/system/system_error.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
@@ -14,25 +13,6 @@
 
 namespace corobus::test {
 namespace {
-
-// A port nothing listens on now (the kernel's pick, released at once: the broker binds it
-// a moment later). Kafka's controller listener must be given a port, and a broker port of 0
-// is announced only in a log line.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw boost::system::system_error(e, boost::system::system_category(), "a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string libs() {
   const char* dir = std::getenv("COROBUS_KAFKA_BROKER_LIBS");
@@ -63,11 +43,11 @@ kafka_broker::kafka_broker(options opts) : opts_(std::move(opts)) {
   if (!::mkdtemp(pattern.data()))
     throw boost::system::system_error(errno, boost::system::system_category(), "mkdtemp for the Kafka log");
   dir_ = pattern;
-  port_ = free_port();
-  controller_port_ = free_port();
+  port_ = free_loopback_port();
+  controller_port_ = free_loopback_port();
   std::string sasl_listener;
   if (!opts_.plain_users.empty()) {
-    sasl_port_ = free_port();
+    sasl_port_ = free_loopback_port();
     sasl_listener = fmt::format(",SASL_PLAINTEXT://127.0.0.1:{}", sasl_port_);
   }
   const auto config = dir_ / "server.properties";
