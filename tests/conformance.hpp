@@ -9,6 +9,8 @@
 //                                         (Kafka), false when such a message ends as unrouted
 //   static constexpr bool own_threads_only; true when the bus starts no threads but its io
 //                                         threads (a client library starts its own otherwise)
+//   struct each_case;                     made before each case, destroyed after it (a shared
+//                                         broker cleared of what earlier cases left)
 #include <boost/test/unit_test.hpp>
 
 #include "support.hpp"
@@ -72,8 +74,9 @@ inline bool handed_over_eventually(bus& b, std::uint64_t n) {
 
 // Registers every case as a test suite `suite` over `Target`, labelled `backend_label` and
 // "conformance".
-#define COROBUS_CONFORMANCE_SUITE(suite, Target, backend_label)                                                  \
-  BOOST_AUTO_TEST_SUITE(suite, *boost::unit_test::label(backend_label) * boost::unit_test::label("conformance")) \
-  using target = Target;                                                                                         \
-  COROBUS_CONFORMANCE_CASES(COROBUS_CONFORMANCE_CASE)                                                            \
+#define COROBUS_CONFORMANCE_SUITE(suite, Target, backend_label)                                              \
+  BOOST_FIXTURE_TEST_SUITE(suite, Target::each_case,                                                         \
+                           *boost::unit_test::label(backend_label) * boost::unit_test::label("conformance")) \
+  using target = Target;                                                                                     \
+  COROBUS_CONFORMANCE_CASES(COROBUS_CONFORMANCE_CASE)                                                        \
   BOOST_AUTO_TEST_SUITE_END()

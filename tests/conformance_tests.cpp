@@ -1,6 +1,8 @@
 // The conformance suite (conformance.hpp): what every backend must do, run against each.
 // A new backend adds a Target and one COROBUS_CONFORMANCE_SUITE line at the end.
 #include "conformance.hpp"
+#include "kafka_broker.hpp"
+#include "raw_kafka.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -1036,6 +1038,7 @@ void a_cancelled_next_takes_nothing_and_the_message_goes_to_the_next_call() {
 namespace {
 
 struct memory_target {
+  struct each_case {};
   static config make_config() {
     config c;
     c.io_threads = 2;
@@ -1060,6 +1063,19 @@ struct kafka_target {
   static constexpr bool keeps_messages = true;
   static constexpr bool own_threads_only = false;                          // librdkafka's
   static constexpr auto close_overhead = std::chrono::milliseconds(3000);  // leaving the group, flushing
+  using each_case = memory_target::each_case;
+};
+
+// A real Apache Kafka broker, the one the test run shares, cleared before each case.
+struct kafka_broker_target : kafka_target {
+  static config make_config() {
+    auto c = kafka_target::make_config();
+    c.kafka.bootstrap = corobus::test::kafka_broker::shared_bootstrap();
+    return c;
+  }
+  struct each_case {
+    each_case() { corobus::test::clear_broker(corobus::test::kafka_broker::shared_bootstrap()); }
+  };
 };
 
 // The embedded nats-server, as a newcomer gets it.
@@ -1073,12 +1089,14 @@ struct nats_target {
   static constexpr bool keeps_messages = true;                             // a stream keeps them
   static constexpr bool own_threads_only = false;                          // cnats's
   static constexpr auto close_overhead = std::chrono::milliseconds(2000);  // flushing, the server's exit
+  using each_case = memory_target::each_case;
 };
 
 }  // namespace
 
 COROBUS_CONFORMANCE_SUITE(conformance_memory, memory_target, "memory")
 COROBUS_CONFORMANCE_SUITE(conformance_kafka, kafka_target, "kafka")
+COROBUS_CONFORMANCE_SUITE(conformance_kafka_broker, kafka_broker_target, "kafka_broker")
 COROBUS_CONFORMANCE_SUITE(conformance_nats, nats_target, "nats")
 
 // The ordering case at load, in-process.

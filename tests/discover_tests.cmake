@@ -10,6 +10,8 @@
 #   NATS_SERVER_CURRENT_VERSION  its version, which nats_server checks it runs
 #   KAFKA_BROKER_LIBS  the real Kafka broker's jars, in every entry's environment (the
 #                  kafka_broker cases fail, saying so, without them)
+#   KAFKA_BROKER_PROGRAM, KAFKA_BROKER_DIR  corobus_kafka_broker and its folder: the fixture
+#                  kafka_broker starts one broker for every kafka_broker case of the run
 #   CMAKE_PROGRAM  cmake, for that entry
 function(list_content out format)
   execute_process(COMMAND ${TEST_EMULATOR} "${TEST_BINARY}" "--list_content=${format}"
@@ -34,15 +36,33 @@ endforeach()
 # One ctest entry running the Boost.Test case `run`, with `ARGN` added to its environment.
 function(register_case name run labels)
   add_test("${name}" ${TEST_EMULATOR} "${TEST_BINARY}" "--run_test=${run}" --report_level=no --log_level=warning)
-  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600
-                       ENVIRONMENT "COROBUS_KAFKA_BROKER_LIBS=${KAFKA_BROKER_LIBS};${ARGN}")
+  set(environment "COROBUS_KAFKA_BROKER_LIBS=${KAFKA_BROKER_LIBS}" ${ARGN})
+  set(locks "")
   # A cluster of servers per case (3 nats-servers, with kills and failovers): one at a time,
   # so that two of them never share the 2 cores with each other's elections.
   list(FIND labels cluster at)
   if(at GREATER -1)
-    set_tests_properties("${name}" PROPERTIES RESOURCE_LOCK cluster)
+    list(APPEND locks cluster)
+  endif()
+  # The real Kafka broker's cases: on the broker the fixture keeps (each clears it first), one
+  # at a time, and never beside a cluster case (a JVM per node besides).
+  list(FIND labels kafka_broker at)
+  if(at GREATER -1)
+    list(APPEND locks cluster kafka_broker)
+    list(APPEND environment "COROBUS_KAFKA_SHARED_BROKER=${KAFKA_BROKER_DIR}")
+    set_tests_properties("${name}" PROPERTIES FIXTURES_REQUIRED kafka_broker)
+  endif()
+  set_tests_properties("${name}" PROPERTIES LABELS "${labels}" TIMEOUT 600 ENVIRONMENT "${environment}")
+  if(locks)
+    set_tests_properties("${name}" PROPERTIES RESOURCE_LOCK "${locks}")
   endif()
 endfunction()
+
+add_test(kafka_broker/start ${TEST_EMULATOR} "${KAFKA_BROKER_PROGRAM}" start "${KAFKA_BROKER_DIR}")
+add_test(kafka_broker/stop ${TEST_EMULATOR} "${KAFKA_BROKER_PROGRAM}" stop "${KAFKA_BROKER_DIR}")
+set_tests_properties(kafka_broker/start PROPERTIES FIXTURES_SETUP kafka_broker LABELS kafka_broker TIMEOUT 120
+                     ENVIRONMENT "COROBUS_KAFKA_BROKER_LIBS=${KAFKA_BROKER_LIBS}")
+set_tests_properties(kafka_broker/stop PROPERTIES FIXTURES_CLEANUP kafka_broker LABELS kafka_broker TIMEOUT 60)
 
 list_content(listing HRF)
 string(REPLACE "\n" ";" lines "${listing}")

@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <memory>
 #include <stdexcept>
@@ -24,6 +26,36 @@ client make(rd_kafka_type_t type, const std::vector<std::pair<std::string, std::
 
 void delivered(rd_kafka_t*, const rd_kafka_message_t* m, void* failures) {
   if (m->err) ++*static_cast<int*>(failures);
+}
+
+// Runs one admin request `call(rk, options, queue)` and returns its result event, after
+// checking the request as a whole succeeded.
+template <class Call>
+std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> admin_request(rd_kafka_t* rk, Call call) {
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(rk),
+                                                                             &rd_kafka_queue_destroy);
+  std::unique_ptr<rd_kafka_AdminOptions_t, decltype(&rd_kafka_AdminOptions_destroy)> options(
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY), &rd_kafka_AdminOptions_destroy);
+  std::array<char, 512> error{};
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), 30'000, error.data(), error.size());
+  // The broker answers once the change is in the metadata, not merely accepted.
+  rd_kafka_AdminOptions_set_operation_timeout(options.get(), 30'000, error.data(), error.size());
+  call(rk, options.get(), queue.get());
+  std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> result(rd_kafka_queue_poll(queue.get(), 60'000),
+                                                                              &rd_kafka_event_destroy);
+  if (!result) throw std::runtime_error("no answer to an admin request within 60 s");
+  if (rd_kafka_event_error(result.get()))
+    throw std::runtime_error(std::string("admin request: ") + rd_kafka_event_error_string(result.get()));
+  return result;
+}
+
+// Throws for the first topic result that failed with other than `tolerated`.
+void check_topic_results(const rd_kafka_topic_result_t* const* results, std::size_t count,
+                         rd_kafka_resp_err_t tolerated, std::string_view what) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (const auto err = rd_kafka_topic_result_error(results[i]); err && err != tolerated)
+      throw std::runtime_error(fmt::format("{} {}: {}", what, rd_kafka_topic_result_name(results[i]),
+                                           rd_kafka_topic_result_error_string(results[i])));
 }
 
 }  // namespace
@@ -112,6 +144,64 @@ std::int64_t committed_offset(const std::string& bootstrap, const std::string& g
   if (const auto err = rd_kafka_committed(c.get(), parts.get(), 10000))
     throw std::runtime_error(std::string("committed: ") + rd_kafka_err2str(err));
   return parts->elems[0].offset;
+}
+
+void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics, int partitions,
+                   int replication, const std::vector<std::pair<std::string, std::string>>& settings) {
+  auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
+  std::vector<rd_kafka_NewTopic_t*> requests;
+  std::array<char, 512> error{};
+  for (const auto& topic : topics) {
+    requests.push_back(rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, error.data(), error.size()));
+    for (const auto& [name, value] : settings)
+      rd_kafka_NewTopic_set_config(requests.back(), name.c_str(), value.c_str());
+  }
+  const auto result = admin_request(admin.get(), [&](rd_kafka_t* rk, auto* options, auto* queue) {
+    rd_kafka_CreateTopics(rk, requests.data(), requests.size(), options, queue);
+  });
+  rd_kafka_NewTopic_destroy_array(requests.data(), requests.size());
+  std::size_t count = 0;
+  const auto* results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(result.get()), &count);
+  check_topic_results(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "creating");
+}
+
+void clear_broker(const std::string& bootstrap) {
+  auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (const auto err = rd_kafka_metadata(admin.get(), 1, nullptr, &metadata, 30'000))
+    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(err));
+  std::vector<rd_kafka_DeleteTopic_t*> topics;
+  for (int i = 0; i < metadata->topic_cnt; ++i)
+    if (!std::string_view(metadata->topics[i].topic).starts_with("__"))
+      topics.push_back(rd_kafka_DeleteTopic_new(metadata->topics[i].topic));
+  rd_kafka_metadata_destroy(metadata);
+  if (!topics.empty()) {
+    const auto result = admin_request(admin.get(), [&](rd_kafka_t* rk, auto* options, auto* queue) {
+      rd_kafka_DeleteTopics(rk, topics.data(), topics.size(), options, queue);
+    });
+    rd_kafka_DeleteTopic_destroy_array(topics.data(), topics.size());
+    std::size_t count = 0;
+    const auto* results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(result.get()), &count);
+    check_topic_results(results, count, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "deleting");
+  }
+  const auto listed = admin_request(
+      admin.get(), [](rd_kafka_t* rk, auto* options, auto* queue) { rd_kafka_ListConsumerGroups(rk, options, queue); });
+  std::size_t count = 0;
+  const auto* listings =
+      rd_kafka_ListConsumerGroups_result_valid(rd_kafka_event_ListConsumerGroups_result(listed.get()), &count);
+  if (count == 0) return;
+  std::vector<rd_kafka_DeleteGroup_t*> groups;
+  for (std::size_t i = 0; i < count; ++i)
+    groups.push_back(rd_kafka_DeleteGroup_new(rd_kafka_ConsumerGroupListing_group_id(listings[i])));
+  const auto deleted = admin_request(admin.get(), [&](rd_kafka_t* rk, auto* options, auto* queue) {
+    rd_kafka_DeleteGroups(rk, groups.data(), groups.size(), options, queue);
+  });
+  rd_kafka_DeleteGroup_destroy_array(groups.data(), groups.size());
+  const auto* results = rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(deleted.get()), &count);
+  for (std::size_t i = 0; i < count; ++i)
+    if (const auto* err = rd_kafka_group_result_error(results[i]))
+      throw std::runtime_error(
+          fmt::format("deleting group {}: {}", rd_kafka_group_result_name(results[i]), rd_kafka_error_string(err)));
 }
 
 }  // namespace corobus::test

@@ -33,4 +33,15 @@ std::vector<message> consume_raw(const std::string& bootstrap, const std::string
 std::int64_t committed_offset(const std::string& bootstrap, const std::string& group, const std::string& topic,
                               std::int32_t partition);
 
+// Makes `topics` (`partitions` each, and their .dlq topics when `with_dead_letters`) on a real
+// broker, with `replication` replicas and `settings` ("min.insync.replicas", ...); a topic that
+// exists already is left as it is. Throws on any other failure.
+void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics, int partitions,
+                   int replication = 1, const std::vector<std::pair<std::string, std::string>>& settings = {});
+
+// Deletes every topic but the broker's own (__consumer_offsets, ...) and every consumer group
+// of a real broker: a case on the broker the test run shares starts from nothing, whatever
+// the cases before it left. Throws when the broker refuses.
+void clear_broker(const std::string& bootstrap);
+
 }  // namespace corobus::test
