@@ -1,13 +1,11 @@
 // The bus on a real Apache Kafka broker (KRaft, from Maven Central: tests/kafka_broker.hpp),
-// where the other Kafka suites use librdkafka's mock cluster. The first cases of issue 29:
-// what librdkafka 2.0.2 makes of Kafka 4, and a bus's round trip through a real group
-// coordinator.
+// beside the suites that run on both (conformance_kafka_broker, kafka_bus_broker): what
+// librdkafka 2.0.2 makes of Kafka 4, the broker's own record size limit, and SASL.
 #include <boost/test/unit_test.hpp>
 
 #include "kafka_broker.hpp"
 #include "opening_error.hpp"
 #include "raw_kafka.hpp"
-#include "seen_versions.hpp"
 #include "support.hpp"
 
 #include <corobus/corobus.hpp>
@@ -59,11 +57,11 @@ struct feature_log {
 BOOST_AUTO_TEST_SUITE(kafka_broker_basics, *boost::unit_test::label("kafka_broker"))
 
 BOOST_AUTO_TEST_CASE(librdkafka_turns_off_no_feature_of_kafka_4_but_msgver1_and_throttletime) {
-  kafka_broker broker;
+  const auto bootstrap = kafka_broker::shared_bootstrap();
   feature_log features;
   std::array<char, 512> error{};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", broker.bootstrap().c_str(), error.data(), error.size());
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error.data(), error.size());
   rd_kafka_conf_set(conf, "debug", "feature", error.data(), error.size());
   rd_kafka_conf_set_log_cb(conf, &feature_log::on_log);
   rd_kafka_conf_set_opaque(conf, &features);
@@ -78,32 +76,10 @@ BOOST_AUTO_TEST_CASE(librdkafka_turns_off_no_feature_of_kafka_4_but_msgver1_and_
   BOOST_TEST((features.disabled == std::set<std::string>{"MsgVer1", "ThrottleTime"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_bus_publishes_and_a_group_handles_everything_in_order_on_a_real_broker) {
-  kafka_broker broker;
-  seen_versions seen;
-  bus b(real_kafka_config(broker.bootstrap()));
-  run(b.get_executor(), [&]() -> asio::awaitable<void> {
-    co_await b.async_subscribe_envelopes(
-        "real",
-        [&](const envelope& e) -> asio::awaitable<void> {
-          seen.add(e);
-          co_return;
-        },
-        subscribe_options("real-group"));
-    for (int v = 1; v <= 20; ++v)
-      for (int a = 0; a < 10; ++a)
-        co_await b.async_publish_envelope("real", envelope::make("agg-" + std::to_string(a), "Changed", v, "{}"));
-  });
-  BOOST_TEST_REQUIRE(eventually([&] { return seen.size() >= 200; }, 60s));
-  BOOST_TEST(seen.gaps() == 0u);
-  BOOST_TEST(seen.repeats() == 0u);
-  b.close();
-  BOOST_TEST(b.metrics().live_tasks == 0u);
-}
-
 BOOST_AUTO_TEST_CASE(a_record_at_the_brokers_size_limit_from_another_producer_is_dead_lettered_cut_to_fit) {
-  kafka_broker broker;
-  auto cfg = real_kafka_config(broker.bootstrap());
+  const auto bootstrap = kafka_broker::shared_bootstrap();
+  clear_broker(bootstrap);
+  auto cfg = real_kafka_config(bootstrap);
   cfg.kafka.partitions = 1;
   bus b(cfg);
   run(b.get_executor(), [&]() -> asio::awaitable<void> {  // makes the topic and its .dlq
@@ -113,12 +89,11 @@ BOOST_AUTO_TEST_CASE(a_record_at_the_brokers_size_limit_from_another_producer_is
   // Over librdkafka's default message.max.bytes (1,000,000), which the bus's producer keeps,
   // and within the broker's (1,048,588 a batch): a producer that raised its own limit wrote it.
   constexpr std::size_t size = 1'048'000;
-  produce_raw(broker.bootstrap(), "big", {{std::string("big-key"), std::string(size, 'x')}},
-              {{"message.max.bytes", "2000000"}});
+  produce_raw(bootstrap, "big", {{std::string("big-key"), std::string(size, 'x')}}, {{"message.max.bytes", "2000000"}});
   BOOST_TEST_REQUIRE(eventually([&] { return b.metrics().dead_lettered == 1u; }, 60s));
   BOOST_TEST(b.metrics().held == 0u);
   b.close();
-  const auto letters = consume_raw(broker.bootstrap(), "big.dlq", 1, 1, 30s);
+  const auto letters = consume_raw(bootstrap, "big.dlq", 1, 1, 30s);
   BOOST_TEST_REQUIRE(letters.size() == 1u);
   const auto& letter = letters.front();
   BOOST_TEST(*find_header(letter.headers, dead_letter_headers::truncated) == "value");

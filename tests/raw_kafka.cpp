@@ -165,6 +165,21 @@ void create_topics(const std::string& bootstrap, const std::vector<std::string>&
   check_topic_results(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "creating");
 }
 
+std::vector<std::int32_t> partition_leaders(const std::string& bootstrap, const std::string& topic) {
+  auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
+      rd_kafka_topic_new(admin.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (const auto err = rd_kafka_metadata(admin.get(), 0, handle.get(), &metadata, 30'000))
+    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(err));
+  std::vector<std::int32_t> leaders;
+  if (metadata->topic_cnt == 1)
+    for (int p = 0; p < metadata->topics[0].partition_cnt; ++p)
+      leaders.push_back(metadata->topics[0].partitions[p].leader);
+  rd_kafka_metadata_destroy(metadata);
+  return leaders;
+}
+
 void clear_broker(const std::string& bootstrap) {
   auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
   const rd_kafka_metadata_t* metadata = nullptr;

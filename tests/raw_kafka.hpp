@@ -39,6 +39,9 @@ std::int64_t committed_offset(const std::string& bootstrap, const std::string& g
 void create_topics(const std::string& bootstrap, const std::vector<std::string>& topics, int partitions,
                    int replication = 1, const std::vector<std::pair<std::string, std::string>>& settings = {});
 
+// The node leading each partition of `topic`, by partition.
+std::vector<std::int32_t> partition_leaders(const std::string& bootstrap, const std::string& topic);
+
 // Deletes every topic but the broker's own (__consumer_offsets, ...) and every consumer group
 // of a real broker: a case on the broker the test run shares starts from nothing, whatever
 // the cases before it left. Throws when the broker refuses.
