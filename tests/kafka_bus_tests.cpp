@@ -243,7 +243,8 @@ void two_buses_in_one_group_share_the_work_and_one_closing_loses_nothing() {
   BOOST_TEST(seen_first.size() > 0u);
   // Redelivered: at most the in-flight window (delivered, not yet stored as committed) of
   // each member giving partitions up: the first when the second joins, both when the first
-  // closes (the embedded cluster refuses commits once a rebalance is pending).
+  // closes. The mock refuses commits as soon as a rebalance is pending (about 540 came
+  // twice); Kafka takes them until the members sync, so the revoke's commit holds (0).
   BOOST_TEST(all.duplicates() <= 3 * cfg.kafka.max_in_flight);
   BOOST_TEST(first.metrics().live_tasks == 0u);
   BOOST_TEST(second.metrics().live_tasks == 0u);
