@@ -1,5 +1,6 @@
-// Kafka end to end on the embedded cluster: corobus (publish_envelope + subscribe_envelopes)
-// against a hand-written librdkafka produce + consume loop over the same data.
+// Kafka end to end, on a real broker or the embedded cluster: corobus (publish_envelope +
+// subscribe_envelopes) against a hand-written librdkafka produce + consume loop over the same
+// data, each on a topic of its own.
 #include "bus_end_to_end.hpp"
 
 #include <corobus/awaitables/kafka/embedded_cluster.hpp>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -21,19 +23,21 @@ namespace {
 constexpr int brokers = 3;
 constexpr int partitions = 6;
 constexpr auto give_up_after = std::chrono::seconds(120);
+constexpr const char* topic = "bench-raw";  // the raw loop's
 
 }  // namespace
 
-result run_kafka_end_to_end(const parameters& p) {
+result run_kafka_end_to_end(const parameters& p, const kafka_place& place) {
   const workload w(p);
   auto r = begin_result(
-      p.batch > 1 ? fmt::format("kafka end to end (corobus, batches of {} versions, embedded cluster)", p.batch)
-                  : std::string("kafka end to end (corobus, embedded cluster)"),
+      p.batch > 1 ? fmt::format("kafka end to end (corobus, batches of {} versions, {})", p.batch, place.name())
+                  : fmt::format("kafka end to end (corobus, {})", place.name()),
       w.total);
   arrivals arrived(p.aggregates, w.total);
   config cfg;
   cfg.backend = backend_kind::kafka;
   cfg.io_threads = p.io_threads;
+  if (!place.bootstrap.empty()) cfg.kafka.bootstrap = place.bootstrap;
   cfg.kafka.embedded_brokers = brokers;
   cfg.kafka.partitions = partitions;
   // Set as a user after throughput would set them (measured on the 2-core machine, batches of 5):
@@ -47,7 +51,8 @@ result run_kafka_end_to_end(const parameters& p) {
   if (p.batch > 1) cfg.kafka.producer_properties["linger.ms"] = "5";
   // The embedded cluster's first group join takes about 3 s: run_on_bus's join marker keeps
   // it out of the measured part.
-  run_on_bus(r, arrived, cfg, p, w, {"bench", kafka_max_lead, give_up_after, {}});
+  run_on_bus(r, arrived, cfg, p, w,
+             {fmt::format("bench-corobus-{}", p.batch), kafka_max_lead, give_up_after, place.broker_cpu});
   finish_result(r, arrived);
   return r;
 }
@@ -87,40 +92,45 @@ rd_kafka_t* raw_client(rd_kafka_type_t type, const std::vector<std::pair<const c
 // on, loopback round trips stall at random. (Serving reports also makes the producer's wait
 // for that bound, rd_kafka_poll, return at the next report; without reports it slept out
 // its full millisecond each time, which held an earlier version of this loop near 360k/s.)
-result run_raw_librdkafka(const parameters& p) {
+result run_raw_librdkafka(const parameters& p, const kafka_place& place) {
   const workload w(p);
   const auto& [per_aggregate, total, payload, ids] = w;
-  auto r = begin_result("kafka end to end (raw librdkafka loop, embedded cluster)", total);
+  auto r = begin_result(fmt::format("kafka end to end (raw librdkafka loop, {})", place.name()), total);
   arrivals arrived(p.aggregates, total);
   {
-    kafka::embedded_cluster cluster(brokers);
-    cluster.create_topic("bench", partitions);
+    // On a real broker the producer's first request makes the topic (num.partitions=6 there).
+    std::optional<kafka::embedded_cluster> cluster;
+    if (place.bootstrap.empty()) {
+      cluster.emplace(brokers);
+      cluster->create_topic(topic, partitions);
+    }
+    const auto bootstrap = cluster ? cluster->bootstrap_servers() : place.bootstrap;
     std::atomic<std::size_t> failed_deliveries{0};
     rd_kafka_t* producer = raw_client(RD_KAFKA_PRODUCER,
-                                      {{"bootstrap.servers", cluster.bootstrap_servers()},
+                                      {{"bootstrap.servers", bootstrap},
                                        {"enable.idempotence", "true"},
                                        {"linger.ms", "5"},
                                        {"socket.nagle.disable", "true"}},
                                       &failed_deliveries);
-    // The consumer settings the bus gives its own embedded cluster (see embedded_cluster.hpp).
-    std::vector<std::pair<const char*, std::string>> consumer_props{{"bootstrap.servers", cluster.bootstrap_servers()},
-                                                                    {"group.id", "raw-bench"},
-                                                                    {"auto.offset.reset", "earliest"},
-                                                                    {"enable.auto.commit", "true"},
-                                                                    {"enable.auto.offset.store", "false"},
-                                                                    {"socket.nagle.disable", "true"}};
+    // The consumer settings the bus gives its own embedded cluster (see embedded_cluster.hpp),
+    // and on a real broker librdkafka's defaults, as the bus has them.
+    std::vector<std::pair<const char*, std::string>> consumer_props{
+        {"bootstrap.servers", bootstrap},      {"group.id", "raw-bench"},
+        {"auto.offset.reset", "earliest"},     {"enable.auto.commit", "true"},
+        {"enable.auto.offset.store", "false"}, {"socket.nagle.disable", "true"}};
     const auto mock_settings = kafka::embedded_cluster::consumer_properties();
-    for (const auto& [name, value] : mock_settings) consumer_props.emplace_back(name.c_str(), value);
+    if (cluster)
+      for (const auto& [name, value] : mock_settings) consumer_props.emplace_back(name.c_str(), value);
     rd_kafka_t* consumer = raw_client(RD_KAFKA_CONSUMER, consumer_props);
     rd_kafka_poll_set_consumer(consumer);
     auto* topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, "bench", RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     // As in the corobus run: a marker is produced and consumed before the clock starts, so
     // neither the mock's 3 s group join nor the first fetch is measured.
     const std::string join = envelope::make("join", "Join", 1, "{}").encode();
-    rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_KEY("join", 4),
+    rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("join", 4),
                       RD_KAFKA_V_VALUE(const_cast<char*>(join.data()), join.size()),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     rd_kafka_flush(producer, 10'000);
@@ -131,12 +141,16 @@ result run_raw_librdkafka(const parameters& p) {
       }
 
     const run_clock clock;
+    const double broker_cpu_at_start = place.broker_cpu ? place.broker_cpu() : 0;
     std::thread consuming([&] {
       while (arrived.received() < total && clock.elapsed() < give_up_after) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
         if (!m) continue;
         if (!m->err) {
-          arrived.observe(envelope::decode(std::string_view(static_cast<const char*>(m->payload), m->len)));
+          if (arrived.observe(envelope::decode(std::string_view(static_cast<const char*>(m->payload), m->len))) ==
+                  total &&
+              place.broker_cpu)
+            r.broker_cpu_seconds = place.broker_cpu() - broker_cpu_at_start;
           rd_kafka_offset_store(m->rkt, m->partition, m->offset);  // handled: the commit may pass it
         }
         rd_kafka_message_destroy(m);
@@ -151,7 +165,7 @@ result run_raw_librdkafka(const parameters& p) {
         rd_kafka_headers_t* hs = rd_kafka_headers_new(4);  // the metadata headers corobus sends too
         for (const auto& h : metadata_headers(e))
           rd_kafka_header_add(hs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(), h.value.size());
-        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("bench"), RD_KAFKA_V_KEY(ids[a].data(), ids[a].size()),
+        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(ids[a].data(), ids[a].size()),
                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hs),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)

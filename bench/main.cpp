@@ -1,23 +1,31 @@
 // The corobus benchmark program: runs the scenarios and prints what they measured.
 // --publishers applies to the memory scenario; the Kafka and NATS ones publish from one
 // coroutine per aggregate, one version per publish and then --batch versions per publish
-// (default 5). The NATS scenario starts one nats-server for all its variants; nats-group runs
-// the single-process NATS scenario and then a group of two member processes (this program,
+// (default 5). kafka runs on a real Apache Kafka broker (one KRaft node in its own JVM, from
+// COROBUS_KAFKA_BROKER_LIBS, which ./dev bench sets), whose CPU is printed apart; kafka-mock
+// on librdkafka's mock cluster in this process. The NATS scenarios run on each nats-server:
+// the one in PATH (Debian's 2.9.10) and COROBUS_NATS_SERVER_CURRENT (./dev bench builds it).
+// The NATS scenario starts one nats-server for all its variants; nats-group runs the
+// single-process NATS scenario and then a group of two member processes (this program,
 // started with --nats-group-member) on a 6-partition topic, on one server.
 // On a terminal a progress line shows the scenario running; --json FILE writes every figure,
 // --chart FILE.png draws throughput and latency per scenario with gnuplot.
 //   corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload BYTES] [--batch N]
 //                 [--nats-storage file|memory] [--json FILE] [--chart FILE.png]
-//   [--scenario all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]
+//   [--scenario all|memory|kafka|kafka-mock|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]
 #include "progress.hpp"
 #include "report.hpp"
 #include "scenario.hpp"
 
+#include "process_stats.hpp"
+
 #include <corobus/awaitables/nats/embedded_server.hpp>
+#include <corobus/support/kafka_broker.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -73,6 +81,42 @@ bool compare(const parameters& p, const char* broker, const char* raw_client,
   return clean;
 }
 
+// What `executable --version` says of itself ("nats-server: v2.9.10" gives "nats-server 2.9.10").
+std::string version_of(const std::string& executable) {
+  std::string said;
+  if (FILE* out = ::popen((executable + " --version 2>&1").c_str(), "r")) {
+    char chunk[256];
+    while (std::fgets(chunk, sizeof chunk, out)) said += chunk;
+    ::pclose(out);
+  }
+  const auto v = said.find(" v");
+  return v == std::string::npos ? executable
+                                : "nats-server " + said.substr(v + 2, said.find_first_of(" \n", v + 2) - v - 2);
+}
+
+// The nats-servers the NATS scenarios run on, each with its name and version.
+std::vector<std::pair<corobus::nats::embedded_server::options, std::string>> nats_servers() {
+  std::vector<std::pair<corobus::nats::embedded_server::options, std::string>> servers(1);
+  if (const char* current = std::getenv("COROBUS_NATS_SERVER_CURRENT"); current && *current) {
+    servers.emplace_back();
+    servers.back().first.executable = current;
+  } else {
+    fmt::print("(no COROBUS_NATS_SERVER_CURRENT: the NATS scenarios run on the nats-server in PATH only)\n\n");
+  }
+  for (auto& [options, name] : servers) name = version_of(options.executable);
+  return servers;
+}
+
+// A real Kafka broker for the kafka scenarios, with the partitions the bench's topics have.
+struct real_kafka {
+  corobus::support::kafka_broker broker{[] {
+    corobus::support::kafka_broker::options o;
+    o.properties = {"num.partitions=6"};
+    return o;
+  }()};
+  kafka_place place{broker.bootstrap(), [pid = broker.pid()] { return cpu_seconds_of(pid); }};
+};
+
 std::size_t number(int& i, int argc, char** argv) {
   if (i + 1 >= argc) {
     fmt::print(stderr, "{} needs a number\n", argv[i]);
@@ -87,7 +131,7 @@ int main(int argc, char** argv) {
   if (argc == 6 && !std::strcmp(argv[1], "--nats-group-member"))
     return run_nats_group_member(argv[2], argv[3], std::stoul(argv[4]), !std::strcmp(argv[5], "memory"));
   parameters p;
-  std::string scenario = "memory";  // kafka takes the embedded cluster's 3 s group join per side
+  std::string scenario = "memory";
   std::string json_path, chart_path;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--scenario") && i + 1 < argc)
@@ -115,7 +159,7 @@ int main(int argc, char** argv) {
       fmt::print(asked ? stdout : stderr,
                  "usage: corobus_bench [--messages N] [--aggregates N] [--threads N] [--publishers N] [--payload "
                  "BYTES] [--batch N] [--nats-storage file|memory] [--json FILE] [--chart FILE.png] [--scenario "
-                 "all|memory|kafka|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]\n");
+                 "all|memory|kafka|kafka-mock|kafka-corobus|kafka-raw|nats|nats-corobus|nats-raw|nats-group]\n");
       return asked ? 0 : 2;
     }
   }
@@ -138,40 +182,61 @@ int main(int argc, char** argv) {
     print(r);
     clean &= r.clean();
   }
-  if (scenario == "all" || scenario == "kafka")
-    clean &= compare(p, "kafka", "librdkafka", run_kafka_end_to_end, [&] { return run_raw_librdkafka(p); });
-  if (scenario == "all" || scenario == "nats") {
-    const corobus::nats::embedded_server server;  // one for all three runs, each on a stream of its own
+  if (scenario == "all" || scenario == "kafka") {
+    const real_kafka kafka;
     clean &= compare(
-        p, "nats", "cnats", [&](const parameters& q) { return run_nats_end_to_end(q, server); },
-        [&] { return run_raw_cnats(p, server); });
+        p, "kafka", "librdkafka", [&](const parameters& q) { return run_kafka_end_to_end(q, kafka.place); },
+        [&] { return run_raw_librdkafka(p, kafka.place); });
   }
-  if (scenario == "all" || scenario == "nats-group") {
-    const corobus::nats::embedded_server server;
-    const auto single = run_nats_end_to_end(p, server);
-    const auto grouped = run_nats_group(p, server);
-    print(single);
-    print(grouped.figures);
-    fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n  members         {}\n", grouped.duplicates,
-               grouped.publish_seconds, grouped.members_clean ? "closed clean" : "NOT CLEAN");
-    const double ratio = single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0;
-    fmt::print("nats: group of 2 member processes / single process throughput = {:.2f}\n", ratio);
-    figures.ratio("nats: group of 2 member processes / single process", ratio);
-    clean &= single.clean() && grouped.clean();
+  if (scenario == "all" || scenario == "kafka-mock") {
+    const kafka_place mock;
+    clean &= compare(
+        p, "kafka-mock", "librdkafka", [&](const parameters& q) { return run_kafka_end_to_end(q, mock); },
+        [&] { return run_raw_librdkafka(p, mock); });
   }
-  // One side alone, for profiling.
+  const bool nats = scenario == "all" || scenario.starts_with("nats");
+  for (const auto& [options, server_name] : nats ? nats_servers() : decltype(nats_servers()){}) {
+    const auto on = [&, &server_name = server_name](result r) {
+      r.name += fmt::format(" [{}]", server_name);
+      return r;
+    };
+    const auto broker = fmt::format("nats [{}]", server_name);
+    if (scenario == "all" || scenario == "nats") {
+      const corobus::nats::embedded_server server(options);  // one for all three runs, each on a stream of its own
+      clean &= compare(
+          p, broker.c_str(), "cnats", [&](const parameters& q) { return on(run_nats_end_to_end(q, server)); },
+          [&] { return on(run_raw_cnats(p, server)); });
+    }
+    if (scenario == "all" || scenario == "nats-group") {
+      const corobus::nats::embedded_server server(options);
+      const auto single = on(run_nats_end_to_end(p, server));
+      auto grouped = run_nats_group(p, server);
+      grouped.figures = on(grouped.figures);
+      print(single);
+      print(grouped.figures);
+      fmt::print("  duplicates      {}\n  publishing      {:.3f} s\n  members         {}\n", grouped.duplicates,
+                 grouped.publish_seconds, grouped.members_clean ? "closed clean" : "NOT CLEAN");
+      const double ratio = single.rate() > 0 ? grouped.figures.rate() / single.rate() : 0.0;
+      fmt::print("{}: group of 2 member processes / single process throughput = {:.2f}\n", broker, ratio);
+      figures.ratio(broker + ": group of 2 member processes / single process", ratio);
+      clean &= single.clean() && grouped.clean();
+    }
+    // One side alone, for profiling.
+    for (const auto& [name, run] :
+         {std::pair{"nats-corobus", &run_nats_end_to_end}, std::pair{"nats-raw", &run_raw_cnats}})
+      if (scenario == name) {
+        const corobus::nats::embedded_server server(options);
+        const auto r = on(run(p, server));
+        print(r);
+        clean &= r.clean();
+      }
+  }
+  // One side alone, for profiling (on a real broker).
   for (const auto& [name, run] :
        {std::pair{"kafka-corobus", &run_kafka_end_to_end}, std::pair{"kafka-raw", &run_raw_librdkafka}})
     if (scenario == name) {
-      const auto r = run(p);
-      print(r);
-      clean &= r.clean();
-    }
-  for (const auto& [name, run] :
-       {std::pair{"nats-corobus", &run_nats_end_to_end}, std::pair{"nats-raw", &run_raw_cnats}})
-    if (scenario == name) {
-      const corobus::nats::embedded_server server;
-      const auto r = run(p, server);
+      const real_kafka kafka;
+      const auto r = run(p, kafka.place);
       print(r);
       clean &= r.clean();
     }

@@ -25,20 +25,6 @@ namespace {
 
 constexpr auto give_up_after = std::chrono::seconds(120);
 
-// The CPU seconds process `pid` used so far (utime + stime of /proc/<pid>/stat; 0 once it is gone).
-double cpu_seconds_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto name_end = stat.rfind(')');  // the name (field 2) may hold spaces
-  if (name_end == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(name_end + 1));
-  std::string skipped;
-  for (int field = 3; field < 14; ++field) fields >> skipped;
-  unsigned long long user = 0, system = 0;
-  fields >> user >> system;
-  return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 std::function<double()> cpu_of(const nats::embedded_server& server) {
   return [pid = server.pid()] { return cpu_seconds_of(pid); };
 }

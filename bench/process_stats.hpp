@@ -2,10 +2,17 @@
 // What the benchmark reads about its own process: threads, descriptors, memory, CPU time.
 #include <corobus/support/process_counts.hpp>
 
+#include <fmt/format.h>
+
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstddef>
 #include <ctime>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 namespace corobus::bench {
@@ -28,6 +35,20 @@ inline std::size_t status_kib(const std::string& field) {
 // Starts a new peak: VmHWM becomes the current RSS (Linux: "5" to clear_refs), so each
 // scenario's peak is its own, not the largest of those run before it in this process.
 inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// The CPU seconds process `pid` used so far (utime + stime of /proc/<pid>/stat; 0 once it is gone).
+inline double cpu_seconds_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto name_end = stat.rfind(')');  // the name (field 2) may hold spaces
+  if (name_end == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string skipped;
+  for (int field = 3; field < 14; ++field) fields >> skipped;
+  unsigned long long user = 0, system = 0;
+  fields >> user >> system;
+  return static_cast<double>(user + system) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 using support::descriptor_count;
 using support::settled_thread_count;

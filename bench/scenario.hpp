@@ -2,6 +2,7 @@
 // A benchmark scenario's parameters and what it measured.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace corobus::nats {
@@ -51,12 +52,19 @@ result run_memory_dispatch(const parameters& p);
 // about 450 bytes over 6 partitions stay near 1.5 MB a partition.
 constexpr std::size_t kafka_max_lead = 20'000;
 
-// Kafka end to end on an embedded cluster (3 brokers, 6 partitions): publish_envelope (or
-// publish_envelopes, `batch` versions at a time) and subscribe_envelopes at once, one
-// publisher per aggregate.
-result run_kafka_end_to_end(const parameters& p);
+// Where a Kafka scenario runs: librdkafka's mock cluster in this process (`kafka-mock`), or
+// a real broker in another one (`kafka`), whose CPU is then counted apart.
+struct kafka_place {
+  std::string bootstrap;               // empty: a mock cluster of 3 brokers, made for the run
+  std::function<double()> broker_cpu;  // the broker process's CPU seconds so far
+  std::string name() const { return bootstrap.empty() ? "embedded cluster" : "Apache Kafka"; }
+};
+
+// Kafka end to end (6 partitions): publish_envelope (or publish_envelopes, `batch` versions at
+// a time) and subscribe_envelopes at once, one publisher per aggregate, on a topic of its own.
+result run_kafka_end_to_end(const parameters& p, const kafka_place& place);
 // The same data through a hand-written librdkafka producer thread and consumer-poll thread.
-result run_raw_librdkafka(const parameters& p);
+result run_raw_librdkafka(const parameters& p, const kafka_place& place);
 
 // NATS: how many envelopes publishing may run ahead of consumption, in both variants. The
 // stream keeps them all (file storage, no limits), so the bound only keeps the backlog, and

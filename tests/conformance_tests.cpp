@@ -1,7 +1,7 @@
 // The conformance suite (conformance.hpp): what every backend must do, run against each.
 // A new backend adds a Target and one COROBUS_CONFORMANCE_SUITE line at the end.
 #include "conformance.hpp"
-#include "kafka_broker.hpp"
+#include <corobus/support/kafka_broker.hpp>
 #include "raw_kafka.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -1070,11 +1070,11 @@ struct kafka_target {
 struct kafka_broker_target : kafka_target {
   static config make_config() {
     auto c = kafka_target::make_config();
-    c.kafka.bootstrap = corobus::test::kafka_broker::shared_bootstrap();
+    c.kafka.bootstrap = corobus::support::kafka_broker::shared_bootstrap();
     return c;
   }
   struct each_case {
-    each_case() { corobus::test::clear_broker(corobus::test::kafka_broker::shared_bootstrap()); }
+    each_case() { corobus::test::clear_broker(corobus::support::kafka_broker::shared_bootstrap()); }
   };
 };
 

@@ -3,7 +3,7 @@
 // librdkafka 2.0.2 makes of Kafka 4, the broker's own record size limit, and SASL.
 #include <boost/test/unit_test.hpp>
 
-#include "kafka_broker.hpp"
+#include <corobus/support/kafka_broker.hpp>
 #include "opening_error.hpp"
 #include "raw_kafka.hpp"
 #include "support.hpp"
@@ -20,6 +20,7 @@
 
 using namespace corobus;
 using namespace corobus::test;
+using corobus::support::kafka_broker;
 
 namespace {
 

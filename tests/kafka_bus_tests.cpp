@@ -4,7 +4,7 @@
 // the mock alone injects faults, and the real broker alone is killed and restarted.
 #include <boost/test/unit_test.hpp>
 
-#include "kafka_broker.hpp"
+#include <corobus/support/kafka_broker.hpp>
 #include "member_process.hpp"
 #include "opening_error.hpp"
 #include "raw_kafka.hpp"
@@ -24,6 +24,7 @@
 
 using namespace corobus;
 using namespace corobus::test;
+using corobus::support::kafka_broker;
 
 namespace {
 

@@ -6,7 +6,7 @@
 //                                    and returns once it answers; the keeper ends, and the
 //                                    broker with it, on `stop DIR` or when ctest itself ends
 //   corobus_kafka_broker stop DIR    the fixture kafka_broker/stop
-#include "kafka_broker.hpp"
+#include <corobus/support/kafka_broker.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -47,7 +47,7 @@ sigset_t block_stop_signals() {
 int serve_until_ctrl_c() {
   auto stop = block_stop_signals();
   try {
-    corobus::test::kafka_broker broker;
+    corobus::support::kafka_broker broker;
     std::printf("Apache Kafka on %s (Ctrl-C stops it)\n", broker.bootstrap().c_str());
     std::fflush(stdout);
     int signal = 0;
@@ -76,7 +76,7 @@ int serve_until_ctrl_c() {
   int status = 0;
   try {
     spdlog::set_level(spdlog::level::debug);
-    corobus::test::kafka_broker broker;
+    corobus::support::kafka_broker broker;
     {
       std::ofstream(dir / "keeper.pid") << ::getpid() << "\n";
       std::ofstream(dir / "bootstrap.new") << broker.bootstrap() << "\n";

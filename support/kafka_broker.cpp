@@ -1,4 +1,4 @@
-#include "kafka_broker.hpp"
+#include <corobus/support/kafka_broker.hpp>
 
 #include <corobus/runtime/error.hpp>
 #include <corobus/runtime/free_port.hpp>
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <future>
 
-namespace corobus::test {
+namespace corobus::support {
 namespace {
 
 std::string libs() {
@@ -157,6 +157,11 @@ void kafka_broker::start(node& n) {
       [](std::string_view line) { return line.find("Kafka Server started") != std::string_view::npos; }, std::move(o));
 }
 
+pid_t kafka_broker::pid(int node) const {
+  const auto& n = nodes_.at(static_cast<std::size_t>(node - 1));
+  return n.process ? n.process->pid() : 0;
+}
+
 void kafka_broker::kill(int node) {
   auto& n = nodes_.at(static_cast<std::size_t>(node - 1));
   if (n.process) n.process->kill();
@@ -182,4 +187,4 @@ std::string kafka_broker::shared_bootstrap() {
   return broker.bootstrap();
 }
 
-}  // namespace corobus::test
+}  // namespace corobus::support

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace corobus::test {
+namespace corobus::support {
 
 class kafka_broker {
  public:
@@ -40,6 +40,7 @@ class kafka_broker {
   std::string bootstrap() const;       // 127.0.0.1:<port>[,...] of every node
   std::string sasl_bootstrap() const;  // the SASL_PLAINTEXT listener's, when plain_users is set
   int nodes() const noexcept { return static_cast<int>(nodes_.size()); }
+  pid_t pid(int node = 1) const;  // its JVM's; 0 while it is not running
   // Node ids are 1..nodes().
   void kill(int node = 1);
   void restart(int node = 1);
@@ -67,4 +68,4 @@ class kafka_broker {
   std::vector<node> nodes_;
 };
 
-}  // namespace corobus::test
+}  // namespace corobus::support
