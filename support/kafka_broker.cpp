@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <librdkafka/rdkafka.h>
 #include <boost/system/system_error.hpp>
 
 #include <unistd.h>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -72,6 +74,7 @@ kafka_broker::kafka_broker(options opts) : opts_(std::move(opts)) {
     std::vector<std::future<void>> started;
     for (auto& n : nodes_) started.push_back(std::async(std::launch::async, [this, &n] { start(n); }));
     for (auto& s : started) s.get();
+    wait_until_answering();
   } catch (...) {
     for (const auto& n : nodes_) kill(n.id);
     std::error_code ignored;
@@ -171,6 +174,24 @@ void kafka_broker::kill(int node) {
 void kafka_broker::restart(int node) {
   kill(node);
   start(nodes_.at(static_cast<std::size_t>(node - 1)));
+  wait_until_answering();
+}
+
+void kafka_broker::wait_until_answering() const {
+  // "Kafka Server started" comes before the listeners take requests on every path: a
+  // metadata request answered is the proof. One call, which waits for a connection itself.
+  std::array<char, 512> error{};
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), error.data(), error.size());
+  rd_kafka_conf_set(conf, "log_level", "0", error.data(), error.size());  // its connection refusals meanwhile
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> client(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size()), &rd_kafka_destroy);
+  if (!client) throw_error(errc::broker_error, fmt::format("a client for the Kafka test broker: {}", error.data()));
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (const auto err = rd_kafka_metadata(client.get(), 0, nullptr, &metadata, 60'000))
+    throw_error(errc::broker_error, fmt::format("the Kafka test broker ({}) did not answer within 60 s: {}",
+                                                bootstrap(), rd_kafka_err2str(err)));
+  rd_kafka_metadata_destroy(metadata);
 }
 
 std::string kafka_broker::shared_bootstrap() {

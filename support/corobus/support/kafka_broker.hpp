@@ -5,8 +5,9 @@
 // directories of their own.
 //
 // - Each node is a child_process: it dies with the test process, start waits (60 s at most)
-//   until it logs "Kafka Server started", and its log (warnings, brokers/kafka/log4j2.properties)
-//   goes to corobus's at debug level.
+//   until it logs "Kafka Server started" and then until the cluster answers a metadata request
+//   through librdkafka (60 s more at most), and its log (warnings,
+//   brokers/kafka/log4j2.properties) goes to corobus's at debug level.
 // - kill(n) is kill -9 of node n; restart(n) starts it again on the same ports and log
 //   directory (no new format: the directory keeps its cluster and node ids). The destructor
 //   kills every node and removes the directories.
@@ -61,6 +62,7 @@ class kafka_broker {
     std::unique_ptr<child_process> process;  // (a pointer: nodes live in a vector)
   };
   void write_config(const node& n) const;
+  void wait_until_answering() const;
   void start(node& n);
 
   options opts_;
