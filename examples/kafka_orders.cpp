@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   cfg.backend = corobus::backend_kind::kafka;
   cfg.kafka.bootstrap = "embedded";  // 3 brokers in this process; topics get 6 partitions
   cfg.retry.initial_backoff = std::chrono::milliseconds(5);
-  return run_order_service(example::config_from(argc, argv, cfg), "kafka_orders: Kafka backend on the embedded cluster",
-                           [](corobus::bus&) {});
+  cfg = example::config_from(argc, argv, cfg);
+  const auto title =
+      fmt::format("kafka_orders: Kafka backend on {}",
+                  cfg.kafka.bootstrap == "embedded" ? std::string("the embedded cluster") : cfg.kafka.bootstrap);
+  return run_order_service(cfg, title.c_str(), [](corobus::bus&) {});
 }
