@@ -1,7 +1,10 @@
-// The librdkafka integration on its own, against the embedded (mock) cluster: the producer's
-// awaitable produce, delivery reports, bad configuration, and what close leaves behind.
+// The librdkafka integration on its own: the producer's awaitable produce, delivery reports,
+// the group consumer, topic administration, bad configuration, and what close leaves behind.
+// The cases that inject no fault run on the mock cluster (kafka_awaitables) and on the real
+// broker (kafka_awaitables_broker), where topic administration is tested too.
 #include <boost/test/unit_test.hpp>
 
+#include "kafka_place.hpp"
 #include "support.hpp"
 
 #include <corobus/awaitables/kafka/admin.hpp>
@@ -41,51 +44,60 @@ struct running_producer {
   kafka::producer client;
 };
 
-// An embedded cluster with one topic, and a running producer for it; the producer's report
-// task is cancelled and joined at the end.
-struct cluster_with_producer {
-  cluster_with_producer(int brokers, const std::string& topic, int partitions, std::size_t threads = 1,
-                        const kafka::properties& extra = {})
-      : cluster(brokers), pool(threads), p(pool, scope, with_bootstrap(extra)) {
-    cluster.create_topic(topic, partitions);
+// A cluster (kafka_place.hpp) with one topic, and a running producer for it; the producer's
+// report task is cancelled and joined at the end.
+template <class Place>
+struct place_with_producer {
+  place_with_producer(int brokers, const std::string& topic, int partitions, std::size_t threads = 1,
+                      const kafka::properties& extra = {})
+      : place(brokers), pool(threads), p(pool, scope, with_bootstrap(extra)) {
+    place.create_topic(topic, partitions);
   }
-  ~cluster_with_producer() {
+  ~place_with_producer() {
     scope.cancel();
     BOOST_TEST(scope.wait_idle_for(5s));
   }
   kafka::properties with_bootstrap(kafka::properties props) const {
-    props["bootstrap.servers"] = cluster.bootstrap_servers();
+    props["bootstrap.servers"] = place.bootstrap();
     return props;
   }
 
-  kafka::embedded_cluster cluster;
+  Place place;
   io_pool pool;
   task_scope scope;
   running_producer p;
 };
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(kafka_awaitables, *boost::unit_test::label("kafka") * boost::unit_test::label("fault"))
-
-BOOST_AUTO_TEST_CASE(the_embedded_cluster_starts_and_leaves_nothing_behind) {
-  const auto threads_before = thread_count();
-  const auto fds_before = descriptor_count();
-  {
-    kafka::embedded_cluster cluster(3);
-    BOOST_TEST(cluster.brokers() == 3);
-    BOOST_TEST(std::count(cluster.bootstrap_servers().begin(), cluster.bootstrap_servers().end(), ',') == 2);
-    BOOST_TEST(cluster.bootstrap_servers().find("127.0.0.1:") == 0u);
-    cluster.create_topic("t", 6);
-    BOOST_TEST(thread_count() > threads_before);
-  }
-  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
-  BOOST_TEST(descriptor_count() == fds_before);
+// async_ensure_topics through `k`'s producer: its error, if any.
+template <class Place>
+boost::system::error_code ensure_topics(place_with_producer<Place>& k, std::vector<kafka::topic_spec> topics,
+                                        topic_strategy strategy, std::chrono::milliseconds timeout) {
+  return run(k.pool.get_executor(), [&] {
+    return error_code_of([&] {
+      return kafka::async_ensure_topics(k.p.client.handle(), k.p.client.get_executor(), topics, strategy, timeout);
+    });
+  });
 }
 
-BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports) {
-  cluster_with_producer k(3, "orders", 6, 2);
-  auto& [cluster, pool, scope, p] = k;
+// Polls until `want` records arrived, completing the rebalances it meets on the way.
+asio::awaitable<std::vector<kafka::record>> read_records(kafka::consumer& c, std::size_t want) {
+  std::vector<kafka::record> got;
+  while (got.size() < want) {
+    auto batch = co_await c.async_poll(500);
+    for (auto& r : batch.records) got.push_back(std::move(r));
+    if (batch.rebalance) c.apply_rebalance(*batch.rebalance);
+  }
+  co_return got;
+}
+
+}  // namespace
+
+namespace kafka_client_cases {
+
+template <class Place>
+void many_produces_in_flight_complete_on_their_delivery_reports() {
+  place_with_producer<Place> k(3, "orders", 6, 2);
+  auto& [place, pool, scope, p] = k;
   {
     constexpr int count = 2000;
     std::vector<std::future<kafka::delivery_report>> reports;
@@ -116,11 +128,12 @@ BOOST_AUTO_TEST_CASE(many_produces_in_flight_complete_on_their_delivery_reports)
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_batch_larger_than_the_producer_queue_goes_out_whole_and_in_order) {
+template <class Place>
+void a_batch_larger_than_the_producer_queue_goes_out_whole_and_in_order() {
   // Room for 10 records: the batch's 300 meet a full queue many times and must wait behind
   // the first record refused, never pass it.
-  cluster_with_producer k(1, "batched", 1, 2, {{"queue.buffering.max.messages", "10"}});
-  auto& [cluster, pool, scope, p] = k;
+  place_with_producer<Place> k(1, "batched", 1, 2, {{"queue.buffering.max.messages", "10"}});
+  auto& [place, pool, scope, p] = k;
   std::vector<kafka::outgoing_record> records;
   for (int i = 0; i < 300; ++i) records.push_back({"batched", "k", std::to_string(i), nullptr});
   const auto [ec, reports] = run(pool.get_executor(), [&] {
@@ -143,9 +156,10 @@ BOOST_AUTO_TEST_CASE(a_batch_larger_than_the_producer_queue_goes_out_whole_and_i
   BOOST_TEST(mixed_reports[2].offset == 301);
 }
 
-BOOST_AUTO_TEST_CASE(the_same_key_goes_to_the_same_partition) {
-  cluster_with_producer k(1, "keyed", 6);
-  auto& [cluster, pool, scope, p] = k;
+template <class Place>
+void the_same_key_goes_to_the_same_partition() {
+  place_with_producer<Place> k(1, "keyed", 6);
+  auto& [place, pool, scope, p] = k;
   std::map<std::string, std::set<int>> partitions;
   run(pool.get_executor(), [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 200; ++i) {
@@ -157,9 +171,146 @@ BOOST_AUTO_TEST_CASE(the_same_key_goes_to_the_same_partition) {
   for (auto& [key, seen] : partitions) BOOST_TEST(seen.size() == 1u, key);
 }
 
+template <class Place>
+void a_group_consumer_reads_what_was_produced_then_resumes_from_its_commits() {
+  const auto threads_before = thread_count();
+  {
+    Place place(3);
+    place.create_topic("events", 6);
+    io_pool pool(2);
+    task_scope scope;
+    running_producer p(pool, scope, {{"bootstrap.servers", place.bootstrap()}});
+    const std::vector<header_pair> headers{{"X-Event-Type", "Created"}};
+    auto produce = [&](int from, int to) {
+      run(pool.get_executor(), [&]() -> asio::awaitable<void> {
+        for (int i = from; i < to; ++i)
+          co_await p.client.async_produce("events", "key-" + std::to_string(i % 30), std::to_string(i),
+                                          kafka::make_headers(headers));
+      });
+    };
+    produce(0, 600);
+    // The mock coordinator (librdkafka 2.0.2) lets a later member in only after about
+    // session.timeout.ms, even when the earlier one left cleanly: keep it short here (6 s;
+    // 2 s made the join fail).
+    const kafka::properties group{{"bootstrap.servers", place.bootstrap()},
+                                  {"group.id", "corobus-consumer-test"},
+                                  {"session.timeout.ms", "6000"}};
+    {
+      auto strand = pool.make_strand();
+      kafka::consumer c(strand, group);
+      c.subscribe({"events"});
+      auto got = run(strand, [&] { return read_records(c, 600); });
+      std::set<std::string> values;
+      std::map<int, std::int64_t> last_offset;
+      for (const auto& r : got) {
+        const std::string value(r.value());
+        values.insert(value);
+        BOOST_TEST_REQUIRE(r.offset() > last_offset.emplace(r.partition(), -1).first->second);  // in order
+        last_offset[r.partition()] = r.offset();
+        const auto hs = r.headers();
+        BOOST_TEST_REQUIRE(hs.size() == 1u);
+        BOOST_TEST(hs[0].name == "X-Event-Type");
+        BOOST_TEST(hs[0].value == "Created");
+        BOOST_TEST(r.key() == "key-" + std::to_string(std::stoi(value) % 30));
+        BOOST_TEST(r.topic() == "events");
+      }
+      BOOST_TEST(values.size() == 600u);
+      std::vector<kafka::topic_partition> commits;
+      for (auto [partition, offset] : last_offset) commits.push_back({"events", partition, offset + 1});
+      // An asynchronous commit's answer comes back with the tag it was given.
+      c.commit(commits, 42);
+      const auto answers = run(strand, [&]() -> asio::awaitable<std::vector<kafka::commit_result>> {
+        for (;;) {
+          if (auto results = c.take_commit_results(); !results.empty()) co_return results;
+          co_await c.async_wait();
+        }
+      });
+      BOOST_TEST_REQUIRE(answers.size() == 1u);
+      BOOST_TEST(answers[0].tag == 42u);
+      BOOST_TEST(!answers[0].error);
+      BOOST_TEST(answers[0].stored.size() == commits.size());
+      BOOST_TEST(!c.commit_sync(commits));
+      run(strand, [&] { return c.async_close(); });
+    }
+    produce(600, 610);
+    {
+      auto strand = pool.make_strand();
+      kafka::consumer c(strand, group);
+      c.subscribe({"events"});
+      auto got = run(strand, [&] { return read_records(c, 10); });
+      std::set<std::string> values;
+      for (const auto& r : got) values.insert(std::string(r.value()));
+      std::set<std::string> expected;
+      for (int i = 600; i < 610; ++i) expected.insert(std::to_string(i));
+      BOOST_TEST((values == expected));  // nothing before the committed offsets came again
+      run(strand, [&] { return c.async_close(); });
+    }
+    scope.cancel();
+    BOOST_TEST(scope.wait_idle_for(5s));
+  }
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
+}
+
+template <class Place>
+void a_waiting_poll_ends_when_its_task_is_cancelled() {
+  Place place(1);
+  io_pool pool(1);
+  task_scope scope;
+  auto strand = pool.make_strand();
+  kafka::consumer c(strand, {{"bootstrap.servers", place.bootstrap()}, {"group.id", "never-joins"}});
+  std::atomic<bool> aborted{false};
+  scope.spawn(
+      strand,
+      [](kafka::consumer& c, std::atomic<bool>& aborted) -> asio::awaitable<void> {
+        try {
+          co_await c.async_poll(10);  // nothing subscribed: nothing ever arrives
+        } catch (const boost::system::system_error& e) {
+          aborted = e.code() == asio::error::operation_aborted;
+        }
+      }(c, aborted),
+      "poll");
+  BOOST_TEST(!scope.wait_idle_for(50ms));
+  scope.cancel();
+  BOOST_TEST(scope.wait_idle_for(5s));
+  BOOST_TEST(aborted.load());
+}
+
+}  // namespace kafka_client_cases
+
+// The cases above, on the mock cluster and on the real broker.
+#define KAFKA_CLIENT_CASES(X)                                               \
+  X(many_produces_in_flight_complete_on_their_delivery_reports)             \
+  X(a_batch_larger_than_the_producer_queue_goes_out_whole_and_in_order)     \
+  X(the_same_key_goes_to_the_same_partition)                                \
+  X(a_group_consumer_reads_what_was_produced_then_resumes_from_its_commits) \
+  X(a_waiting_poll_ends_when_its_task_is_cancelled)
+
+#define KAFKA_CLIENT_CASE(name) \
+  BOOST_AUTO_TEST_CASE(name) { kafka_client_cases::name<place>(); }
+
+BOOST_AUTO_TEST_SUITE(kafka_awaitables, *boost::unit_test::label("kafka") * boost::unit_test::label("fault"))
+using place = mock_place;
+KAFKA_CLIENT_CASES(KAFKA_CLIENT_CASE)
+
+BOOST_AUTO_TEST_CASE(the_embedded_cluster_starts_and_leaves_nothing_behind) {
+  const auto threads_before = thread_count();
+  const auto fds_before = descriptor_count();
+  {
+    kafka::embedded_cluster cluster(3);
+    BOOST_TEST(cluster.brokers() == 3);
+    BOOST_TEST(std::count(cluster.bootstrap_servers().begin(), cluster.bootstrap_servers().end(), ',') == 2);
+    BOOST_TEST(cluster.bootstrap_servers().find("127.0.0.1:") == 0u);
+    cluster.create_topic("t", 6);
+    BOOST_TEST(thread_count() > threads_before);
+  }
+  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
+  BOOST_TEST(descriptor_count() == fds_before);
+}
+
 BOOST_AUTO_TEST_CASE(retriable_produce_errors_are_retried_by_the_idempotent_producer) {
-  cluster_with_producer k(1, "flaky", 1, 1, {{"retry.backoff.ms", "10"}});
-  auto& [cluster, pool, scope, p] = k;
+  place_with_producer<mock_place> k(1, "flaky", 1, 1, {{"retry.backoff.ms", "10"}});
+  auto& [place, pool, scope, p] = k;
+  auto& cluster = place.cluster;
   // Warm up (metadata, producer id), then make the next produce requests fail.
   run(pool.get_executor(),
       [&]() -> asio::awaitable<void> { co_await p.client.async_produce("flaky", "k", "first", no_headers()); });
@@ -227,132 +378,13 @@ BOOST_AUTO_TEST_CASE(a_producer_and_its_cluster_leave_no_thread_or_descriptor_be
   BOOST_TEST(descriptor_count() == fds_before);
 }
 
-// Polls until `want` records arrived, completing the rebalances it meets on the way.
-asio::awaitable<std::vector<kafka::record>> read_records(kafka::consumer& c, std::size_t want) {
-  std::vector<kafka::record> got;
-  while (got.size() < want) {
-    auto batch = co_await c.async_poll(500);
-    for (auto& r : batch.records) got.push_back(std::move(r));
-    if (batch.rebalance) c.apply_rebalance(*batch.rebalance);
-  }
-  co_return got;
-}
-
-BOOST_AUTO_TEST_CASE(a_group_consumer_reads_what_was_produced_then_resumes_from_its_commits) {
-  const auto threads_before = thread_count();
-  {
-    kafka::embedded_cluster cluster(3);
-    cluster.create_topic("events", 6);
-    io_pool pool(2);
-    task_scope scope;
-    running_producer p(pool, scope, {{"bootstrap.servers", cluster.bootstrap_servers()}});
-    const std::vector<header_pair> headers{{"X-Event-Type", "Created"}};
-    auto produce = [&](int from, int to) {
-      run(pool.get_executor(), [&]() -> asio::awaitable<void> {
-        for (int i = from; i < to; ++i)
-          co_await p.client.async_produce("events", "key-" + std::to_string(i % 30), std::to_string(i),
-                                          kafka::make_headers(headers));
-      });
-    };
-    produce(0, 600);
-    // The mock coordinator (librdkafka 2.0.2) lets a later member in only after about
-    // session.timeout.ms, even when the earlier one left cleanly: keep it short here (6 s;
-    // 2 s made the join fail).
-    const kafka::properties group{{"bootstrap.servers", cluster.bootstrap_servers()},
-                                  {"group.id", "corobus-consumer-test"},
-                                  {"session.timeout.ms", "6000"}};
-    {
-      auto strand = pool.make_strand();
-      kafka::consumer c(strand, group);
-      c.subscribe({"events"});
-      auto got = run(strand, [&] { return read_records(c, 600); });
-      std::set<std::string> values;
-      std::map<int, std::int64_t> last_offset;
-      for (const auto& r : got) {
-        const std::string value(r.value());
-        values.insert(value);
-        BOOST_TEST_REQUIRE(r.offset() > last_offset.emplace(r.partition(), -1).first->second);  // in order
-        last_offset[r.partition()] = r.offset();
-        const auto hs = r.headers();
-        BOOST_TEST_REQUIRE(hs.size() == 1u);
-        BOOST_TEST(hs[0].name == "X-Event-Type");
-        BOOST_TEST(hs[0].value == "Created");
-        BOOST_TEST(r.key() == "key-" + std::to_string(std::stoi(value) % 30));
-        BOOST_TEST(r.topic() == "events");
-      }
-      BOOST_TEST(values.size() == 600u);
-      std::vector<kafka::topic_partition> commits;
-      for (auto [partition, offset] : last_offset) commits.push_back({"events", partition, offset + 1});
-      // An asynchronous commit's answer comes back with the tag it was given.
-      c.commit(commits, 42);
-      const auto answers = run(strand, [&]() -> asio::awaitable<std::vector<kafka::commit_result>> {
-        for (;;) {
-          if (auto results = c.take_commit_results(); !results.empty()) co_return results;
-          co_await c.async_wait();
-        }
-      });
-      BOOST_TEST_REQUIRE(answers.size() == 1u);
-      BOOST_TEST(answers[0].tag == 42u);
-      BOOST_TEST(!answers[0].error);
-      BOOST_TEST(answers[0].stored.size() == commits.size());
-      BOOST_TEST(!c.commit_sync(commits));
-      run(strand, [&] { return c.async_close(); });
-    }
-    produce(600, 610);
-    {
-      auto strand = pool.make_strand();
-      kafka::consumer c(strand, group);
-      c.subscribe({"events"});
-      auto got = run(strand, [&] { return read_records(c, 10); });
-      std::set<std::string> values;
-      for (const auto& r : got) values.insert(std::string(r.value()));
-      std::set<std::string> expected;
-      for (int i = 600; i < 610; ++i) expected.insert(std::to_string(i));
-      BOOST_TEST((values == expected));  // nothing before the committed offsets came again
-      run(strand, [&] { return c.async_close(); });
-    }
-    scope.cancel();
-    BOOST_TEST(scope.wait_idle_for(5s));
-  }
-  BOOST_TEST(settled_thread_count(threads_before) == threads_before);
-}
-
-BOOST_AUTO_TEST_CASE(a_waiting_poll_ends_when_its_task_is_cancelled) {
-  kafka::embedded_cluster cluster(1);
-  io_pool pool(1);
-  task_scope scope;
-  auto strand = pool.make_strand();
-  kafka::consumer c(strand, {{"bootstrap.servers", cluster.bootstrap_servers()}, {"group.id", "never-joins"}});
-  std::atomic<bool> aborted{false};
-  scope.spawn(
-      strand,
-      [](kafka::consumer& c, std::atomic<bool>& aborted) -> asio::awaitable<void> {
-        try {
-          co_await c.async_poll(10);  // nothing subscribed: nothing ever arrives
-        } catch (const boost::system::system_error& e) {
-          aborted = e.code() == asio::error::operation_aborted;
-        }
-      }(c, aborted),
-      "poll");
-  BOOST_TEST(!scope.wait_idle_for(50ms));
-  scope.cancel();
-  BOOST_TEST(scope.wait_idle_for(5s));
-  BOOST_TEST(aborted.load());
-}
-
-// librdkafka 2.0.2's mock cluster does not implement CreateTopics, and no broker with that API
-// can be installed here: creation and validation against a broker are not exercised. What is:
-// the strategies that need no broker, the local checks, and a bounded, clear error when the
-// broker does not answer.
+// librdkafka 2.0.2's mock cluster does not implement CreateTopics (kafka_awaitables_broker
+// creates and validates on the real broker). Here: the strategies that need no broker, the
+// local checks, and a bounded, clear error when the broker does not answer.
 BOOST_AUTO_TEST_CASE(topic_administration_fails_clearly_and_in_bounded_time) {
-  cluster_with_producer k(1, "existing", 1);
-  auto& [cluster, pool, scope, p] = k;
-  auto ensure = [&](std::vector<kafka::topic_spec> topics, topic_strategy strategy) {
-    return run(pool.get_executor(), [&] {
-      return error_code_of([&] {
-        return kafka::async_ensure_topics(p.client.handle(), p.client.get_executor(), topics, strategy, 1000ms);
-      });
-    });
+  place_with_producer<mock_place> k(1, "existing", 1);
+  const auto ensure = [&](std::vector<kafka::topic_spec> topics, topic_strategy strategy) {
+    return ensure_topics(k, std::move(topics), strategy, 1000ms);
   };
   BOOST_TEST(!ensure({{"never-made", 1, 1, {}}}, topic_strategy::skip));
   BOOST_TEST((ensure({{"bad", 0, 1, {}}}, topic_strategy::create_if_missing) == errc::invalid_config));
@@ -370,6 +402,30 @@ BOOST_AUTO_TEST_CASE(a_consumer_without_a_group_id_is_refused) {
   } catch (const boost::system::system_error& e) {
     BOOST_TEST((e.code() == errc::invalid_config));
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(kafka_awaitables_broker, *boost::unit_test::label("kafka_broker"))
+using place = broker_place;
+KAFKA_CLIENT_CASES(KAFKA_CLIENT_CASE)
+
+// Topics are made as asked (partitions), once, then validated; a request the broker cannot
+// carry out fails with its own error.
+BOOST_AUTO_TEST_CASE(topics_are_created_once_then_validated) {
+  place_with_producer<broker_place> k(1, "existing", 1);
+  const auto ensure = [&](std::vector<kafka::topic_spec> topics, topic_strategy strategy) {
+    return ensure_topics(k, std::move(topics), strategy, 30'000ms);
+  };
+  BOOST_TEST(!ensure({{"fresh", 4, 1, std::chrono::hours(24)}}, topic_strategy::create_if_missing));
+  BOOST_TEST(partition_leaders(k.place.bootstrap(), "fresh").size() == 4u);
+  BOOST_TEST(
+      !ensure({{"fresh", 4, 1, {}}, {"existing", 1, 1, {}}}, topic_strategy::create_if_missing));  // left as they are
+  BOOST_TEST(!ensure({{"fresh", 4, 1, {}}, {"existing", 1, 1, {}}}, topic_strategy::validate_only));
+  BOOST_TEST((ensure({{"missing", 1, 1, {}}}, topic_strategy::validate_only) == errc::invalid_config));
+  const auto too_many_replicas = ensure({{"replicated", 1, 3, {}}}, topic_strategy::create_if_missing);
+  BOOST_TEST((too_many_replicas == kafka::make_error_code(RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR)),
+             too_many_replicas.message());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <corobus/support/kafka_broker.hpp>
+#include "kafka_place.hpp"
 #include "member_process.hpp"
 #include "opening_error.hpp"
 #include "raw_kafka.hpp"
@@ -39,22 +40,9 @@ config kafka_bus_config(const std::string& bootstrap, std::size_t io_threads = 2
   return cfg;
 }
 
-// A bus on a test-owned cluster. The embedded cluster has no admin API, so its topics are
-// made by the test (topic + .dlq, 6 partitions) and the bus is told to skip topic checks.
-config shared_cluster_config(kafka::embedded_cluster& cluster, const std::vector<std::string>& topics) {
-  for (const auto& t : topics) {
-    cluster.create_topic(t, 6);
-    cluster.create_topic(t + ".dlq", 6);
-  }
-  auto cfg = kafka_bus_config(cluster.bootstrap_servers());
-  cfg.kafka.topics = topic_strategy::skip;
-  // As the bus does for its own embedded cluster (quick rejoins, short fetch waits).
-  cfg.kafka.consumer_properties = kafka::embedded_cluster::consumer_properties();
-  return cfg;
-}
-
-// A bus on a real broker whose topics the test made (6 partitions, and a .dlq each), with
-// the mock's timings, so that a case runs alike on both.
+// A bus on a cluster whose topics the test made (the mock has no admin API), with the timings
+// the bus gives its own embedded cluster (quick rejoins, short fetch waits) on the real broker
+// too, so that a case runs alike on both.
 config made_topics_config(const std::string& bootstrap) {
   auto cfg = kafka_bus_config(bootstrap);
   cfg.kafka.topics = topic_strategy::skip;
@@ -125,31 +113,15 @@ std::size_t skipped_unhandled(std::span<const member_process* const> members) {
   return n;
 }
 
-// Where a case's topics live (a case is written once, as a template over its Place):
-// librdkafka's mock cluster of `brokers`, made for the case (the embedded default, and the
-// one that injects faults)...
-struct mock_place {
-  explicit mock_place(int brokers) : cluster(brokers) {}
-  std::string bootstrap() const { return cluster.bootstrap_servers(); }
-  config bus_config(const std::vector<std::string>& topics) { return shared_cluster_config(cluster, topics); }
-  kafka::embedded_cluster cluster;
-};
-
-// ... or the real broker the test run shares (one node, whatever `brokers` says), cleared
-// first, its topics made alike (6 partitions, and a .dlq each).
-struct broker_place {
-  explicit broker_place(int /*brokers*/) { clear_broker(bootstrap_); }
-  std::string bootstrap() const { return bootstrap_; }
-  config bus_config(const std::vector<std::string>& topics) {
-    std::vector<std::string> all = topics;
-    for (const auto& t : topics) all.push_back(t + ".dlq");
-    create_topics(bootstrap_, all, 6);
-    return made_topics_config(bootstrap_);
+// A bus on `place` for `topics`, made there first (6 partitions, and a .dlq each).
+template <class Place>
+config bus_config(Place& place, const std::vector<std::string>& topics) {
+  for (const auto& t : topics) {
+    place.create_topic(t, 6);
+    place.create_topic(t + ".dlq", 6);
   }
-
- private:
-  std::string bootstrap_ = kafka_broker::shared_bootstrap();
-};
+  return made_topics_config(place.bootstrap());
+}
 
 // A group's first join takes about 3 s on the embedded cluster, which keeps only about 5 MB
 // per partition: a large volume published before the consumer runs may be trimmed before it
@@ -229,7 +201,7 @@ template <class Place>
 void one_hundred_thousand_envelopes_over_a_thousand_aggregates_keep_their_order() {
   constexpr int aggregates = 1000, per_aggregate = 100, total = aggregates * per_aggregate;
   Place place(1);
-  auto cfg = place.bus_config({"ordered"});
+  auto cfg = bus_config(place, {"ordered"});
   bus b(cfg);
   seen_versions seen;
   std::atomic<bool> consuming{false};
@@ -259,7 +231,7 @@ template <class Place>
 void two_buses_in_one_group_share_the_work_and_one_closing_loses_nothing() {
   constexpr int aggregates = 200, per_aggregate = 100, total = aggregates * per_aggregate;
   Place place(3);
-  auto cfg = place.bus_config({"shared"});
+  auto cfg = bus_config(place, {"shared"});
   cfg.kafka.max_in_flight = 1000;
   bus publisher(cfg), first(cfg), second(cfg);
   seen_versions seen_first, seen_second;
@@ -303,7 +275,7 @@ void two_processes_in_one_group_one_closed_then_one_killed_lose_nothing() {
   constexpr int aggregates = 50, max_versions = 400;
   constexpr std::size_t window = 500;  // each member's max_in_flight
   Place place(3);
-  auto cfg = place.bus_config({"processes"});
+  auto cfg = bus_config(place, {"processes"});
   bus publisher(cfg);
   const auto member = [&] {
     return std::make_unique<member_process>(place.bootstrap(), "processes", "process-group", window);
@@ -367,7 +339,7 @@ void two_processes_in_one_group_one_closed_then_one_killed_lose_nothing() {
 template <class Place>
 void a_handler_still_running_after_the_revoke_timeout_is_cancelled_and_its_message_moves_on() {
   Place place(3);
-  auto cfg = place.bus_config({"stuck"});
+  auto cfg = bus_config(place, {"stuck"});
   cfg.kafka.revoke_timeout = std::chrono::milliseconds(300);
   const subscribe_options group("stuck-group");
   std::atomic<bool> consuming{false}, stuck_running{false}, stuck_cancelled{false}, delivered_again{false};
@@ -413,7 +385,7 @@ void a_handler_still_running_after_the_revoke_timeout_is_cancelled_and_its_messa
 template <class Place>
 void a_stream_message_kept_beyond_close_is_whole_and_holds_nothing_of_the_client() {
   Place place(1);
-  auto cfg = place.bus_config({"audit"});
+  auto cfg = bus_config(place, {"audit"});
   std::optional<delivery> kept;
   {
     bus b(cfg);
@@ -439,7 +411,7 @@ void a_stream_message_kept_beyond_close_is_whole_and_holds_nothing_of_the_client
 template <class Place>
 void failing_and_undecodable_messages_are_dead_lettered_then_committed() {
   Place place(1);
-  auto cfg = place.bus_config({"payments"});
+  auto cfg = bus_config(place, {"payments"});
   cfg.retry.initial_backoff = std::chrono::milliseconds(1);
   const subscribe_options group("payments-service");
   std::mutex mutex;
@@ -528,7 +500,7 @@ void failing_and_undecodable_messages_are_dead_lettered_then_committed() {
 template <class Place>
 void records_other_producers_wrote_reach_the_dead_letter_topic_whatever_their_size_or_shape() {
   Place place(1);
-  auto cfg = place.bus_config({"hostile"});
+  auto cfg = bus_config(place, {"hostile"});
   cfg.retry.initial_backoff = std::chrono::milliseconds(1);
   const subscribe_options group("hostile-service");
   // The largest record librdkafka's default message.max.bytes (1,000,000) takes with this key:
@@ -646,7 +618,7 @@ template <class Place>
 void close_with_handlers_in_flight_then_a_new_bus_resumes_from_the_commits() {
   constexpr int aggregates = 50, per_aggregate = 60, total = aggregates * per_aggregate;
   Place place(3);
-  auto cfg = place.bus_config({"resume"});
+  auto cfg = bus_config(place, {"resume"});
   cfg.close_grace = std::chrono::milliseconds(50);
   cfg.kafka.max_in_flight = 500;
   const subscribe_options group("resumers");
@@ -712,8 +684,9 @@ KAFKA_BUS_CASES(KAFKA_BUS_CASE)
 
 BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothing) {
   constexpr int aggregates = 100, per_aggregate = 50, total = aggregates * per_aggregate;
-  kafka::embedded_cluster cluster(3);
-  auto cfg = shared_cluster_config(cluster, {"outage"});
+  mock_place place(3);
+  auto& cluster = place.cluster;
+  auto cfg = bus_config(place, {"outage"});
   // The broker stays down for up to the 30 s the check below may take (librdkafka has been
   // seen to hold all production that long): its records must outlast that, not time out.
   cfg.kafka.producer_properties["message.timeout.ms"] = "120000";
@@ -746,8 +719,9 @@ BOOST_AUTO_TEST_CASE(a_broker_taken_down_and_brought_back_mid_stream_loses_nothi
 }
 
 BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_returned) {
-  kafka::embedded_cluster cluster(1);
-  auto cfg = shared_cluster_config(cluster, {"flaky"});
+  mock_place place(1);
+  auto& cluster = place.cluster;
+  auto cfg = bus_config(place, {"flaky"});
   bus b(cfg);
   // Retriable: the idempotent producer sends again, and the topic holds each record once.
   cluster.fail_requests(0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
@@ -797,8 +771,9 @@ BOOST_AUTO_TEST_CASE(injected_produce_errors_are_retried_without_duplicates_or_r
 // The cluster refuses every dead-letter write (authorization): the record is held, never
 // committed past, said so; its partition pauses and the others go on past the in-flight window.
 BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_and_the_rest_goes_on) {
-  kafka::embedded_cluster cluster(1);
-  auto cfg = shared_cluster_config(cluster, {"ledger"});
+  mock_place place(1);
+  auto& cluster = place.cluster;
+  auto cfg = bus_config(place, {"ledger"});
   cfg.kafka.max_in_flight = 20;
   cfg.dead_letters.initial_backoff = std::chrono::milliseconds(10);
   cfg.dead_letters.max_backoff = std::chrono::milliseconds(200);
@@ -851,8 +826,9 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_the_cluster_keeps_refusing_holds_its_message_
 // The dead-letter write times out a few times (the broker answers NOT_ENOUGH_REPLICAS for a
 // while, longer than message.timeout.ms): tried again in place, written once, nothing held.
 BOOST_AUTO_TEST_CASE(a_dead_letter_write_that_times_out_a_few_times_is_written_once_and_nothing_stalls) {
-  kafka::embedded_cluster cluster(1);
-  auto cfg = shared_cluster_config(cluster, {"audit-trail"});
+  mock_place place(1);
+  auto& cluster = place.cluster;
+  auto cfg = bus_config(place, {"audit-trail"});
   cfg.kafka.producer_properties["message.timeout.ms"] = "300";
   cfg.dead_letters.initial_backoff = std::chrono::milliseconds(10);
   cfg.dead_letters.max_backoff = std::chrono::milliseconds(10000);
