@@ -1,4 +1,5 @@
-// A real Apache Kafka broker on loopback (tests/kafka_broker.hpp) kept running for others.
+// A real Apache Kafka broker on loopback (corobus/support/kafka_broker.hpp) kept running for
+// others.
 //   corobus_kafka_broker             `./dev kafka`: until Ctrl-C, its bootstrap address printed
 //                                    first, for running the examples against it with --config
 //   corobus_kafka_broker start DIR   ctest's fixture kafka_broker/start: starts a keeper process

@@ -1,5 +1,6 @@
-// The bus on a real Apache Kafka broker (KRaft, from Maven Central: tests/kafka_broker.hpp),
-// beside the suites that run on both (conformance_kafka_broker, kafka_bus_broker): what
+// The bus on a real Apache Kafka broker (KRaft, from Maven Central:
+// support/corobus/support/kafka_broker.hpp), beside the suites that run on both
+// (conformance_kafka_broker, kafka_bus_broker, kafka_awaitables_broker): what
 // librdkafka 2.0.2 makes of Kafka 4, the broker's own record size limit, and SASL.
 #include <boost/test/unit_test.hpp>
 
