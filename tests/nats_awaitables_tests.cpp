@@ -112,6 +112,25 @@ BOOST_AUTO_TEST_CASE(a_connection_on_a_strand_publishes_and_receives_in_order_an
   BOOST_TEST(descriptor_count() == fds_before);
 }
 
+// cnats keeps a thread's last error text through later successful calls: an error of another
+// status carries its own words only, never that text.
+BOOST_AUTO_TEST_CASE(an_error_never_carries_the_text_of_an_earlier_one) {
+  const auto what_of = [](natsStatus s, std::string_view doing) {
+    try {
+      nats::throw_if(s, doing);
+    } catch (const boost::system::system_error& e) {
+      BOOST_TEST((e.code() == nats::make_error_code(s)));
+      return std::string(e.what());
+    }
+    BOOST_FAIL("throw_if did not throw");
+    return std::string();
+  };
+  const auto invalid = what_of(natsOptions_SetURL(nullptr, "x"), "setting the URL");  // its text stays behind
+  BOOST_TEST(invalid.find("(opts.c") != std::string::npos, invalid);                  // cnats's words for it
+  const auto timeout = what_of(NATS_TIMEOUT, "fetching");
+  BOOST_TEST(timeout.find("opts.c") == std::string::npos, timeout);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreachable_server_fails_the_connect_clearly_within_its_timeout) {
   io_pool pool(1);
   auto strand = asio::make_strand(asio::any_io_executor(pool.get_executor()));

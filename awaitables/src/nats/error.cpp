@@ -21,10 +21,14 @@ const boost::system::error_category& error_category() noexcept {
 
 void throw_if(natsStatus s, std::string_view what) {
   if (s == NATS_OK) return;
+  // cnats keeps a thread's last error text until the next failure sets another, through any
+  // number of successful calls, and not every failing call sets one: text of another status
+  // belongs to an earlier failure and would mislead.
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
+  const bool this_failure = last == s && text && *text;
   throw boost::system::system_error(make_error_code(s),
-                                    text && *text ? fmt::format("{}: {}", what, text) : std::string(what));
+                                    this_failure ? fmt::format("{}: {}", what, text) : std::string(what));
 }
 
 }  // namespace corobus::nats
