@@ -49,6 +49,15 @@ std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> admin_reque
   return result;
 }
 
+// The cluster's metadata: of `topic`, or of every topic when it is null.
+std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> metadata_of(rd_kafka_t* rk,
+                                                                                             rd_kafka_topic_t* topic) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  if (const auto err = rd_kafka_metadata(rk, topic ? 0 : 1, topic, &metadata, 30'000))
+    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(err));
+  return {metadata, &rd_kafka_metadata_destroy};
+}
+
 // Throws for the first topic result that failed with other than `tolerated`.
 void check_topic_results(const rd_kafka_topic_result_t* const* results, std::size_t count,
                          rd_kafka_resp_err_t tolerated, std::string_view what) {
@@ -169,27 +178,23 @@ std::vector<std::int32_t> partition_leaders(const std::string& bootstrap, const 
   auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
   std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> handle(
       rd_kafka_topic_new(admin.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
-  const rd_kafka_metadata_t* metadata = nullptr;
-  if (const auto err = rd_kafka_metadata(admin.get(), 0, handle.get(), &metadata, 30'000))
-    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(err));
+  const auto metadata = metadata_of(admin.get(), handle.get());
   std::vector<std::int32_t> leaders;
   if (metadata->topic_cnt == 1)
     for (int p = 0; p < metadata->topics[0].partition_cnt; ++p)
       leaders.push_back(metadata->topics[0].partitions[p].leader);
-  rd_kafka_metadata_destroy(metadata);
   return leaders;
 }
 
 void clear_broker(const std::string& bootstrap) {
   auto admin = make(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
-  const rd_kafka_metadata_t* metadata = nullptr;
-  if (const auto err = rd_kafka_metadata(admin.get(), 1, nullptr, &metadata, 30'000))
-    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(err));
   std::vector<rd_kafka_DeleteTopic_t*> topics;
-  for (int i = 0; i < metadata->topic_cnt; ++i)
-    if (!std::string_view(metadata->topics[i].topic).starts_with("__"))
-      topics.push_back(rd_kafka_DeleteTopic_new(metadata->topics[i].topic));
-  rd_kafka_metadata_destroy(metadata);
+  {
+    const auto metadata = metadata_of(admin.get(), nullptr);
+    for (int i = 0; i < metadata->topic_cnt; ++i)
+      if (!std::string_view(metadata->topics[i].topic).starts_with("__"))
+        topics.push_back(rd_kafka_DeleteTopic_new(metadata->topics[i].topic));
+  }
   if (!topics.empty()) {
     const auto result = admin_request(admin.get(), [&](rd_kafka_t* rk, auto* options, auto* queue) {
       rd_kafka_DeleteTopics(rk, topics.data(), topics.size(), options, queue);
