@@ -100,7 +100,7 @@ asio::awaitable<void> kafka_group_consumer::fetch() {
     // While paused, only what is ready is taken (rebalances must not wait for handlers).
     // (Not a conditional expression: g++ 12 destroys its co_await temporary twice.)
     kafka::poll_result batch;
-    if (paused_)
+    if (state_.window_closed())
       batch = consumer_.try_poll(fetch_window::max_batch);
     else
       batch = co_await consumer_.async_poll(room());
@@ -177,10 +177,25 @@ asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
   }
 }
 
+namespace {
+
+bool rebalance_in_progress(const boost::system::error_code& e) {
+  return e == kafka::make_error_code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+}
+
+assignment_state::partition_id id_of(const kafka::topic_partition& tp) { return {tp.topic, tp.partition}; }
+
+std::vector<kafka::topic_partition> to_kafka(const std::vector<assignment_state::partition_id>& ids) {
+  std::vector<kafka::topic_partition> parts;
+  for (const auto& p : ids) parts.push_back({p.topic, p.partition});
+  return parts;
+}
+
+}  // namespace
+
 void kafka_group_consumer::note_errors(const std::vector<boost::system::error_code>& errors) {
   for (const auto& e : errors)
-    if (e == kafka::make_error_code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS) && !rebalance_pending_since_)
-      rebalance_pending_since_ = std::chrono::steady_clock::now();
+    if (rebalance_in_progress(e)) state_.rebalance_announced(std::chrono::steady_clock::now());
 }
 
 void kafka_group_consumer::note_commit_results() {
@@ -193,33 +208,29 @@ void kafka_group_consumer::note_commit_results() {
   for (const auto& c : consumer_.take_commit_results()) {
     each(c.stored, [](partition_progress& p, std::int64_t position) { p.stored(position); });
     each(c.refused, [](partition_progress& p, std::int64_t position) { p.refused(position); });
-    if (c.error && c.tag == generation_) note_errors({c.error});
+    if (rebalance_in_progress(c.error)) state_.commit_refused_for_rebalance(c.tag, std::chrono::steady_clock::now());
   }
 }
 
 asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r) {
-  rebalance_pending_since_.reset();  // it reached us
-  ++generation_;
   if (r.assign) {
-    // A partition this consumer gave up in the revoke just before goes on from where its work
-    // ended, not from the group's commit: the broker refuses commits while a rebalance is
-    // pending, so the revoke's commit may not have been stored, and reading from the older
-    // one would hand this consumer its own work again. Everything below that position was
-    // handled here, so starting there loses nothing.
-    auto assignment = r;
-    for (auto& tp : assignment.partitions) {
-      auto p = std::make_shared<assigned_partition>(*this, tp.topic, tp.partition);
-      if (const auto it = given_up_.find({tp.topic, tp.partition}); it != given_up_.end()) {
-        tp.offset = it->second;
-        p->progress.resume_at(it->second);  // committed in this generation
+    std::vector<assignment_state::partition_id> ids;
+    for (const auto& tp : r.partitions) ids.push_back(id_of(tp));
+    const auto actions = state_.assigned(ids);
+    kafka::rebalance assignment{.assign = true, .partitions = {}};
+    for (const auto& [id, offset] : actions.start) {
+      auto& tp = assignment.partitions.emplace_back(kafka::topic_partition{id.topic, id.partition});
+      auto p = std::make_shared<assigned_partition>(*this, id.topic, id.partition);
+      if (offset) {  // where its work here ended: everything below it was handled here
+        tp.offset = *offset;
+        p->progress.resume_at(*offset);  // committed in this generation
       }
-      assigned_[{tp.topic, tp.partition}] = std::move(p);
+      assigned_[{id.topic, id.partition}] = std::move(p);
     }
-    given_up_.clear();
     pending_rebalance_.reset();
     consumer_.apply_rebalance(assignment);
     log().info("kafka group '{}': {} partition(s) assigned", name_, r.partitions.size());
-    if (paused_) consumer_.pause(r.partitions);
+    carry_out(actions);  // paused at once while the window is closed
     co_return;
   }
   // Revoked: queued messages of these partitions are now stale and are dropped where they
@@ -264,32 +275,17 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
         for (const auto& sub : it->second) sub->interrupt(*p);
   }
   commit(revoked);
-  // A paused partition (the window is full, or it holds a message) is resumed as it goes:
-  // librdkafka keeps a partition's pause across unassign and assign, so one that came back
-  // would never be fetched again, and nothing here would know to resume it.
-  std::vector<kafka::topic_partition> unpause;
-  for (const auto& p : revoked)
-    if (held_paused_.erase({p->topic, p->partition}) != 0 || paused_) unpause.push_back({p->topic, p->partition});
-  if (!unpause.empty()) consumer_.resume(unpause);
-  given_up_.clear();
-  for (const auto& p : revoked)
-    if (const auto position = p->progress.position()) given_up_[{p->topic, p->partition}] = *position;
+  std::vector<assignment_state::start_position> positions;
+  for (const auto& p : revoked) positions.push_back({{p->topic, p->partition}, p->progress.position()});
+  carry_out(state_.revoked(positions));  // resumes what was paused (see assignment_state)
   pending_rebalance_.reset();
   consumer_.apply_rebalance(r);
   log().info("kafka group '{}': {} partition(s) revoked", name_, r.partitions.size());
 }
 
-std::vector<kafka::topic_partition> kafka_group_consumer::assignment() const {
-  std::vector<kafka::topic_partition> parts;
-  for (const auto& [key, p] : assigned_) parts.push_back({key.first, key.second});
-  return parts;
-}
-
-std::vector<kafka::topic_partition> kafka_group_consumer::resumable() const {
-  std::vector<kafka::topic_partition> parts;
-  for (const auto& [key, p] : assigned_)
-    if (!held_paused_.contains(key)) parts.push_back({key.first, key.second});
-  return parts;
+void kafka_group_consumer::carry_out(const assignment_state::actions& actions) {
+  if (!actions.pause.empty()) consumer_.pause(to_kafka(actions.pause));
+  if (!actions.resume.empty()) consumer_.resume(to_kafka(actions.resume));
 }
 
 std::size_t kafka_group_consumer::uncommitted() const {
@@ -315,20 +311,16 @@ void kafka_group_consumer::wake_revoke() noexcept {
 }
 
 void kafka_group_consumer::pause_held_partitions() {
-  std::erase_if(held_paused_, [this](const partition_key& key) { return !assigned_.contains(key); });
   for (const auto& [key, p] : assigned_) {
-    const bool holds = p->progress.held_count() != 0;
-    const std::vector<kafka::topic_partition> part{{key.first, key.second}};
-    if (holds && !held_paused_.contains(key)) {
-      held_paused_.insert(key);
-      consumer_.pause(part);
+    const assignment_state::partition_id id{key.first, key.second};
+    const auto held = p->progress.held_count();
+    if (!state_.owns(id) || (held != 0) == state_.holds(id)) continue;
+    carry_out(state_.holding(id, held != 0));
+    if (held != 0)
       log().warn("kafka group '{}': '{}' [{}] paused: {} message(s) held (their dead letters are refused)", name_,
-                 key.first, key.second, p->progress.held_count());
-    } else if (!holds && held_paused_.contains(key)) {
-      held_paused_.erase(key);
-      if (!paused_) consumer_.resume(part);
+                 key.first, key.second, held);
+    else
       log().info("kafka group '{}': '{}' [{}] resumed: nothing held any more", name_, key.first, key.second);
-    }
   }
   window_wake_.cancel();  // what the window counts changed (a holding partition is not counted)
 }
@@ -345,30 +337,29 @@ asio::awaitable<void> kafka_group_consumer::make_room() {
     const auto now = std::chrono::steady_clock::now();
     fetch_window::view v;
     v.uncommitted = uncommitted();
-    v.paused = paused_;
-    v.rebalance_pending = rebalance_pending_since_.has_value();
-    if (rebalance_pending_since_) v.pending_for = now - *rebalance_pending_since_;
+    v.paused = state_.window_closed();
+    const auto pending_since = state_.rebalance_pending_since();
+    v.rebalance_pending = pending_since.has_value();
+    if (pending_since) v.pending_for = now - *pending_since;
     v.waited = now - since;
     const auto plan = window_.decide(v);
-    if (plan.forget_rebalance) rebalance_pending_since_.reset();  // a stale refusal
+    if (plan.forget_rebalance) state_.forget_rebalance();  // a stale refusal
     if (plan.commit) commit_all();
     switch (plan.then) {
       case fetch_window::plan::next::fetch: window_waiting_.store(false); co_return;
       case fetch_window::plan::next::pause:
         window_waiting_.store(false);
-        consumer_.pause(assignment());
-        paused_ = true;
+        carry_out(state_.window_full());
         log().debug("kafka group '{}': {} messages not yet committed, fetching paused", name_, v.uncommitted);
         co_return;
       case fetch_window::plan::next::resume:
         window_waiting_.store(false);
-        consumer_.resume(resumable());
-        paused_ = false;
+        carry_out(state_.window_open());
         log().debug("kafka group '{}': fetching resumed", name_);
         co_return;
       case fetch_window::plan::next::wait:
         co_await wait_for_change(plan.wait_at_most);
-        if (paused_) co_return;  // the fetch loop looks for a rebalance
+        if (state_.window_closed()) co_return;  // the fetch loop looks for a rebalance
     }
   }
 }
@@ -395,7 +386,8 @@ void kafka_group_consumer::commit(const std::vector<std::shared_ptr<assigned_par
       moved.push_back(p.get());
     }
   try {
-    consumer_.commit(positions, generation_);       // the broker's answer: note_commit_results()
+    consumer_.commit(positions,
+                     static_cast<std::uintptr_t>(state_.generation()));  // the broker's answer: note_commit_results()
   } catch (const boost::system::system_error& e) {  // refused at once: the next commit offers them again
     log().warn("kafka group '{}': {}", name_, e.what());
     for (std::size_t i = 0; i < moved.size(); ++i) moved[i]->progress.refused(positions[i].offset);

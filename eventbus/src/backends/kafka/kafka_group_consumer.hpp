@@ -9,6 +9,7 @@
 #include <corobus/awaitables/kafka/consumer.hpp>
 #include <corobus/eventbus/config.hpp>
 #include <corobus/runtime/io_pool.hpp>
+#include "backends/kafka/assignment_state.hpp"
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
 #include "core/backend.hpp"
@@ -24,7 +25,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,11 +86,11 @@ class kafka_group_consumer {
   // Commits the positions of `partitions` that moved (without waiting for the answer).
   void commit(const std::vector<std::shared_ptr<assigned_partition>>& partitions);
   void commit_all();
-  std::vector<kafka::topic_partition> assignment() const;
-  // The assignment but the partitions paused for a held message.
-  std::vector<kafka::topic_partition> resumable() const;
-  // Pauses each partition that holds a message (see ack_handle::held) and resumes those
-  // that no longer do, so one held partition never stops the others. On strand().
+  // Pauses and resumes what the assignment state decided.
+  void carry_out(const assignment_state::actions& actions);
+  // Tells the assignment state which partitions hold a message (see ack_handle::held): each
+  // such partition pauses, one that no longer does resumes, so one held partition never stops
+  // the others. On strand().
   void pause_held_partitions();
   // A handler of a revoked partition ended: the revoke waiting for them looks again.
   void wake_revoke() noexcept;
@@ -111,18 +111,11 @@ class kafka_group_consumer {
   asio::steady_timer revoke_wake_;  // a revoke's wait for its running handlers
   asio::steady_timer window_wake_;  // make_room's wait for a change (wake_window)
   std::atomic<bool> window_waiting_{false};
-  bool paused_ = false;                  // every partition (the in-flight window is full)
-  std::set<partition_key> held_paused_;  // paused for a held message
-  // The positions of the partitions the last revoke took, until the next assignment.
-  std::map<partition_key, std::int64_t> given_up_;
-  // Set when a commit was refused because the group rebalances: work done from then on could
-  // not be committed (it would be delivered again by the next owner), so fetching pauses
-  // until the rebalance reaches this member. Dropped after `rebalance_wait` in any case.
-  std::optional<std::chrono::steady_clock::time_point> rebalance_pending_since_;
-  // Counts the rebalances that reached this member; each commit carries it, so that a refusal
-  // answering a commit made before the last rebalance is not taken for one still to come (a
-  // revoke's commit is refused, and its answer may be read only after the assignment).
-  std::uintptr_t generation_ = 0;
+  // Pauses and their reasons, positions given up, the generation commits carry. A commit
+  // refused because the group rebalances means work done from then on could not be committed
+  // (the next owner would deliver it again), so fetching holds until the rebalance reaches
+  // this member (or rebalance_wait passes).
+  assignment_state state_;
   std::optional<kafka::rebalance> pending_rebalance_;  // taken from librdkafka, not yet applied
 };
 

@@ -27,17 +27,17 @@
 // - 2.9 gives no watch event when an entry ages out, so members look again on a timer
 //   (renew_every, with jitter); subscribing or unsubscribing here looks at once.
 //
-// The decisions are pure (partition_assignment.hpp, revoke_sequence.hpp); this class carries
-// them out, on the connection's strand; the blocking key-value calls run on the backend's
-// blocking pool.
+// The decisions are pure (lease_state.hpp, partition_assignment.hpp, revoke_sequence.hpp);
+// this class carries them out, on the connection's strand; the blocking key-value calls run
+// on the backend's blocking pool.
 #include <corobus/awaitables/nats/jetstream_admin.hpp>
 #include <corobus/awaitables/nats/kv_bucket.hpp>
 #include <corobus/eventbus/config.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
 #include "backends/nats/group_routes.hpp"
+#include "backends/nats/lease_state.hpp"
 #include "backends/nats/nats_group_consumer.hpp"
-#include "backends/nats/partition_assignment.hpp"
 #include "core/backend.hpp"
 
 #include <map>
@@ -75,24 +75,23 @@ class nats_partitioned_group {
   void disconnect() noexcept;
 
  private:
-  struct owned_partition;
-  using owned_ptr = std::shared_ptr<owned_partition>;
-  struct look_result;
+  struct partition_run;
+  using run_ptr = std::shared_ptr<partition_run>;
 
-  std::string lease_key(int p) const;
+  std::string lease_key(int partition) const;
   std::string member_key() const;
-  pull_target target(int p) const;
-  // Renews, then takes and gives up partitions; true when partitions are left to take, the
+  pull_target target(int partition) const;
+  // One round of the membership and lease protocol: renews, then abandons, revokes, releases
+  // and takes what the lease state decides; true when partitions are left to take, the
   // leases held needing their renewal first.
-  asio::awaitable<bool> look();
-  asio::awaitable<void> acquire(int p);
-  static asio::awaitable<void> keep_alive(owned_ptr op);
+  asio::awaitable<bool> review_leases();
+  asio::awaitable<void> take(int partition);
+  asio::awaitable<void> release(lease_state::lease lease, std::size_t given_back);
+  static asio::awaitable<void> keep_alive(run_ptr run);
   // A partition's life here, from its lease to its release.
-  asio::awaitable<void> own(owned_ptr op);
-  asio::awaitable<void> finish_revoke(owned_ptr op);
-  void abandon(const owned_ptr& op, const char* why);
-  std::vector<int> held() const;
-  std::vector<int> draining() const;
+  asio::awaitable<void> run_partition(run_ptr run);
+  asio::awaitable<void> finish_revoke(run_ptr run);
+  void abandon(int partition, std::string_view why);
 
   partitioned_group_context ctx_;
   std::shared_ptr<group_routes> routes_;
@@ -100,14 +99,14 @@ class nats_partitioned_group {
   const std::string topic_;
   const std::string stream_;
   const std::string group_;
-  const std::string member_;
-  const std::string who_;  // for the log
+  const std::string log_name_;
   const lease_timing timing_;
   const std::size_t window_;
-  asio::steady_timer next_look_;
-  bool registered_ = false;         // the member key was written
-  std::map<int, owned_ptr> owned_;  // on the strand
-  std::shared_ptr<int> alive_ = std::make_shared<int>();
+  asio::steady_timer next_review_;
+  lease_state leases_;              // on the strand
+  std::map<int, run_ptr> running_;  // each owned partition's run, on the strand
+  // wake() posts to the strand; the group may be gone by then.
+  std::shared_ptr<int> lifetime_ = std::make_shared<int>();
 };
 
 }  // namespace corobus::detail
