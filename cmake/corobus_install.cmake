@@ -3,8 +3,12 @@
 # the backends as components) and corobus.pc for pkg-config.
 include(CMakePackageConfigHelpers)
 
-set(corobus_installed corobus corobus_runtime corobus_envelope corobus_eventbus corobus_awaitables)
+set(corobus_installed corobus corobus_runtime corobus_envelope corobus_eventbus corobus_awaitables
+    corobus_awaitables_common)
 install(DIRECTORY runtime/include/ eventbus/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES awaitables/include/corobus/awaitables/topic_strategy.hpp
+              awaitables/include/corobus/awaitables/nats_security.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/corobus/awaitables)
 set(corobus_pc_requires "spdlog fmt")
 set(corobus_pc_libs "-lcorobus_eventbus -lcorobus_envelope")
 foreach(client kafka nats)

@@ -1,8 +1,8 @@
 #pragma once
 // Bus configuration. Every value is checked when the bus opens; a bad one is an
 // errc::invalid_config error that names it.
-#include <corobus/runtime/nats_security.hpp>
-#include <corobus/runtime/topic_strategy.hpp>
+#include <corobus/awaitables/nats_security.hpp>
+#include <corobus/awaitables/topic_strategy.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // queue of our own, which wakes the awaiting coroutine like any other event_queue.
 #include <corobus/runtime/asio.hpp>
 #include <corobus/runtime/async_op.hpp>
-#include <corobus/runtime/topic_strategy.hpp>
+#include <corobus/awaitables/topic_strategy.hpp>
 
 #include <librdkafka/rdkafka.h>
 

@@ -9,7 +9,7 @@
 // itself, and reuses the descriptor's number on reconnect: asio only ever release()s it.
 #include <corobus/awaitables/nats/library.hpp>
 #include <corobus/runtime/asio.hpp>
-#include <corobus/runtime/nats_security.hpp>
+#include <corobus/awaitables/nats_security.hpp>
 
 #include <nats/nats.h>
 #include <boost/asio/strand.hpp>

@@ -3,7 +3,7 @@
 // block on replies that only the event loop reads, so every call here blocks and must run off
 // the connection's strand (on a blocking_pool); each request is bounded by the timeout.
 #include <corobus/awaitables/nats/connection.hpp>
-#include <corobus/runtime/topic_strategy.hpp>
+#include <corobus/awaitables/topic_strategy.hpp>
 
 #include <chrono>
 #include <cstdint>
