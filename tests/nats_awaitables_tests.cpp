@@ -343,8 +343,14 @@ BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messa
     ++batches;
     BOOST_TEST_REQUIRE(batch.size() <= 30u);
     for (auto& m : batch) {
-      got.emplace_back(natsMsg_GetData(m.get()), static_cast<std::size_t>(natsMsg_GetDataLength(m.get())));
-      consumer.ack(m.get());
+      got.emplace_back(m.payload());
+      const auto metadata = m.metadata();  // from the reply subject
+      BOOST_TEST_REQUIRE(metadata.has_value());
+      BOOST_TEST(metadata->stream == "JOBS");
+      BOOST_TEST(metadata->consumer == "workers");
+      BOOST_TEST(metadata->stream_sequence == got.size());
+      BOOST_TEST(metadata->delivered == 1u);
+      BOOST_TEST(!m.acknowledge(*js.conn, nats::ack_kind::ack));
     }
   }
   BOOST_TEST_REQUIRE(got.size() == static_cast<std::size_t>(total));
@@ -360,11 +366,12 @@ BOOST_AUTO_TEST_CASE(a_pull_consumer_fetches_in_batches_in_order_and_acked_messa
   publisher.async_publish(nats::outgoing_message("jobs.run", "again"), 5s, asio::use_future).get();
   auto first = consumer.async_fetch(1, 1000ms, asio::use_future).get();
   BOOST_TEST_REQUIRE(first.size() == 1u);
-  consumer.nak(first.front().get());
+  BOOST_TEST(!first.front().acknowledge(*js.conn, nats::ack_kind::nak));
   auto second = consumer.async_fetch(1, 1000ms, asio::use_future).get();
   BOOST_TEST_REQUIRE(second.size() == 1u);
-  BOOST_TEST(std::string(natsMsg_GetData(second.front().get())) == "again");
-  consumer.ack(second.front().get());
+  BOOST_TEST(second.front().payload() == "again");
+  BOOST_TEST(second.front().metadata()->delivered == 2u);  // the nak's redelivery
+  BOOST_TEST(!second.front().acknowledge(*js.conn, nats::ack_kind::ack));
   js.flush();
   // Cancelled through its slot, a fetch waiting on an empty stream ends at once.
   asio::cancellation_signal cancel;

@@ -92,6 +92,28 @@ BOOST_AUTO_TEST_CASE(an_expired_request_and_a_reset_take_back_what_will_not_come
   BOOST_TEST(pull_pending(1, 5).to_request(10) == 1);  // a threshold at or over the batch is capped
 }
 
+BOOST_AUTO_TEST_CASE(a_deliverys_reply_subject_gives_its_metadata_in_both_of_the_servers_forms) {
+  using corobus::nats::parse_ack_subject;
+  const auto old_form = parse_ack_subject("$JS.ACK.ORDERS.workers.3.1042.17.1700000000123456789.5");
+  BOOST_TEST_REQUIRE(old_form.has_value());
+  BOOST_TEST(old_form->stream == "ORDERS");
+  BOOST_TEST(old_form->consumer == "workers");
+  BOOST_TEST(old_form->delivered == 3u);
+  BOOST_TEST(old_form->stream_sequence == 1042u);
+  BOOST_TEST(old_form->consumer_sequence == 17u);
+  BOOST_TEST(old_form->timestamp_ns == 1700000000123456789);
+  BOOST_TEST(old_form->pending == 5u);
+  // With a domain and an account hash after ACK, and a random token at the end.
+  const auto new_form = parse_ack_subject("$JS.ACK._.ACCHASH.ORDERS.workers.1.7.7.1700000000000000000.0.r4nd");
+  BOOST_TEST_REQUIRE(new_form.has_value());
+  BOOST_TEST(new_form->stream == "ORDERS");
+  BOOST_TEST(new_form->stream_sequence == 7u);
+  BOOST_TEST(!parse_ack_subject("_INBOX.abc.def"));  // a plain message's reply
+  BOOST_TEST(!parse_ack_subject("$JS.ACK.ORDERS.workers.x.1.1.1.1"));
+  BOOST_TEST(!parse_ack_subject("$JS.ACK.ORDERS.workers.1.1.1.1"));  // a token short
+  BOOST_TEST(!parse_ack_subject(""));
+}
+
 BOOST_AUTO_TEST_CASE(topic_names_map_to_stream_names_one_to_one) {
   using corobus::detail::jetstream_name;
   BOOST_TEST(jetstream_name("orders") == "orders");
@@ -279,7 +301,8 @@ BOOST_AUTO_TEST_CASE(a_held_message_gives_its_window_slot_back_and_takes_one_of_
       natsMsg* raw = nullptr;
       const auto reply = "$JS.ACK.orders.g.1." + std::to_string(open.size() + 1) + ".1.0.0";
       BOOST_TEST_REQUIRE(natsMsg_Create(&raw, "orders", reply.c_str(), "x", 1) == NATS_OK);
-      open.push_back(std::make_shared<d::nats_delivery>(window, corobus::nats::msg_ptr(raw), "orders", -1));
+      open.push_back(std::make_shared<d::nats_delivery>(
+          window, corobus::nats::jetstream_message(corobus::nats::msg_ptr(raw)), "orders", -1));
       window->opened(*open.back());
     }
   };

@@ -9,6 +9,14 @@
 #include <memory>
 
 namespace corobus::kafka {
+
+boost::system::error_code request_metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const auto err = rd_kafka_metadata(rk, 0, nullptr, &metadata, static_cast<int>(timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(metadata);
+  return make_error_code(err);
+}
+
 namespace {
 
 using new_topic_ptr = std::unique_ptr<rd_kafka_NewTopic_t, detail::destroyer<rd_kafka_NewTopic_destroy>>;

@@ -14,7 +14,7 @@ using detail::status_of;
 
 // One fetch in flight, on the strand.
 struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {
-  fetch(pull_consumer& c, int b, any_handler_of<std::vector<msg_ptr>> h)
+  fetch(pull_consumer& c, int b, any_handler_of<std::vector<jetstream_message>> h)
       : owner(c), batch(b), handler(std::move(h)), deadline(c.conn_.get_executor()), watchdog(c.conn_.get_executor()) {}
 
   void finish(boost::system::error_code ec) {
@@ -37,9 +37,9 @@ struct pull_consumer::fetch : std::enable_shared_from_this<fetch> {
 
   pull_consumer& owner;
   int batch;
-  any_handler_of<std::vector<msg_ptr>> handler;
+  any_handler_of<std::vector<jetstream_message>> handler;
   std::string reply;
-  std::vector<msg_ptr> messages;
+  std::vector<jetstream_message> messages;
   asio::steady_timer deadline;
   asio::steady_timer watchdog;
   bool done = false;
@@ -52,7 +52,7 @@ pull_consumer::pull_consumer(connection& conn, reply_router& replies, std::strin
       consumer_(std::move(consumer)),
       next_subject_(fmt::format("$JS.API.CONSUMER.MSG.NEXT.{}.{}", stream_, consumer_)) {}
 
-void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_handler_of<std::vector<msg_ptr>> handler) {
+void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_handler_of<std::vector<jetstream_message>> handler) {
   auto f = std::make_shared<fetch>(*this, batch < 1 ? 1 : batch, std::move(handler));
   f->reply = replies_.new_route_subject();
   // A heartbeat only for waits long enough to need one: the server refuses one over half of
@@ -65,7 +65,7 @@ void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_hand
     f->watch(heartbeat);
     switch (const int status = status_of(m.get())) {
       case 0:
-        f->messages.push_back(std::move(m));
+        f->messages.emplace_back(std::move(m));
         if (static_cast<int>(f->messages.size()) >= f->batch) f->finish({});
         return;
       case 100: return;                 // idle heartbeat
@@ -101,20 +101,5 @@ void pull_consumer::start(int batch, std::chrono::milliseconds expires, any_hand
       s != NATS_OK)
     f->finish(make_error_code(s));
 }
-
-void pull_consumer::respond(natsMsg* m, const std::string& body) {
-  const char* reply = natsMsg_GetReply(m);
-  if (!reply) return;  // not a JetStream delivery
-  if (const auto s = natsConnection_PublishString(conn_.handle(), reply, body.c_str()); s != NATS_OK)
-    log().warn("JetStream ack '{}' not sent: {}", body, natsStatus_GetText(s));
-}
-
-void pull_consumer::ack(natsMsg* m) { respond(m, "+ACK"); }
-void pull_consumer::nak(natsMsg* m, std::chrono::milliseconds delay) {
-  respond(m,
-          delay.count() == 0 ? "-NAK" : fmt::format(R"(-NAK {{"delay":{}}})", std::chrono::nanoseconds(delay).count()));
-}
-void pull_consumer::in_progress(natsMsg* m) { respond(m, "+WPI"); }
-void pull_consumer::term(natsMsg* m) { respond(m, "+TERM"); }
 
 }  // namespace corobus::nats

@@ -55,7 +55,7 @@ void pull_subscription::drain() {
   refill();
 }
 
-void pull_subscription::take(std::vector<msg_ptr>& out) {
+void pull_subscription::take(std::vector<jetstream_message>& out) {
   out.clear();
   out.swap(buffer_);
 }
@@ -166,7 +166,7 @@ void pull_subscription::on_message(msg_ptr m) {
   switch (status) {
     case 0:
       pending_.delivered();
-      buffer_.push_back(std::move(m));
+      buffer_.emplace_back(std::move(m));
       if (buffer_.size() == 1) wake_.cancel();
       refill();
       return;

@@ -67,15 +67,10 @@ kafka::properties kafka_backend::consumer_properties(const std::string& group) c
 }
 
 void kafka_backend::check_brokers_answer() {
-  const rd_kafka_metadata_t* metadata = nullptr;
-  const auto err =
-      rd_kafka_metadata(producer_->handle(), 0, nullptr, &metadata, static_cast<int>(cfg_.connect_timeout.count()));
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_metadata_destroy(metadata);
-    return;
-  }
+  const auto ec = kafka::request_metadata(producer_->handle(), cfg_.connect_timeout);
+  if (!ec) return;
   throw_error(errc::broker_error, fmt::format("no Kafka broker at '{}' answered within {} ms: {}", bootstrap_,
-                                              cfg_.connect_timeout.count(), rd_kafka_err2str(err)));
+                                              cfg_.connect_timeout.count(), ec.message()));
 }
 
 bool kafka_backend::topic_ready(std::string_view topic) {
@@ -116,7 +111,7 @@ namespace {
 // headers go to librdkafka straight from the envelope.
 kafka::outgoing_record to_record(std::string topic, envelope& env) {
   auto payload = detail::encode_validated(env);
-  kafka::headers_ptr headers(rd_kafka_headers_new(8));
+  auto headers = kafka::empty_headers();
   for_each_metadata_header(env, [&headers](std::string_view name, std::string_view value) {
     kafka::add_header(headers.get(), name, value);
   });

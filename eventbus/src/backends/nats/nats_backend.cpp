@@ -89,7 +89,7 @@ nats_backend::nats_backend(backend_context context, const nats_config& cfg)
   on_strand([this] { replies_ = std::make_unique<nats::reply_router>(*conn_); });
   publisher_ = std::make_unique<nats::jetstream_publisher>(*conn_, *replies_);
   admin_ = std::make_unique<nats::jetstream_admin>(*conn_, cfg_.publish_timeout);
-  max_payload_ = static_cast<std::size_t>(natsConnection_GetMaxPayload(conn_->handle()));
+  max_payload_ = conn_->max_payload();
 }
 
 nats_backend::~nats_backend() = default;

@@ -23,7 +23,7 @@ nats_group_consumer::nats_group_consumer(const consumer_context& context, std::s
       cfg_(context.cfg),
       target_(std::move(target)),
       routes_(std::move(routes)),
-      window_(std::make_shared<ack_window>(context.conn.handle(), target_.window, target_.max_held, target_.durable,
+      window_(std::make_shared<ack_window>(&context.conn, target_.window, target_.max_held, target_.durable,
                                            &context.backend.stats.given_back)),
       pulls_(context.conn, context.replies, target_.stream, target_.durable, pull_options(cfg_, target_),
              [this] { return room(); }),
@@ -38,7 +38,7 @@ int nats_group_consumer::room() const {
   return routes_->any() && !window_->revoked() ? window_->room() : 0;
 }
 
-incoming_message nats_group_consumer::to_incoming(nats::msg_ptr m) {
+incoming_message nats_group_consumer::to_incoming(nats::jetstream_message m) {
   auto fetched = std::make_shared<nats_delivery>(window_, std::move(m), target_.topic, target_.partition);
   window_->opened(*fetched);
   std::shared_ptr<const message> msg(fetched, &fetched->msg);
@@ -48,7 +48,7 @@ incoming_message nats_group_consumer::to_incoming(nats::msg_ptr m) {
   return in;
 }
 
-void nats_group_consumer::hold_back(std::vector<nats::msg_ptr>& batch) {
+void nats_group_consumer::hold_back(std::vector<nats::jetstream_message>& batch) {
   for (auto& m : batch) {
     nats_delivery d(window_, std::move(m), target_.topic, target_.partition);
     window_->opened(d);
@@ -74,7 +74,7 @@ asio::awaitable<void> nats_group_consumer::run() {
   pulls_.start();
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
   asio::steady_timer retry(co_await asio::this_coro::executor);
-  std::vector<nats::msg_ptr> batch;
+  std::vector<nats::jetstream_message> batch;
   std::vector<incoming_message> taken;  // kept: a window's worth is too large to allocate each time
   for (;;) {
     try {
@@ -154,7 +154,7 @@ asio::awaitable<void> nats_group_consumer::keep_alive() {
 
 void nats_group_consumer::stop() {
   pulls_.stop();
-  std::vector<nats::msg_ptr> left;
+  std::vector<nats::jetstream_message> left;
   pulls_.take(left);
   for (auto& m : left) {
     nats_delivery d(window_, std::move(m), target_.topic, target_.partition);
@@ -189,7 +189,7 @@ void nats_group_consumer::abandon() {
 
 asio::awaitable<void> nats_group_consumer::drain_pulls() {
   pulls_.drain();
-  std::vector<nats::msg_ptr> batch;
+  std::vector<nats::jetstream_message> batch;
   for (;;) {
     auto [ec] = co_await pulls_.async_wait(asio::as_tuple(asio::use_awaitable));
     pulls_.take(batch);

@@ -88,8 +88,8 @@ class nats_group_consumer {
 
  private:
   int room() const;
-  incoming_message to_incoming(nats::msg_ptr m);
-  void hold_back(std::vector<nats::msg_ptr>& batch);
+  incoming_message to_incoming(nats::jetstream_message m);
+  void hold_back(std::vector<nats::jetstream_message>& batch);
   asio::awaitable<void> deliver(incoming_message in);
 
   consumer_context context_;

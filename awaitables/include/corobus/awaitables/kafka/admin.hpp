@@ -1,11 +1,12 @@
 #pragma once
 // Topic administration without blocking an io thread: CreateTopics posts its result to a
 // queue of our own, which wakes the awaiting coroutine like any other event_queue.
+#include <corobus/awaitables/topic_strategy.hpp>
 #include <corobus/runtime/asio.hpp>
 #include <corobus/runtime/async_op.hpp>
-#include <corobus/awaitables/topic_strategy.hpp>
 
 #include <librdkafka/rdkafka.h>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <optional>
@@ -20,6 +21,10 @@ struct topic_spec {
   int replication = 1;
   std::optional<std::chrono::milliseconds> retention;  // retention.ms, broker default if unset
 };
+
+// Whether a broker reachable through `rk` answers a metadata request within `timeout`:
+// nothing, or the error it ended with (kafka category). Blocks: not on an io thread.
+boost::system::error_code request_metadata(rd_kafka_t* rk, std::chrono::milliseconds timeout);
 
 namespace detail {
 asio::awaitable<void> ensure_topics_op(rd_kafka_t* rk, asio::any_io_executor ex, std::vector<topic_spec> topics,

@@ -26,10 +26,12 @@ inline void add_header(rd_kafka_headers_t* hs, std::string_view name, std::strin
   rd_kafka_header_add(hs, name.data(), static_cast<ssize_t>(name.size()), value.data(), value.size());
 }
 
+inline headers_ptr empty_headers() { return headers_ptr(rd_kafka_headers_new(8)); }
+
 // Record headers from any range of objects with `name` and `value` members.
 template <class Range>
 headers_ptr make_headers(const Range& headers) {
-  headers_ptr hs(rd_kafka_headers_new(8));
+  auto hs = empty_headers();
   for (const auto& h : headers) add_header(hs.get(), h.name, h.value);
   return hs;
 }

@@ -8,8 +8,8 @@
 // posts to the strand (or, when it already runs there, acts at once). cnats closes the socket
 // itself, and reuses the descriptor's number on reconnect: asio only ever release()s it.
 #include <corobus/awaitables/nats/library.hpp>
-#include <corobus/runtime/asio.hpp>
 #include <corobus/awaitables/nats_security.hpp>
+#include <corobus/runtime/asio.hpp>
 
 #include <nats/nats.h>
 #include <boost/asio/strand.hpp>
@@ -72,6 +72,8 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   natsConnection* handle() const noexcept { return nc_; }
+  // The largest message (headers and payload) the server takes, as it said when connecting.
+  std::size_t max_payload() const noexcept { return static_cast<std::size_t>(natsConnection_GetMaxPayload(nc_)); }
   connection_state state() const;
   const strand_type& get_executor() const noexcept { return strand_; }
 

@@ -7,9 +7,8 @@
 // far), at a missed heartbeat, or at a client deadline a second beyond `expires` (2.9.10 can
 // let a request expire without its 408). Never natsSubscription_Fetch: it blocks on replies
 // only the loop reads, and 3.4.1's has a heap overflow (nats.c #749).
-//
-// Acks are protocol messages on the delivery's reply subject (+ACK, -NAK, +WPI, +TERM):
-// never natsMsg_Ack on these messages (3.4.1 dereferences a null subscription: it crashes).
+// Each message is acknowledged through its own jetstream_message::acknowledge.
+#include <corobus/awaitables/nats/jetstream_message.hpp>
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include <corobus/runtime/async_op.hpp>
 
@@ -24,7 +23,7 @@ namespace corobus::nats {
 
 class pull_consumer {
  public:
-  using completion_signature = void(boost::system::error_code, std::vector<msg_ptr>);
+  using completion_signature = void(boost::system::error_code, std::vector<jetstream_message>);
 
   pull_consumer(connection& conn, reply_router& replies, std::string stream, std::string consumer);
 
@@ -37,22 +36,16 @@ class pull_consumer {
   auto async_fetch(int batch, std::chrono::milliseconds expires, Token&& token = {}) {
     return asio::async_initiate<Token, completion_signature>(
         [this](auto handler, int b, std::chrono::milliseconds e) {
-          asio::dispatch(conn_.get_executor(), [this, h = any_handler_of<std::vector<msg_ptr>>(std::move(handler)), b,
-                                                e]() mutable { start(b, e, std::move(h)); });
+          asio::dispatch(conn_.get_executor(),
+                         [this, h = any_handler_of<std::vector<jetstream_message>>(std::move(handler)), b,
+                          e]() mutable { start(b, e, std::move(h)); });
         },
         token, batch, expires);
   }
 
-  // Acknowledgements of a message this consumer delivered (any thread; cnats's publish locks).
-  void ack(natsMsg* m);
-  void nak(natsMsg* m, std::chrono::milliseconds delay = {});
-  void in_progress(natsMsg* m);  // the ack wait starts again
-  void term(natsMsg* m);         // never delivered again
-
  private:
   struct fetch;
-  void start(int batch, std::chrono::milliseconds expires, any_handler_of<std::vector<msg_ptr>> handler);
-  void respond(natsMsg* m, const std::string& body);
+  void start(int batch, std::chrono::milliseconds expires, any_handler_of<std::vector<jetstream_message>> handler);
 
   connection& conn_;
   reply_router& replies_;

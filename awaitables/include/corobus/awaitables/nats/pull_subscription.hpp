@@ -24,6 +24,7 @@
 // - 409s that end the consumer (deleted, push based) and 400s fail it: failure() says why.
 //   The others (max waiting, leadership change) are logged and pulled again after a moment.
 // On the connection's strand, except room_changed().
+#include <corobus/awaitables/nats/jetstream_message.hpp>
 #include <corobus/awaitables/nats/pull_pending.hpp>
 #include <corobus/awaitables/nats/reply_router.hpp>
 #include <corobus/runtime/async_op.hpp>
@@ -69,7 +70,7 @@ class pull_subscription {
 
   // What arrived since the last take, in the stream's order, into `out` (emptied first; the
   // two vectors trade places, so neither allocates again once grown).
-  void take(std::vector<msg_ptr>& out);
+  void take(std::vector<jetstream_message>& out);
   // Asks for more if pull_pending says so: after the owner counted what it took (its room).
   void refill();
   std::size_t buffered() const noexcept { return buffer_.size(); }
@@ -110,7 +111,7 @@ class pull_subscription {
   std::function<int()> room_;
   std::string reply_;
   pull_pending pending_;
-  std::vector<msg_ptr> buffer_;
+  std::vector<jetstream_message> buffer_;
   boost::system::error_code failure_;
   bool running_ = false;
   bool draining_ = false;
