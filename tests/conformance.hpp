@@ -52,6 +52,7 @@ inline bool handed_over_eventually(bus& b, std::uint64_t n) {
   X(a_nacked_or_dropped_delivery_comes_back_then_goes_to_the_dead_letter_topic)  \
   X(a_dropped_stream_ends_its_subscription_and_never_holds_publishers_back)      \
   X(a_stream_ends_when_the_bus_closes)                                           \
+  X(a_message_a_full_handler_passes_on_reaches_a_stream_of_its_group_whole)    \
   X(close_gives_a_stream_reader_the_grace_period_to_take_and_ack_what_is_queued) \
   X(unsubscribe_stops_new_messages_and_finishes_what_was_accepted)               \
   X(close_lets_accepted_work_finish_within_the_grace_period)                     \

@@ -3,6 +3,7 @@
 
 #include "support.hpp"
 
+#include <corobus/runtime/async_op.hpp>
 #include <corobus/runtime/async_queue.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
 #include <corobus/runtime/error.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -386,6 +388,53 @@ BOOST_AUTO_TEST_CASE(a_gate_counts_its_holders_and_refuses_entries_once_closing)
   });
   BOOST_TEST(g.close_and_wait_for(std::chrono::seconds(10)));  // woken by the leave, not a poll
   leaver.join();
+}
+
+namespace {
+
+// An operation in corobus's model whose starter counts the tasks it starts.
+struct counted_start {
+  std::atomic<int>* started;
+  asio::any_io_executor ex;
+  void operator()(asio::awaitable<int> body, corobus::any_handler_of<int> handler) const {
+    ++*started;
+    corobus::start_on(ex)(std::move(body), std::move(handler));
+  }
+};
+
+asio::awaitable<int> answer(bool fail) {
+  if (fail) corobus::throw_error(errc::invalid_config, "asked to fail");
+  co_return 42;
+}
+
+template <class Token>
+auto async_answer(bool fail, std::atomic<int>& started, asio::any_io_executor ex, Token&& token) {
+  return corobus::launch(answer(fail), std::forward<Token>(token), counted_start{&started, std::move(ex)});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_form_of_use_awaitable_runs_inline_and_other_tokens_start_a_task) {
+  io_pool pool(1);
+  std::atomic<int> started{0};
+  const asio::any_io_executor ex = pool.make_strand();
+  run(ex, [&]() -> asio::awaitable<void> {
+    BOOST_TEST(co_await async_answer(false, started, ex, asio::use_awaitable) == 42);
+    const auto [ec, value] = co_await async_answer(false, started, ex, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!ec);
+    BOOST_TEST(value == 42);
+    const auto [failed, none] = co_await async_answer(true, started, ex, asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST((failed == errc::invalid_config));
+    BOOST_TEST(none == 0);
+    boost::system::error_code redirected;
+    BOOST_TEST(co_await async_answer(true, started, ex, asio::redirect_error(asio::use_awaitable, redirected)) == 0);
+    BOOST_TEST((redirected == errc::invalid_config));
+    BOOST_TEST(co_await async_answer(false, started, ex, asio::redirect_error(asio::use_awaitable, redirected)) == 42);
+    BOOST_TEST(!redirected);
+  });
+  BOOST_TEST(started.load() == 0);  // all of them in the awaiting coroutine
+  BOOST_TEST(async_answer(false, started, ex, asio::use_future).get() == 42);
+  BOOST_TEST(started.load() == 1);  // a task of its own
 }
 
 BOOST_AUTO_TEST_CASE(a_gate_closes_when_its_last_holder_leaves_with_any_completion_token) {

@@ -4,8 +4,12 @@
 
 namespace corobus::detail {
 
-bool handoff::try_deliver(subscriber& sub, incoming_message& in) {
+void handoff::detach_for(const subscriber& sub, incoming_message& in) {
   if (sub.needs_own_copy()) in.detach_from_transport();
+}
+
+bool handoff::try_deliver(subscriber& sub, incoming_message& in) {
+  detach_for(sub, in);
   stats_.accepted.add();  // as in deliver()
   if (sub.try_deliver(in) == push_status::pushed) return true;
   stats_.accepted.subtract();
@@ -13,7 +17,7 @@ bool handoff::try_deliver(subscriber& sub, incoming_message& in) {
 }
 
 asio::awaitable<bool> handoff::deliver(subscriber& sub, incoming_message in, on_cancel cancel) {
-  if (try_deliver(sub, in)) co_return true;
+  if (try_deliver(sub, in)) co_return true;  // detached for `sub` there, if it must be
   // Full, or ended meanwhile: wait for room (deliver() throws errc::closed once it ended).
   stats_.accepted.add();  // before the hand-over, so that the message's end is never counted before its start
   bool refused = false;

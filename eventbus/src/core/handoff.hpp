@@ -1,6 +1,14 @@
 #pragma once
 // The one way a message enters a subscription: a backend hands each message it fetched (the
 // in-process backend, each publish) to one subscriber, and the counters see it accepted.
+//
+// The copy rule, kept here and nowhere else: a subscriber that keeps the message itself
+// beyond the hand-over (a stream's reader, a raw message handler: subscriber::needs_own_copy)
+// gets it detached from the transport's buffers, and the copy is made at the hand-over to the
+// subscriber that takes it, on the fast path and the waiting one alike. Never earlier: a
+// retry may choose another member than the first try (round robin), and a librdkafka record
+// reaching a stream undetached has an empty payload and holds the client open (close() waits
+// for it).
 #include "core/counters.hpp"
 #include "core/incoming_message.hpp"
 #include "core/subscriber.hpp"
@@ -24,6 +32,9 @@ class handoff {
   asio::awaitable<bool> deliver(subscriber& sub, incoming_message in, on_cancel cancel);
 
  private:
+  // The copy rule (see the top).
+  static void detach_for(const subscriber& sub, incoming_message& in);
+
   counters& stats_;
   const std::atomic<bool>& closing_;
 };

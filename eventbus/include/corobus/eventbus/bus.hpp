@@ -58,10 +58,19 @@ class subscription {
 
 // Every operation takes a completion token last (runtime/async_op.hpp): none means
 // asio::use_awaitable, so `co_await bus.async_publish(...)` throws system_error on failure;
-// use_future, callbacks, deferred and as_tuple get an error code instead. With the default
-// token an operation starts when it is awaited; with any other it runs as a task of the bus,
-// which close() waits for (and after close it completes with errc::closed). Either way it owns
-// its arguments, and its checks (closed, names, handler) happen as it starts.
+// use_future, callbacks, deferred and as_tuple get an error code instead. With any form of
+// use_awaitable (plain, as_tuple(use_awaitable), redirect_error(use_awaitable, ec)) an
+// operation runs in the awaiting coroutine when it is awaited, cancelled with it; with any
+// other token it runs as a task of the bus, which close() waits for. Either way it owns its
+// arguments, its checks (closed, names, handler) happen as it starts, and after close it
+// completes with errc::closed.
+//
+// Cancellation, for every operation: with a use_awaitable form, the awaiting coroutine's
+// (terminal, partial and total alike: asio's `||` operator, or a slot bound where the
+// coroutine was spawned); with other tokens, the token's cancellation slot, forwarded to the
+// operation's task (terminal, partial and total alike). What a cancelled operation leaves is
+// said at each: a wait (stream::async_next, a subscribe waiting for its topic) ends with
+// operation_aborted and takes nothing; a publish the broker already took is not undone.
 //
 // Options come through overloads rather than default arguments, so that the token can follow
 // them (the g++ 12 rule that made them classes rather than aggregates is in message.hpp).

@@ -1,8 +1,7 @@
 #include "backends/kafka/kafka_group_consumer.hpp"
 #include <corobus/awaitables/kafka/error.hpp>
 #include <corobus/runtime/log.hpp>
-#include "core/handoff.hpp"
-#include "core/member_choice.hpp"
+#include "core/revoke_wait.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -59,41 +58,16 @@ kafka_group_consumer::kafka_group_consumer(backend_context context, const kafka_
       name_(std::move(name)),
       strand_(context.pool.make_strand()),
       consumer_(strand_, props),
-      routes_(std::make_shared<const routing>()),
+      routes_(context.handoff, [this](const std::vector<std::string>& topics) { consumer_.subscribe(topics); }),
       window_(cfg.max_in_flight),
       revoke_wake_(strand_),
       window_wake_(strand_) {}
 
 kafka_group_consumer::~kafka_group_consumer() = default;
 
-std::shared_ptr<const kafka_group_consumer::routing> kafka_group_consumer::routes() const {
-  std::lock_guard lock(routes_mutex_);
-  return routes_;
-}
+void kafka_group_consumer::add(std::shared_ptr<subscriber> sub) { routes_.add(std::move(sub)); }
 
-void kafka_group_consumer::replace_routes(std::shared_ptr<const routing> next) {
-  std::vector<std::string> topics;
-  for (const auto& [topic, members] : *next) topics.push_back(topic);
-  if (topics.size() != routes_->size()) consumer_.subscribe(topics);
-  routes_ = std::move(next);
-}
-
-void kafka_group_consumer::add(std::shared_ptr<subscriber> sub) {
-  std::lock_guard lock(routes_mutex_);
-  auto next = std::make_shared<routing>(*routes_);
-  (*next)[sub->topic()].push_back(std::move(sub));
-  replace_routes(std::move(next));
-}
-
-void kafka_group_consumer::remove(const std::shared_ptr<subscriber>& sub) {
-  std::lock_guard lock(routes_mutex_);
-  auto next = std::make_shared<routing>(*routes_);
-  auto it = next->find(sub->topic());
-  if (it == next->end()) return;
-  std::erase(it->second, sub);
-  if (it->second.empty()) next->erase(it);
-  replace_routes(std::move(next));
-}
+void kafka_group_consumer::remove(const std::shared_ptr<subscriber>& sub) { routes_.remove(sub); }
 
 asio::awaitable<void> kafka_group_consumer::fetch() {
   for (;;) {
@@ -110,12 +84,12 @@ asio::awaitable<void> kafka_group_consumer::fetch() {
     // Kept until it is carried out: close may cancel this task before it gets there, and
     // librdkafka waits forever for a rebalance it handed out (async_leave applies it).
     if (batch.rebalance) pending_rebalance_ = batch.rebalance;
-    const auto current = routes();
+    const auto current = routes_.current();
     std::shared_ptr<assigned_partition> source;
     for (auto& r : batch.records) {
       if (!source || source->partition != r.partition() || source->topic != r.topic()) source = partition_of(r);
       auto in = to_incoming(std::move(r), source);
-      if (!try_deliver(*current, in)) co_await deliver(std::move(in));
+      if (!routes_.try_deliver(*current, in)) co_await routes_.deliver(std::move(in));
     }
     if (batch.rebalance) co_await rebalance(*batch.rebalance);
     co_await make_room();
@@ -155,26 +129,6 @@ incoming_message kafka_group_consumer::to_incoming(kafka::record&& r, std::share
   incoming_message in(std::move(msg), nullptr, std::move(source));
   in.fetched = std::move(fetched);
   return in;
-}
-
-bool kafka_group_consumer::try_deliver(const routing& current, incoming_message& in) {
-  const auto it = current.find(in.msg->topic);
-  if (it == current.end()) return false;  // deliver() decides with the newest routes
-  return context_.handoff.try_deliver(*pick_member(it->second, in, round_robin_), in);
-}
-
-asio::awaitable<void> kafka_group_consumer::deliver(incoming_message in) {
-  for (;;) {
-    const auto current = routes();
-    const auto it = current->find(in.msg->topic);
-    if (it == current->end()) {  // unsubscribed meanwhile: the group's next owner delivers it
-      in.source->released(*in.msg);
-      co_return;
-    }
-    const auto& member = pick_member(it->second, in, round_robin_);
-    // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await context_.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
-  }
 }
 
 namespace {
@@ -244,35 +198,21 @@ asio::awaitable<void> kafka_group_consumer::rebalance(const kafka::rebalance& r)
     revoked.push_back(std::move(it->second));
     assigned_.erase(it);
   }
-  const auto running = [&revoked] {
+  // A std::function named before the co_await: g++ 12 destroys a co_await's temporaries twice.
+  const std::function<std::size_t()> running = [&revoked] {
     std::size_t n = 0;
     for (const auto& p : revoked) n += p->progress.in_flight();
     return n;
   };
-  // Each handler of a revoked partition that ends wakes this wait (wake_revoke); the timer's
-  // expiry is the revoke timeout. Both run on strand(), so no wake is missed between the
-  // check and the wait. Cancelled (the bus closes), the sequence finishes at once (the next
-  // co_await would throw).
-  const revoke_sequence sequence(std::chrono::steady_clock::now(), cfg_.revoke_timeout);
-  const auto& cancellation = co_await asio::this_coro::cancellation_state;
-  auto step = sequence.decide(running(), std::chrono::steady_clock::now(),
-                              cancellation.cancelled() != asio::cancellation_type::none);
-  while (step.then == revoke_sequence::step::next::wait) {
-    revoke_wake_.expires_at(step.wait_until);
-    co_await revoke_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
-    step = sequence.decide(running(), std::chrono::steady_clock::now(),
-                           cancellation.cancelled() != asio::cancellation_type::none);
-  }
-  if (step.interrupt) {
-    const auto left = running();
+  // Each handler of a revoked partition that ends wakes this wait (wake_revoke).
+  const std::function<bool()> never_gone;  // librdkafka takes nothing back during a revoke
+  if (co_await wait_for_revoked_handlers(revoke_wake_, cfg_.revoke_timeout, running, never_gone)) {
     log().warn(
         "kafka group '{}': {} handler(s) still running after the {} ms revoke timeout are cancelled; "
         "their messages will be delivered again by the partitions' next owner",
-        name_, left, cfg_.revoke_timeout.count());
-    const auto current = routes();
+        name_, running(), cfg_.revoke_timeout.count());
     for (const auto& p : revoked)
-      if (const auto it = current->find(p->topic); it != current->end() && p->progress.in_flight() != 0)
-        for (const auto& sub : it->second) sub->interrupt(*p);
+      if (p->progress.in_flight() != 0) routes_.interrupt(p->topic, {p.get()});
   }
   commit(revoked);
   std::vector<assignment_state::start_position> positions;

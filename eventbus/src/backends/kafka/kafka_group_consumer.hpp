@@ -13,8 +13,8 @@
 #include "backends/kafka/fetch_window.hpp"
 #include "backends/kafka/partition_progress.hpp"
 #include "core/backend.hpp"
+#include "core/group_routes.hpp"
 #include "core/incoming_message.hpp"
-#include "core/revoke_sequence.hpp"
 #include "core/subscriber.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -57,19 +57,10 @@ class kafka_group_consumer {
  private:
   struct assigned_partition;
   using partition_key = std::pair<std::string, std::int32_t>;
-  // Topic -> the subscriptions that take it; replaced, never changed, so fetch() can keep
-  // the one it read while it awaits.
-  using routing = std::map<std::string, std::vector<std::shared_ptr<subscriber>>, std::less<>>;
 
-  std::shared_ptr<const routing> routes() const;
-  void replace_routes(std::shared_ptr<const routing> next);  // under routes_mutex_
   std::shared_ptr<assigned_partition> partition_of(const kafka::record& r);
   // The record as a message of `source`, counted as started there.
   incoming_message to_incoming(kafka::record&& r, std::shared_ptr<assigned_partition> source);
-  // Hands `in` to its subscription if it takes it now (the common case, no coroutine).
-  bool try_deliver(const routing& current, incoming_message& in);
-  // Otherwise: waits for room, or releases `in` when nobody here takes its topic any more.
-  asio::awaitable<void> deliver(incoming_message in);
   asio::awaitable<void> rebalance(const kafka::rebalance& r);
   // Keeps the messages delivered and not yet committed (the in-flight window) within
   // max_in_flight: commits early at half of it; when full, waits without polling, and pauses
@@ -100,10 +91,7 @@ class kafka_group_consumer {
   std::string name_;
   asio::strand<io_pool::executor_type> strand_;
   kafka::consumer consumer_;
-
-  mutable std::mutex routes_mutex_;
-  std::shared_ptr<const routing> routes_;
-  std::atomic<std::size_t> round_robin_{0};
+  group_routes routes_;  // its topics are the consumer's subscription
 
   // Touched on strand() only (and after the tasks ended, by async_leave).
   std::map<partition_key, std::shared_ptr<assigned_partition>> assigned_;

@@ -46,6 +46,9 @@ class ack_ledger {
   ack_ledger(std::size_t limit, std::size_t held_limit) : limit_(limit), held_limit_(held_limit) {}
   ~ack_ledger();  // unlinks what is still listed
 
+  // Open or held: not yet ended.
+  static bool live(const entry& e) noexcept { return e.st == entry::state::open || e.st == entry::state::held; }
+
   std::size_t in_flight() const noexcept { return open_.size(); }
   std::size_t held() const noexcept { return held_list_.size(); }
   // What may be pulled now: room in the window and in what the server lets be pending.

@@ -271,6 +271,7 @@ nats_backend::group_entry& nats_backend::group(const std::string& topic, const s
   if (consumers_.cancelled()) throw_error(errc::closed, "subscribe: the bus is closed");
   auto& g = groups_[{topic, name}];
   if (g.single || g.partitioned) return g;
+  g.routes = std::make_shared<group_routes>(context_.handoff);
   if (bucket) {
     const partitioned_group_context ctx{context_for_consumers(), consumers_};
     g.partitioned = std::make_unique<nats_partitioned_group>(ctx, g.routes, std::move(bucket), topic, name, member_);

@@ -66,7 +66,7 @@ class nats_backend final : public backend {
   asio::awaitable<publish_result> send(nats::outgoing_message m, std::string topic, std::int32_t partition);
   // The bus's consumer of a group on a topic: one durable, or the partitions it owns.
   struct group_entry {
-    std::shared_ptr<group_routes> routes = std::make_shared<group_routes>();
+    std::shared_ptr<group_routes> routes;
     std::unique_ptr<nats_group_consumer> single;
     std::unique_ptr<nats_partitioned_group> partitioned;
   };

@@ -68,6 +68,7 @@ void ack_window::opened(nats_delivery& d) {
 
 void ack_window::hold(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  if (d.entry.st != ack_ledger::entry::state::open) return;
   if (ledger_.hold(d.entry))
     log().error(
         "JetStream consumer '{}': {} messages are held (nats.max_held), their dead letters refused; the server "
@@ -90,12 +91,14 @@ void ack_window::count_given_back(std::size_t before) noexcept {
 // closed).
 void ack_window::done(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  if (!ack_ledger::live(d.entry)) return;
   if (ledger_.done(d.entry, now()) == ack_ledger::answer::ack && conn_) send(d.raw.reply(), nats::ack_kind::ack);
   if (on_room_) on_room_();
 }
 
 void ack_window::release(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  if (!ack_ledger::live(d.entry)) return;
   const auto before = ledger_.given_back();
   if (ledger_.released(d.entry, now()) == ack_ledger::answer::nak && conn_) send(d.raw.reply(), nats::ack_kind::nak);
   count_given_back(before);
@@ -104,6 +107,7 @@ void ack_window::release(nats_delivery& d) noexcept {
 
 void ack_window::hold_back(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  if (!ack_ledger::live(d.entry)) return;
   const auto before = ledger_.given_back();
   ledger_.held_back(d.entry);
   count_given_back(before);
@@ -112,6 +116,7 @@ void ack_window::hold_back(nats_delivery& d) noexcept {
 
 void ack_window::dropped(nats_delivery& d) noexcept {
   std::lock_guard lock(mutex_);
+  if (!ack_ledger::live(d.entry)) return;  // ended (the usual case): nothing changes
   const auto before = ledger_.given_back();
   if (conn_)
     ledger_.held_back(d.entry);

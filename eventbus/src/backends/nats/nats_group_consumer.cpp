@@ -32,6 +32,8 @@ nats_group_consumer::nats_group_consumer(const consumer_context& context, std::s
   window_->on_room([this] { pulls_.room_changed(); });
 }
 
+nats_group_consumer::~nats_group_consumer() { window_->on_room({}); }
+
 int nats_group_consumer::room() const {
   // Nobody here takes its messages, or they are another member's now: nothing is pulled
   // (what still comes is given back).
@@ -55,19 +57,6 @@ void nats_group_consumer::hold_back(std::vector<nats::jetstream_message>& batch)
     window_->hold_back(d);
   }
   batch.clear();
-}
-
-asio::awaitable<void> nats_group_consumer::deliver(incoming_message in) {
-  for (;;) {
-    const auto current = routes_->current();
-    if (current->empty()) {  // unsubscribed meanwhile: delivered again, to whoever takes it
-      in.source->released(*in.msg);
-      co_return;
-    }
-    const auto& member = routes_->pick(*current, in);
-    // Refused only when that subscription ended meanwhile; the routes no longer name it.
-    if (co_await context_.backend.handoff.deliver(*member, in.another_try(), on_cancel::abort)) co_return;
-  }
 }
 
 asio::awaitable<void> nats_group_consumer::run() {
@@ -106,10 +95,8 @@ asio::awaitable<void> nats_group_consumer::run() {
     for (auto& m : batch) taken.push_back(to_incoming(std::move(m)));  // in the window before the next pull
     pulls_.refill();
     const auto current = routes_->current();
-    for (auto& in : taken) {
-      if (!current->empty() && context_.backend.handoff.try_deliver(*routes_->pick(*current, in), in)) continue;
-      co_await deliver(std::move(in));
-    }
+    for (auto& in : taken)
+      if (!routes_->try_deliver(*current, in)) co_await routes_->deliver(std::move(in));
     if (pulls_.interrupted()) {  // what came before is handed over; what was lost on the way comes first
       co_await settle();
       if (cancellation.cancelled() != asio::cancellation_type::none) co_return;

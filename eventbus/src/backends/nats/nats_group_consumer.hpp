@@ -8,9 +8,9 @@
 #include <corobus/awaitables/nats/pull_subscription.hpp>
 #include <corobus/eventbus/config.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
-#include "backends/nats/group_routes.hpp"
 #include "backends/nats/nats_delivery.hpp"
 #include "core/backend.hpp"
+#include "core/group_routes.hpp"
 
 #include <functional>
 #include <memory>
@@ -45,6 +45,9 @@ struct consumer_context {
 class nats_group_consumer {
  public:
   nats_group_consumer(const consumer_context& context, std::shared_ptr<group_routes> routes, pull_target target);
+  // The window may outlive it (a delivery kept by a stream's reader): it calls nothing here
+  // any more.
+  ~nats_group_consumer();
 
   const pull_target& target() const noexcept { return target_; }
   ack_window& window() noexcept { return *window_; }
@@ -90,7 +93,6 @@ class nats_group_consumer {
   int room() const;
   incoming_message to_incoming(nats::jetstream_message m);
   void hold_back(std::vector<nats::jetstream_message>& batch);
-  asio::awaitable<void> deliver(incoming_message in);
 
   consumer_context context_;
   const nats_config& cfg_;

@@ -1,7 +1,7 @@
 #include "backends/nats/nats_partitioned_group.hpp"
 #include <corobus/runtime/log.hpp>
 #include "backends/nats/stream_names.hpp"
-#include "core/revoke_sequence.hpp"
+#include "core/revoke_wait.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -219,23 +219,20 @@ asio::awaitable<void> nats_partitioned_group::finish_revoke(run_ptr run) {
   const auto& cancellation = co_await asio::this_coro::cancellation_state;
   const int partition = run->lease.partition;
   auto& window = run->consumer->window();
-  const revoke_sequence sequence(std::chrono::steady_clock::now(), ctx_.cfg.revoke_timeout);
-  auto step = sequence.decide(window.in_flight(), std::chrono::steady_clock::now(), cancelled(cancellation));
-  while (step.then == revoke_sequence::step::next::wait) {
-    run->wake.expires_at(step.wait_until);  // each handler that ends wakes it (see review_leases())
-    co_await run->wake.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!leases_.phase_of(run->lease)) co_return;  // abandoned
-    step = sequence.decide(window.in_flight(), std::chrono::steady_clock::now(), cancelled(cancellation));
-  }
-  if (cancelled(cancellation)) co_return;  // close() gives back and releases
-  if (step.interrupt) {
+  // Each handler that ends wakes run->wake (see review_leases()). Named before the co_await:
+  // g++ 12 destroys a co_await's temporaries twice.
+  std::function<std::size_t()> running = [&window] { return window.in_flight(); };
+  std::function<bool()> gone = [this, lease = run->lease] { return !leases_.phase_of(lease); };
+  const bool interrupt =
+      co_await wait_for_revoked_handlers(run->wake, ctx_.cfg.revoke_timeout, std::move(running), std::move(gone));
+  if (!leases_.phase_of(run->lease)) co_return;  // abandoned meanwhile
+  if (cancelled(cancellation)) co_return;        // close() gives back and releases
+  if (interrupt) {
     log().warn(
         "{}: {} handler(s) of partition {} still running after the {} ms revoke timeout "
         "are cancelled; their messages go to the partition's next owner",
         log_name_, window.in_flight(), partition, ctx_.cfg.revoke_timeout.count());
-    const auto handles = window.open_handles();
-    for (const auto& sub : *routes_->current())
-      for (const auto* h : handles) sub->interrupt(*h);
+    routes_->interrupt(topic_, window.open_handles());
   }
   const auto given = run->consumer->give_back();
   run->consumer->stop_keep_alive();

@@ -35,10 +35,10 @@
 #include <corobus/eventbus/config.hpp>
 #include <corobus/runtime/blocking_pool.hpp>
 #include <corobus/runtime/task_scope.hpp>
-#include "backends/nats/group_routes.hpp"
 #include "backends/nats/lease_state.hpp"
 #include "backends/nats/nats_group_consumer.hpp"
 #include "core/backend.hpp"
+#include "core/group_routes.hpp"
 
 #include <map>
 #include <memory>

@@ -7,26 +7,32 @@
 // throws boost::system::system_error on failure. With use_future, a callback, deferred or
 // as_tuple, the same operation completes through the token with an error code instead.
 //
-// An operation's body is a coroutine (asio::awaitable<T>). With the default token the body is
-// returned as it is: awaiting it costs nothing beyond the body, and its per-operation
-// cancellation is the awaiting coroutine's own (asio::this_coro::cancellation_state; bind a
-// slot where you co_spawn, or use asio's awaitable operators). With any other token the body
-// runs as a task of its own, started by the operation's owner (`Start`), and the token's
-// cancellation slot reaches it.
+// Two models, chosen by the token alone:
+// - Every form of use_awaitable (`use_awaitable`, `as_tuple(use_awaitable)`,
+//   `redirect_error(use_awaitable, ec)`) runs the body inline, in the awaiting coroutine: it
+//   costs nothing beyond the body, and its cancellation is the awaiting coroutine's own
+//   (asio::this_coro::cancellation_state; bind a slot where you co_spawn, or use asio's
+//   awaitable operators). The two no-throw forms only catch what the body threw.
+// - Any other token runs the body as a task of its own, started by the operation's owner
+//   (`Start`: for the bus, a task of the bus, which close() waits for), and the token's
+//   cancellation slot reaches it.
 #include <corobus/runtime/asio.hpp>
 #include <corobus/runtime/error.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/system_executor.hpp>
 
 #include <exception>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -104,14 +110,66 @@ asio::awaitable<void> run_then_complete(asio::awaitable<T> op, any_handler_of<T>
   }
 }
 
-// The operation whose body is `op`, in the shape `token` asks for. For any token but
-// use_awaitable, `start(std::move(op), any_handler_of<T>)` runs it: as
-// co_spawn(..., run_then_complete(op, handler)) with the handler's cancellation slot, or
-// complete_refused() when it cannot.
+namespace detail {
+
+// `op` inline, its failure as the tuple's code (as_tuple(use_awaitable)).
+template <class T>
+auto as_tuple_inline(asio::awaitable<T> op)
+    -> asio::awaitable<std::conditional_t<std::is_void_v<T>, std::tuple<boost::system::error_code>,
+                                          std::tuple<boost::system::error_code, T>>> {
+  std::exception_ptr failure;
+  if constexpr (std::is_void_v<T>) {
+    try {
+      co_await std::move(op);
+      co_return std::tuple<boost::system::error_code>{};
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_return std::tuple<boost::system::error_code>{to_error_code(failure)};
+  } else {
+    try {
+      co_return std::tuple<boost::system::error_code, T>{boost::system::error_code{}, co_await std::move(op)};
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_return std::tuple<boost::system::error_code, T>{to_error_code(failure), T{}};
+  }
+}
+
+// `op` inline, its failure in `ec` (redirect_error(use_awaitable, ec)).
+template <class T>
+asio::awaitable<T> redirect_error_inline(asio::awaitable<T> op, boost::system::error_code& ec) {
+  ec = {};
+  std::exception_ptr failure;
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(op);
+      co_return;
+    } else {
+      co_return co_await std::move(op);
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  ec = to_error_code(failure);
+  if constexpr (!std::is_void_v<T>) co_return T{};
+}
+
+}  // namespace detail
+
+// The operation whose body is `op`, in the shape `token` asks for. For every form of
+// use_awaitable, the body inline (see the top). For any other token,
+// `start(std::move(op), any_handler_of<T>)` runs it: as co_spawn(..., run_then_complete(op,
+// handler)) with the handler's cancellation slot, or complete_refused() when it cannot.
 template <class T, class Token, class Start>
 auto launch(asio::awaitable<T> op, Token&& token, Start start) {
-  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+  using token_type = std::decay_t<Token>;
+  if constexpr (std::is_same_v<token_type, default_token>) {
     return op;
+  } else if constexpr (std::is_same_v<token_type, asio::as_tuple_t<default_token>>) {
+    return detail::as_tuple_inline(std::move(op));
+  } else if constexpr (std::is_same_v<token_type, asio::redirect_error_t<default_token>>) {
+    return detail::redirect_error_inline(std::move(op), token.ec_);
   } else {
     return asio::async_initiate<Token, completion_signature_of<T>>(
         [start = std::move(start)](auto handler, asio::awaitable<T> body) mutable {
