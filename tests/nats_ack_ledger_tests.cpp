@@ -42,8 +42,8 @@ struct deliveries {
 BOOST_AUTO_TEST_SUITE(nats_ack_ledger, *boost::unit_test::label("unit"))
 
 BOOST_AUTO_TEST_CASE(a_handled_delivery_is_acknowledged_once_and_a_released_one_given_back) {
+  deliveries d;  // first: the ledger lists its entries until it goes
   ack_ledger ledger(2, 1);
-  deliveries d;
   auto& a = d.pull(ledger, 1);
   auto& b = d.pull(ledger, 2);
   BOOST_TEST(ledger.room() == 0u);
@@ -55,8 +55,8 @@ BOOST_AUTO_TEST_CASE(a_handled_delivery_is_acknowledged_once_and_a_released_one_
 }
 
 BOOST_AUTO_TEST_CASE(a_held_delivery_leaves_the_window_for_one_of_held_limit) {
+  deliveries d;  // first: the ledger lists its entries until it goes
   ack_ledger ledger(2, 1);
-  deliveries d;
   auto& a = d.pull(ledger, 1);
   d.pull(ledger, 2);
   BOOST_TEST(ledger.hold(a));  // held_limit reached
@@ -72,8 +72,8 @@ BOOST_AUTO_TEST_CASE(a_held_delivery_leaves_the_window_for_one_of_held_limit) {
 }
 
 BOOST_AUTO_TEST_CASE(once_revoked_what_is_given_back_waits_and_goes_out_in_stream_order) {
+  deliveries d;  // first: the ledger lists its entries until it goes
   ack_ledger ledger(10, 0);
-  deliveries d;
   auto& first = d.pull(ledger, 1);
   d.pull(ledger, 2);
   auto& third = d.pull(ledger, 3);
@@ -89,8 +89,8 @@ BOOST_AUTO_TEST_CASE(once_revoked_what_is_given_back_waits_and_goes_out_in_strea
 }
 
 BOOST_AUTO_TEST_CASE(past_the_fence_nothing_is_sent_and_a_late_renewal_does_not_move_it) {
+  deliveries d;  // first: the ledger lists its entries until it goes
   ack_ledger ledger(10, 0);
-  deliveries d;
   auto& a = d.pull(ledger, 1);
   auto& b = d.pull(ledger, 2);
   ledger.set_fence(t0 + 2s, t0);
@@ -282,8 +282,8 @@ class ack_model {
     return fmt::format("revoked; {} given back", given.count);
   }
 
+  std::list<delivery> deliveries_;  // first: the ledger lists their entries until it goes
   ack_ledger ledger_;
-  std::list<delivery> deliveries_;
   std::int64_t next_sequence_ = 1;
   ack_ledger::time_point now_{};
   ack_ledger::time_point fence_ = ack_ledger::time_point::max();
