@@ -14,6 +14,13 @@
 #include <boost/test/results_collector.hpp>
 #include <boost/test/tree/observer.hpp>
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#include <sanitizer/common_interface_defs.h>
+#define COROBUS_TEST_TSAN 1
+#endif
+#endif
+
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -99,6 +106,12 @@ struct logging_fixture {
     // Tests compare thread counts with a baseline. A thread started and joined here lets
     // helpers that appear with a process's first thread (ThreadSanitizer's) exist before.
     std::thread([] {}).join();
+#ifdef COROBUS_TEST_TSAN
+    // Likewise descriptors: ThreadSanitizer starts its symbolizer (two pipes) the first time
+    // it symbolizes, a suppressed report too; here, before any baseline is taken.
+    char where[256];
+    __sanitizer_symbolize_pc(__builtin_return_address(0), "%p %F %L", where, sizeof where);
+#endif
   }
   ~logging_fixture() { boost::unit_test::framework::deregister_observer(observer); }
   server_output_on_failure observer;

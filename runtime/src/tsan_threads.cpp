@@ -83,8 +83,6 @@ int cnd_timedwait(cnd_t* condition, mtx_t* mutex, const struct timespec* until) 
 }
 void cnd_destroy(cnd_t* condition) { pthread_cond_destroy(native(condition)); }
 
-void call_once(once_flag* flag, void (*function)()) {
-  pthread_once(reinterpret_cast<pthread_once_t*>(flag), function);
-}
+void call_once(once_flag* flag, void (*function)()) { pthread_once(reinterpret_cast<pthread_once_t*>(flag), function); }
 
 }  // extern "C"
