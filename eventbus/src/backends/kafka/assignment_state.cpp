@@ -80,10 +80,4 @@ bool assignment_state::holds(const partition_id& p) const {
   return it != owned_.end() && it->second;
 }
 
-std::vector<assignment_state::partition_id> assignment_state::owned() const {
-  std::vector<partition_id> out;
-  for (const auto& [p, holds] : owned_) out.push_back(p);
-  return out;
-}
-
 }  // namespace corobus::detail

@@ -71,7 +71,6 @@ class assignment_state {
   bool window_closed() const noexcept { return window_closed_; }
   bool owns(const partition_id& p) const { return owned_.contains(p); }
   bool holds(const partition_id& p) const;
-  std::vector<partition_id> owned() const;
 
  private:
   void rebalance_arrived();

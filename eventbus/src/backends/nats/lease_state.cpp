@@ -1,6 +1,6 @@
 #include "backends/nats/lease_state.hpp"
 
-#include <algorithm>
+#include <utility>
 
 namespace corobus::detail {
 
